@@ -15,6 +15,8 @@ import gin
 import numpy as np
 import tensorflow as tf
 
+from ddsp import gin_keras
+
 Number = TypeVar('Number', int, float, np.ndarray, tf.Tensor)
 
 DB_RANGE = 80.0  # Dynamic range of decibel features, in dB.
@@ -401,7 +403,10 @@ def frequencies_sigmoid(freqs, depth=1, hz_min=0.0, hz_max=8000.0):
         `[B, T, N]` frequencies in Hz.
     """
     if depth == 1:
-        return unit_to_hz(tf.nn.sigmoid(tf_float32(freqs)), hz_min, hz_max)
+        freqs = tf_float32(freqs)
+        if freqs.shape.rank == 4:  # [B, T, N, 1] -> [B, T, N], as documented.
+            freqs = freqs[..., 0]
+        return unit_to_hz(tf.nn.sigmoid(freqs), hz_min, hz_max)
     freqs = tf.nn.sigmoid(_split_depth(freqs, depth))
     width = hz_max - hz_min
     scale = width**(1.0 / depth)
@@ -476,13 +481,13 @@ def _to_btc(inputs):
     return x, restore
 
 
-def _source_positions(n_in, n_out, add_endpoint):
+def _source_positions(n_in, n_out, add_endpoint, dtype=tf.float32):
     """Source coordinates of legacy `resize` (no half-pixel centres)."""
     if add_endpoint:
         scale = n_in / n_out
     else:
         scale = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
-    return tf.range(n_out, dtype=tf.float32) * scale
+    return tf.range(n_out, dtype=dtype) * scale
 
 
 def _cubic_weights(t):
@@ -499,9 +504,12 @@ def _cubic_weights(t):
 
 
 def _interpolate(x, n_out, method, add_endpoint):
-    """Legacy image-resize interpolation of `[B, T, C]` along time."""
+    """Legacy image-resize interpolation of `[B, T, C]` along time.
+
+    Works in the dtype of `x`, so float64 phase paths keep their precision.
+    """
     n_in = x.shape[1]
-    pos = _source_positions(n_in, n_out, add_endpoint)
+    pos = _source_positions(n_in, n_out, add_endpoint, x.dtype)
     last = n_in - 1
     if method == 'nearest':
         # Align-corners rounds halves away from zero (C roundf), not to even.
@@ -676,7 +684,7 @@ def harmonic_to_sinusoidal(harm_amp, harm_dist, f0_hz, sample_rate=16000):
 # ------------------------------------------------------------------------------
 # Oscillators
 # ------------------------------------------------------------------------------
-@gin.configurable
+@gin_keras.configurable
 def angular_cumsum(angular_frequency, chunk_size=1000):
     """Cumulative sum of angular frequency, wrapped to [0, 2 pi).
 
@@ -700,13 +708,16 @@ def angular_cumsum(angular_frequency, chunk_size=1000):
                       axis=1)
     shape = tf.shape(padded)
     chunks = tf.reshape(padded, [shape[0], n_chunks, chunk_size, shape[2]])
-    within = tf.cumsum(chunks, axis=2)
+    # Sum in float64: with a float32 running sum the rounding of a constant
+    # frequency is the same in every chunk, so the chunk totals (and the phase)
+    # drift linearly, ~0.1 rad after 64000 samples at 440 Hz.
+    within = tf.cumsum(tf.cast(chunks, tf.float64), axis=2)
     totals = tf.math.floormod(within[:, :, -1:, :], 2.0 * np.pi)
     offsets = tf.math.floormod(tf.cumsum(totals, axis=1, exclusive=True),
                                2.0 * np.pi)
     phase = tf.math.floormod(within + offsets, 2.0 * np.pi)
     phase = tf.reshape(phase, [shape[0], -1, shape[2]])
-    return phase[:, :n_samples, :]
+    return tf.cast(phase[:, :n_samples, :], tf.float32)
 
 
 def remove_above_nyquist(frequency_envelopes, amplitude_envelopes,
@@ -734,7 +745,7 @@ def normalize_harmonics(harmonic_distribution, f0_hz=None, sample_rate=None):
     return safe_divide(harmonic_distribution, total)
 
 
-@gin.configurable
+@gin_keras.configurable
 def oscillator_bank(frequency_envelopes, amplitude_envelopes, sample_rate=16000,
                     sum_sinusoids=True, use_angular_cumsum=False):
     """A bank of sinusoidal oscillators at sample rate.
@@ -766,24 +777,25 @@ def oscillator_bank(frequency_envelopes, amplitude_envelopes, sample_rate=16000,
         phases = angular_cumsum(
             frequency_envelopes * (2.0 * np.pi / float(sample_rate)))
     else:
-        cycles = _cumulative_cycles(frequency_envelopes / float(sample_rate))
-        phases = (2.0 * np.pi) * cycles
+        phases = (2.0 * np.pi) * _cumulative_cycles(frequency_envelopes,
+                                                    sample_rate)
     audio = amplitude_envelopes * tf.sin(phases)
     return tf.reduce_sum(audio, axis=-1) if sum_sinusoids else audio
 
 
-def _cumulative_cycles(cycles_per_sample, exclusive=False):
-    """Running sum of cycles per sample along axis 1, wrapped to [0, 1).
+def _cumulative_cycles(frequencies, sample_rate, exclusive=False):
+    """Running sum of `frequencies / sample_rate` along axis 1, mod 1.
 
-    The sum runs in float64: a float32 running phase loses about 1e-3 cycles
-    after four seconds, and harmonic k multiplies that error by k.
+    Division and sum run in float64: in float32 both the rounding of each
+    increment (a bias repeated at every sample) and the running sum drift by
+    about 1e-3 cycles over four seconds, and harmonic k multiplies that by k.
     """
-    total = tf.cumsum(tf.cast(cycles_per_sample, tf.float64), axis=1,
-                      exclusive=exclusive)
+    cycles_per_sample = tf.cast(frequencies, tf.float64) / float(sample_rate)
+    total = tf.cumsum(cycles_per_sample, axis=1, exclusive=exclusive)
     return tf.cast(total - tf.floor(total), tf.float32)
 
 
-@gin.configurable
+@gin_keras.configurable
 def harmonic_oscillator_bank(frequency, amplitude_envelopes, initial_phase=None,
                              sample_rate=16000, use_angular_cumsum=True):
     """Harmonic oscillators sharing one fundamental phase; for streaming.
@@ -804,7 +816,7 @@ def harmonic_oscillator_bank(frequency, amplitude_envelopes, initial_phase=None,
     if use_angular_cumsum:
         phase = angular_cumsum(frequency * (2.0 * np.pi / float(sample_rate)))
     else:
-        phase = (2.0 * np.pi) * _cumulative_cycles(frequency / float(sample_rate))
+        phase = (2.0 * np.pi) * _cumulative_cycles(frequency, sample_rate)
     if initial_phase is not None:
         phase += tf_float32(initial_phase)
     final_phase = phase[:, -1:, 0:1]
@@ -846,8 +858,10 @@ def _harmonic_bank_framewise(f0_hz, harmonic_amplitudes, n_samples,
     """
     n_frames, n_harmonics = harmonic_amplitudes.shape[1:]
     hop = n_samples // n_frames
-    f0_env = resample(f0_hz, n_samples)  # [B, N, 1]
-    cycles = _cumulative_cycles(f0_env / float(sample_rate))
+    f0_env = _interpolate(tf.cast(f0_hz, tf.float64), n_samples, 'linear',
+                          add_endpoint=True)  # [B, N, 1]
+    cycles = _cumulative_cycles(f0_env, sample_rate)
+    f0_env = tf.cast(f0_env, tf.float32)
     harmonics = tf.range(1, n_harmonics + 1, dtype=tf.float32)
     sines = tf.sin((2.0 * np.pi) * (cycles * harmonics))  # [B, N, K]
     audible = f0_env * harmonics < sample_rate / 2.0
@@ -1046,8 +1060,7 @@ def wavetable_synthesis(frequencies, amplitudes, wavetables, n_samples=64000,
         wavetables = resample(wavetables, n_samples)
     elif wavetables.shape.rank == 3:
         wavetables = wavetables[:, 0, :]
-    phase = _cumulative_cycles(frequency_envelope / float(sample_rate),
-                               exclusive=True)
+    phase = _cumulative_cycles(frequency_envelope, sample_rate, exclusive=True)
     return linear_lookup(phase, wavetables) * amplitude_envelope
 
 

@@ -1,0 +1,212 @@
+"""Directed acyclic graphs of layers, run in order on a dict of tensors.
+
+A DAG is a list of nodes `(layer, [input keys])` or `(layer, [input keys],
+[output keys])`. Running it fills a dict of outputs: the inputs under
+`'inputs'` (and at the top level), then each node's results under the node's
+layer name, and the last node's results under `'out'` as well. Input keys are
+nested lookups into that dict, e.g. `'harmonic/signal'` or
+`'inputs/f0_hz'`.
+"""
+
+import importlib
+from typing import Any, Dict, Sequence, Text, Tuple, Union
+
+import gin
+import keras
+
+from ddsp import core
+from ddsp import gin_keras
+
+TensorDict = Dict[Text, Any]
+KeyOrModule = Union[Text, keras.layers.Layer]
+Node = Union[Tuple[KeyOrModule, Sequence[Text]],
+             Tuple[KeyOrModule, Sequence[Text], Sequence[Text]]]
+DAG = Sequence[Node]
+
+_KERAS_KWARGS = ('name', 'trainable', 'dtype', 'autocast')
+
+
+def filter_by_value(d: Dict[Text, Any], cond) -> Dict[Text, Any]:
+    """The items of `d` whose value satisfies `cond`."""
+    return {k: v for k, v in d.items() if cond(v)}
+
+
+def is_module(value) -> bool:
+    """True for Keras layers (Keras 3 layers are not `tf.Module`s)."""
+    return isinstance(value, keras.layers.Layer)
+
+
+def is_loss(value) -> bool:
+    """Losses are duck-typed by their `get_losses_dict` method."""
+    return hasattr(value, 'get_losses_dict')
+
+
+def is_processor(value) -> bool:
+    """Processors are duck-typed by `get_controls` and `get_signal`."""
+    return hasattr(value, 'get_controls') and hasattr(value, 'get_signal')
+
+
+def split_keras_kwargs(kwargs: Dict[Text, Any]) -> Tuple[Dict, Dict]:
+    """Splits `(keras_kwargs, other_kwargs)`; Keras takes name, trainable, ..."""
+    keras_kwargs = {k: v for k, v in kwargs.items() if k in _KERAS_KWARGS}
+    other = {k: v for k, v in kwargs.items() if k not in _KERAS_KWARGS}
+    return keras_kwargs, other
+
+
+def serialize_function(fn) -> Any:
+    """A callable as its importable dotted path, for `get_config` (no pickle)."""
+    if fn is None or isinstance(fn, str):
+        return fn
+    module, name = getattr(fn, '__module__', None), getattr(fn, '__qualname__', '')
+    if not module or '<' in name:
+        raise ValueError(f'Cannot serialize {fn!r}: only named module-level '
+                         f'functions (like ddsp.core.exp_sigmoid) can be saved.')
+    return f'{module}.{name}'
+
+
+def deserialize_function(path) -> Any:
+    """Inverse of `serialize_function`: imports `'package.module.name'`."""
+    if path is None or callable(path):
+        return path
+    module_name, _, attribute = path.rpartition('.')
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError) as e:
+        raise ValueError(f'Cannot find the function "{path}" named in the '
+                         f'config: {e}') from e
+
+
+@gin.register
+class DAGLayer(keras.layers.Layer):
+    """Runs a DAG of layers on a dict of tensors.
+
+    Args:
+        dag: A list of `(layer or attribute name, [input keys])` nodes,
+            optionally with a third element `[output keys]` naming the results
+            of layers that return a tensor or tuple rather than a dict.
+        **kwarg_modules: Layers to attach as attributes (and so refer to by
+            name in the DAG), plus Keras layer arguments (`name`, ...).
+
+    Example:
+        >>> dag = [(ddsp.synths.Harmonic(), ['amps', 'hd', 'f0_hz']),
+        ...        (ddsp.effects.Reverb(), ['harmonic/signal', 'ir'])]
+        >>> outputs = DAGLayer(dag)(inputs)  # outputs['out']['signal']
+    """
+
+    def __init__(self, dag: DAG, **kwarg_modules):
+        keras_kwargs, kwarg_modules = split_keras_kwargs(kwarg_modules)
+        super().__init__(**keras_kwargs)
+        self._allow_non_tensor_positional_args = True
+        self.module_names = []
+        for key, module in kwarg_modules.items():
+            if not is_module(module):
+                raise ValueError(f'DAGLayer got keyword argument {key}={module!r}; '
+                                 f'keyword arguments must be Keras layers.')
+            self._attach(key, module)
+        self.dag = self.format_dag(dag)
+
+    def _attach(self, key: Text, module: keras.layers.Layer):
+        existing = getattr(self, key, None)
+        if existing is not None and existing is not module:
+            raise ValueError(
+                f'Two layers, or a layer and an attribute of DAGLayer, share the '
+                f'name "{key}". Give each layer in the DAG a unique name.')
+        setattr(self, key, module)
+        if key not in self.module_names:
+            self.module_names.append(key)
+
+    def format_dag(self, dag: DAG) -> list:
+        """Attaches layer instances as attributes; nodes then refer by name."""
+        formatted = []
+        for node in dag:
+            if not isinstance(node, (list, tuple)) or len(node) not in (2, 3):
+                raise ValueError(f'A DAG node must be (layer, [input keys]) or '
+                                 f'(layer, [input keys], [output keys]); got '
+                                 f'{node!r}.')
+            module, input_keys = node[0], list(core.make_iterable(node[1]))
+            if is_module(module):
+                self._attach(module.name, module)
+                module = module.name
+            elif not isinstance(module, str):
+                raise ValueError(f'A DAG node must start with a Keras layer or '
+                                 f'the name of one; got {module!r}.')
+            output_keys = list(node[2]) if len(node) == 3 else None
+            formatted.append((module, input_keys, output_keys))
+        return formatted
+
+    @property
+    def modules(self):
+        """The layers of the DAG (and keyword layers), in order of naming."""
+        return [getattr(self, name) for name in self.module_names]
+
+    def build(self, input_shape):
+        # Layers in the DAG build themselves when first run: their input
+        # shapes are only known once the DAG has routed the inputs.
+        self.built = True
+
+    def call(self, inputs: TensorDict, **kwargs) -> TensorDict:
+        return self.run_dag(inputs, **kwargs)
+
+    @gin_keras.configurable('run_dag', module='ddsp.dags.DAGLayer',
+                            allowlist=['verbose'])
+    def run_dag(self, inputs: TensorDict, verbose: bool = False,
+                **kwargs) -> TensorDict:
+        """Runs the DAG; returns every node's outputs (see the module docs).
+
+        Args:
+            inputs: Dict of input tensors.
+            verbose: Print each node's output shapes.
+            **kwargs: Passed to every layer (e.g. `training`).
+        """
+        inputs = core.copy_if_tf_function(inputs)
+        outputs = {'inputs': dict(inputs), **inputs}
+        node_outputs = {}
+        for key, input_keys, output_keys in self.dag:
+            module = getattr(self, key, None)
+            if module is None:
+                raise KeyError(f'DAG node "{key}" names no layer of this DAG; '
+                               f'known layers: {self.module_names}.')
+            node_inputs = [core.nested_lookup(k, outputs) for k in input_keys]
+            if is_processor(module):
+                node_outputs = module(*node_inputs, return_outputs_dict=True,
+                                      **kwargs)
+            elif is_loss(module):
+                node_outputs = module.get_losses_dict(*node_inputs, **kwargs)
+            else:
+                node_outputs = module(*node_inputs, **kwargs)
+            if not isinstance(node_outputs, dict):
+                node_outputs = core.to_dict(node_outputs, output_keys or [key])
+            outputs[key] = node_outputs
+            if verbose:
+                shapes = {k: getattr(v, 'shape', None)
+                          for k, v in node_outputs.items()}
+                print(f'DAG node {key}: inputs {input_keys} -> {shapes}')
+        outputs['out'] = node_outputs
+        return outputs
+
+    def get_config(self):
+        config = super().get_config()
+        nodes = []
+        for key, input_keys, output_keys in self.dag:
+            module = keras.saving.serialize_keras_object(getattr(self, key))
+            node = [module, list(input_keys)]
+            if output_keys is not None:
+                node.append(list(output_keys))
+            nodes.append(node)
+        in_dag = {key for key, _, _ in self.dag}
+        config['dag'] = nodes
+        config['kwarg_modules'] = {
+            name: keras.saving.serialize_keras_object(getattr(self, name))
+            for name in self.module_names if name not in in_dag}
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        dag = [[keras.saving.deserialize_keras_object(node[0])] + node[1:]
+               for node in config.pop('dag')]
+        kwarg_modules = {
+            name: keras.saving.deserialize_keras_object(module)
+            for name, module in config.pop('kwarg_modules', {}).items()}
+        config.pop('dtype', None)
+        return cls(dag=dag, **kwarg_modules, **config)
