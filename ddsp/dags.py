@@ -14,8 +14,7 @@ from typing import Any, Dict, Sequence, Text, Tuple, Union
 import gin
 import keras
 
-from ddsp import core
-from ddsp import gin_keras
+from ddsp import core, gin_keras
 
 TensorDict = Dict[Text, Any]
 KeyOrModule = Union[Text, keras.layers.Layer]

@@ -13,9 +13,7 @@ import gin
 import keras
 import tensorflow as tf
 
-from ddsp import core
-from ddsp import dags
-from ddsp import gin_keras
+from ddsp import core, dags, gin_keras
 
 TensorDict = Dict[Text, tf.Tensor]
 

