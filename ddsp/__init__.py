@@ -1,13 +1,12 @@
 """ddsp: Differentiable Digital Signal Processing for TensorFlow 2 and Keras 3.
 
-`import ddsp` gives the core library: `core` (DSP functions),
-`spectral_ops` (STFT and audio features) and, as they land, the processors,
-DAGs, synths, effects and losses. Heavy optional dependencies (Apache Beam,
-CREPE weights, tensorflow-datasets, matplotlib) are imported only where used.
+`import ddsp` gives the core library: `core` (DSP functions), `spectral_ops`
+(STFT and audio features), `processors` and `dags` (the Processor contract and
+DAGs of layers). Heavy optional dependencies (Apache Beam, CREPE weights,
+tensorflow-datasets, matplotlib) are imported only where they are used.
 """
 
-from ddsp import core
-from ddsp import spectral_ops
+from ddsp import core, dags, processors, spectral_ops
 from ddsp.version import __version__
 
-__all__ = ['core', 'spectral_ops', '__version__']
+__all__ = ['core', 'dags', 'processors', 'spectral_ops', '__version__']

@@ -97,6 +97,13 @@ def nested_keys(nested_dict: Dict[Text, Any], delimiter: Text = '/',
     return keys
 
 
+class MissingKeyError(KeyError):
+    """A `KeyError` whose message prints as written (not as a quoted repr)."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ''
+
+
 def nested_lookup(nested_key: Text, nested_dict: Dict[Text, Any],
                   delimiter: Text = '/') -> Any:
     """Looks up `'a/b/c'` in a nested dict.
@@ -109,7 +116,7 @@ def nested_lookup(nested_key: Text, nested_dict: Dict[Text, Any],
     value = nested_dict
     for key in nested_key.split(delimiter):
         if not isinstance(value, dict) or key not in value:
-            raise KeyError(
+            raise MissingKeyError(
                 f'Key "{nested_key}" not found (no "{key}" at that level). '
                 f'Available keys: {nested_keys(nested_dict, delimiter)}')
         value = value[key]
@@ -1131,7 +1138,7 @@ def crop_and_compensate_delay(audio: tf.Tensor, audio_size: int, ir_size: int,
         padding: 'same' (length `audio_size`) or 'valid' (`audio_size +
             ir_size - 1`).
         delay_compensation: Samples to drop at the start; negative means
-            automatic, `(ir_size - 1) // 2 - 1`.
+            automatic, `(ir_size - 1) // 2 - 1` (at least 0).
 
     Returns:
         The cropped `[B, length]` audio.
@@ -1140,6 +1147,8 @@ def crop_and_compensate_delay(audio: tf.Tensor, audio_size: int, ir_size: int,
     length = audio_size if padding == 'same' else audio_size + ir_size - 1
     start = ((ir_size - 1) // 2 - 1 if delay_compensation < 0
              else delay_compensation)
+    # 1- and 2-tap IRs give start -1, which would wrap to an empty slice.
+    start = max(start, 0)
     return audio[:, start:start + length]
 
 

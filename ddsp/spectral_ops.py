@@ -25,7 +25,7 @@ CREPE_FRAME_SIZE = 1024
 F0_RANGE = 127.0  # MIDI.
 DB_RANGE = core.DB_RANGE  # dB (80.0).
 
-PADDING_MODES = ('valid', 'center', 'same')
+_PADDING_MODES = ('valid', 'center', 'same')
 
 # Old name kept for configs and code written before `diff` moved to core.
 diff = core.diff
@@ -39,9 +39,9 @@ _A_WEIGHT_GAIN_DB = 2.0
 # Input checking.
 # ------------------------------------------------------------------------------------------------
 def _check_padding(padding):
-    if padding not in PADDING_MODES:
+    if padding not in _PADDING_MODES:
         raise ValueError(
-            f'Unknown padding {padding!r}; use one of {", ".join(map(repr, PADDING_MODES))}.')
+            f'Unknown padding {padding!r}; use one of {", ".join(map(repr, _PADDING_MODES))}.')
 
 
 def _prepare_audio(audio):
