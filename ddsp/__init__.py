@@ -9,4 +9,4 @@ tensorflow-datasets, matplotlib) are imported only where they are used.
 from ddsp import core, dags, processors, spectral_ops
 from ddsp.version import __version__
 
-__all__ = ['core', 'dags', 'processors', 'spectral_ops', '__version__']
+__all__ = ['core', 'dags', 'processors', 'spectral_ops', 'synths', '__version__']

@@ -929,7 +929,8 @@ def harmonic_synthesis(frequencies, amplitudes, harmonic_shifts=None,
                        else 1)
         harmonic_amplitudes = amplitudes
 
-    n_frames = frequencies.shape[1]
+    # Amplitudes set the frame grid of the fast path; f0 may use another.
+    n_frames = harmonic_amplitudes.shape[1]
     framewise = (harmonic_shifts is None
                  and harmonic_amplitudes.shape[-1] == n_harmonics
                  and amp_resample_method in ('window', 'linear')

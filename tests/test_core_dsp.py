@@ -1002,3 +1002,15 @@ def test_eager_graph_and_xla_agree(name):
         assert _wrapped_abs_diff(xla, eager).max() < 1e-4
     else:
         np.testing.assert_allclose(xla, eager, atol=1e-4)
+
+
+def test_harmonic_synthesis_f0_and_amplitudes_on_different_frame_grids():
+    # The fast path splits audio by the amplitudes' frames; f0 is resampled on
+    # its own grid. Compare with the general (detuned, shift 0) path.
+    f0 = 440.0 * np.ones((1, 100, 1), np.float32)
+    amps = np.ones((1, 40, 1), np.float32)
+    dist = np.ones((1, 40, 4), np.float32)
+    fast = core.harmonic_synthesis(f0, amps, harmonic_distribution=dist, n_samples=1000)
+    general = core.harmonic_synthesis(f0, amps, harmonic_shifts=np.zeros((1, 100, 4), np.float32),
+                                      harmonic_distribution=dist, n_samples=1000)
+    np.testing.assert_allclose(fast, general, atol=1e-4)
