@@ -6,7 +6,8 @@ DAGs of layers). Heavy optional dependencies (Apache Beam, CREPE weights,
 tensorflow-datasets, matplotlib) are imported only where they are used.
 """
 
-from ddsp import core, dags, processors, spectral_ops
+from ddsp import core, dags, effects, processors, spectral_ops, synths
 from ddsp.version import __version__
 
-__all__ = ['core', 'dags', 'processors', 'spectral_ops', 'synths', '__version__']
+__all__ = ['core', 'dags', 'effects', 'processors', 'spectral_ops', 'synths',
+           '__version__']

@@ -67,6 +67,9 @@ def deserialize_function(path) -> Any:
     """Inverse of `serialize_function`: imports `'package.module.name'`."""
     if path is None or callable(path):
         return path
+    if not isinstance(path, str):
+        raise ValueError(f'Expected a function or its dotted path (like '
+                         f'"ddsp.core.exp_sigmoid"), got {path!r}.')
     module_name, _, attribute = path.rpartition('.')
     try:
         return getattr(importlib.import_module(module_name), attribute)

@@ -37,6 +37,10 @@ class Processor(keras.layers.Layer):
         # Controls may be Python numbers or None (e.g. Reverb's optional IR).
         self._allow_non_tensor_positional_args = True
 
+    def build(self, input_shape=None):
+        """Most processors have no weights; those that do override this."""
+        self.built = True
+
     def call(self, *args, return_outputs_dict: bool = False, **kwargs):
         """`get_signal(**get_controls(*args))`; or the signal and controls.
 
