@@ -4,13 +4,21 @@ import setuptools
 
 VERSION = '4.0.0.dev0'  # Keep in step with ddsp/version.py.
 
+PROBABILITY = [
+    # Only losses.HmmTranscriber uses it, imported there; it needs tf-keras
+    # at import time (tf.keras stays Keras 3).
+    'tensorflow-probability>=0.25',
+    'tf-keras',
+]
+
 EXTRAS = {
     'test': [
         'pytest>=8',
         'pytest-xdist>=3',
         'ruff>=0.5',
         'matplotlib>=3.7',
-    ],
+    ] + PROBABILITY,
+    'probability': PROBABILITY,
     # Filled in by later work: Beam pipeline, CREPE weights, notebooks.
     'data_preparation': ['apache-beam>=2.60'],
     'crepe': [
