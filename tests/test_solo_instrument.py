@@ -137,9 +137,10 @@ def test_fit_a_single_sound():
     spectrum, quiet noise) and a hidden exponentially decaying IR. Start: the
     same f0, random raw controls and a near-zero trainable IR. The loss is the
     multi-scale spectral loss (mag + logmag) of the original configs. Measured
-    here: the loss falls from 36-38 (mean of the first 5 steps) to 2.8-3.0
-    (mean of the last 10) in 300 Adam steps, a factor of 12-13; what remains
-    is mostly the difference between two noise draws. The test asks for 10.
+    here: the loss falls from 34-38 (mean of the first 5 steps) to 2.3-3.0
+    (mean of the last 10) in 300-500 Adam steps, a factor of 12-15; what
+    remains is mostly the difference between two noise draws. The test runs
+    500 steps and asks for 10.
     """
     tf.random.set_seed(1)
     np.random.seed(1)
@@ -182,7 +183,7 @@ def test_fit_a_single_sound():
         optimizer.apply_gradients(zip(grads, variables))
         return loss
 
-    losses = [float(step()) for _ in range(300)]
+    losses = [float(step()) for _ in range(500)]
     initial, final = np.mean(losses[:5]), np.mean(losses[-10:])
     assert all(np.isfinite(losses))
     print(f"spectral loss: first 5 steps {initial:.2f}, last 10 steps {final:.2f}")
