@@ -870,9 +870,11 @@ def _harmonic_bank_framewise(f0_hz, harmonic_amplitudes, n_samples,
     cycles = _cumulative_cycles(f0_env, sample_rate)
     f0_env = tf.cast(f0_env, tf.float32)
     harmonics = tf.range(1, n_harmonics + 1, dtype=tf.float32)
-    sines = tf.sin((2.0 * np.pi) * (cycles * harmonics))  # [B, N, K]
-    audible = f0_env * harmonics < sample_rate / 2.0
-    sines = tf.where(audible, sines, tf.zeros_like(sines))
+    sines = tf.sin(cycles * ((2.0 * np.pi) * harmonics))  # [B, N, K]
+    # k f0 < sr / 2 as k < (sr / 2) / f0: one [B, N, 1] division instead of a
+    # [B, N, K] product, and a scalar fill instead of a tensor of zeros.
+    audible = harmonics < (sample_rate / 2.0) / f0_env
+    sines = tf.where(audible, sines, 0.0)
     sines = tf.reshape(sines, [-1, n_frames, hop, n_harmonics])
     # Frame j blends with frame j + 1; the last frame is held (endpoint).
     following = tf.concat([harmonic_amplitudes[:, 1:],
