@@ -354,7 +354,10 @@ def exp_sigmoid(x, exponent=10.0, max_value=2.0, threshold=1e-7):
     loudness is. Example: `exp_sigmoid(0.0)` -> `2 * 0.5^ln(10) + 1e-7`.
     """
     x = tf_float32(x)
-    return max_value * tf.nn.sigmoid(x)**math.log(exponent) + threshold
+    # sigmoid(x)^p as exp(p log_sigmoid(x)): two transcendentals instead of
+    # three (sigmoid, then pow's log and exp), and no underflow to 0^p.
+    return (max_value * tf.exp(math.log(exponent) * tf.math.log_sigmoid(x)) +
+            threshold)
 
 
 @gin.register
@@ -1152,7 +1155,27 @@ def crop_and_compensate_delay(audio: tf.Tensor, audio_size: int, ir_size: int,
              else delay_compensation)
     # 1- and 2-tap IRs give start -1, which would wrap to an empty slice.
     start = max(start, 0)
+    # Past its full length a convolution is zero: pad if the input stops short.
+    missing = start + length - audio.shape[-1]
+    if missing > 0:
+        audio = pad_axis(audio, (0, missing), axis=-1)
     return audio[:, start:start + length]
+
+
+def _overlap_add(frames, hop):
+    """Overlap-adds `[B, F, L]` frames at `hop`: `[B, (F - 1) hop + L']`.
+
+    Each frame is cut into `k = ceil(L / hop)` chunks of one hop; chunk j of
+    frame f lands at frame f + j, so the sum is k shifted adds (k is 2 for
+    every FFT convolution here), cheaper than a general overlap-add.
+    """
+    n_frames, length = frames.shape[1], frames.shape[2]
+    k = -(-length // hop)
+    chunks = tf.reshape(pad_axis(frames, (0, k * hop - length), axis=2),
+                        [-1, n_frames, k, hop])
+    total = sum(pad_axis(chunks[:, :, j], (j, k - 1 - j), axis=1)
+                for j in range(k))
+    return tf.reshape(total, [-1, (n_frames + k - 1) * hop])
 
 
 def fft_convolve(audio: tf.Tensor, impulse_response: tf.Tensor,
@@ -1188,9 +1211,8 @@ def fft_convolve(audio: tf.Tensor, impulse_response: tf.Tensor,
                          f'taps] or [batch, frames, taps], got shape '
                          f'{impulse_response.shape}.')
     batch_size, ir_batch = audio.shape[0], impulse_response.shape[0]
-    if ir_batch == 1 and batch_size != 1:
-        impulse_response = tf.repeat(impulse_response, tf.shape(audio)[0], 0)
-    elif None not in (batch_size, ir_batch) and batch_size != ir_batch:
+    # A batch-1 IR is broadcast in the spectral product (one FFT, not B).
+    if ir_batch != 1 and None not in (batch_size, ir_batch) and batch_size != ir_batch:
         raise ValueError(f'fft_convolve(): audio batch size ({batch_size}) and '
                          f'impulse response batch size ({ir_batch}) differ; '
                          f'use equal batches or an impulse response of batch 1.')
@@ -1198,19 +1220,24 @@ def fft_convolve(audio: tf.Tensor, impulse_response: tf.Tensor,
     audio_size = audio.shape[1]
     n_ir_frames, ir_size = impulse_response.shape[1:]
     frame_size = -(-audio_size // n_ir_frames)
-    audio_frames = tf.signal.frame(audio, frame_size, frame_size, pad_end=True)
-    if audio_frames.shape[1] != n_ir_frames:
+    n_audio_frames = -(-audio_size // frame_size)
+    if n_audio_frames != n_ir_frames:
         raise ValueError(
             f'fft_convolve(): {n_ir_frames} impulse responses cannot cover '
             f'{audio_size} samples in equal frames ({frame_size} samples give '
-            f'{audio_frames.shape[1]} frames). Use a number of IR frames that '
+            f'{n_audio_frames} frames). Use a number of IR frames that '
             f'splits the audio evenly, e.g. a divisor of {audio_size}.')
+    # Non-overlapping frames: zero-pad the end, then reshape.
+    padded = pad_axis(audio, (0, n_audio_frames * frame_size - audio_size), axis=1)
+    audio_frames = tf.reshape(padded, [-1, n_audio_frames, frame_size])
 
-    fft_size = get_fft_size(frame_size, ir_size, power_of_2=True)
+    # Any size >= frame + IR - 1 gives the same linear convolution; 5-smooth
+    # sizes are up to 25 % smaller than powers of 2 (e.g. 384 vs 512).
+    fft_size = get_fft_size(frame_size, ir_size, power_of_2=False)
     audio_fft = tf.signal.rfft(audio_frames, [fft_size])
     ir_fft = tf.signal.rfft(impulse_response, [fft_size])
     frames_out = tf.signal.irfft(audio_fft * ir_fft, [fft_size])
-    output = tf.signal.overlap_and_add(frames_out, frame_size)
+    output = _overlap_add(frames_out, frame_size)
     return crop_and_compensate_delay(output, audio_size, ir_size, padding,
                                      delay_compensation)
 
@@ -1246,8 +1273,8 @@ def apply_window_to_impulse_response(impulse_response: tf.Tensor,
         windowed = impulse_response * window
         return tf.concat([windowed[..., ir_size - half + 2:],
                           windowed[..., :half + 1]], axis=-1)
-    windowed = impulse_response * tf.signal.fftshift(window)
-    return tf.signal.fftshift(windowed, axes=-1)
+    # fftshift(ir * fftshift(window)) == fftshift(ir) * window: one rotation.
+    return tf.signal.fftshift(impulse_response, axes=-1) * window
 
 
 def frequency_impulse_response(magnitudes: tf.Tensor,
