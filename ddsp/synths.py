@@ -196,12 +196,6 @@ class Harmonic(Processor):
             use_angular_cumsum=self.use_angular_cumsum)
         return config
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config['scale_fn'] = dags.deserialize_function(config.get('scale_fn'))
-        return super().from_config(config)
-
     def get_controls(self, amplitudes, harmonic_distribution,
                      f0_hz) -> TensorDict:
         """Scales the raw amplitudes and distribution; see the class docs."""
@@ -388,12 +382,6 @@ class FilteredNoise(Processor):
                       initial_bias=self.initial_bias)
         return config
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config['scale_fn'] = dags.deserialize_function(config.get('scale_fn'))
-        return super().from_config(config)
-
     def get_controls(self, magnitudes) -> TensorDict:
         """Scales raw `[B, T, K]` magnitudes; see the class docs."""
         magnitudes = _as_controls(type(self).__name__, 'magnitudes',
@@ -460,12 +448,6 @@ class Wavetable(Processor):
                       sample_rate=self.sample_rate,
                       scale_fn=dags.serialize_function(self.scale_fn))
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config['scale_fn'] = dags.deserialize_function(config.get('scale_fn'))
-        return super().from_config(config)
 
     def get_controls(self, amplitudes, wavetables, f0_hz) -> TensorDict:
         """Scales the raw amplitudes and wavetables; see the class docs."""
@@ -549,13 +531,6 @@ class Sinusoidal(Processor):
             amp_resample_method=self.amp_resample_method,
             freq_scale_fn=dags.serialize_function(self.freq_scale_fn))
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ('amp_scale_fn', 'freq_scale_fn'):
-            config[key] = dags.deserialize_function(config.get(key))
-        return super().from_config(config)
 
     def get_controls(self, amplitudes, frequencies) -> TensorDict:
         """Scales amplitudes and frequencies; see the class docs."""
