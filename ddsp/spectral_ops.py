@@ -177,7 +177,46 @@ def compute_mag(audio, size=2048, overlap=0.75, pad_end=True):
     Example:
         >>> compute_mag(tf.zeros([1, 4096]), size=1024).shape  # [1, 16, 513]
     """
-    return tf.abs(stft(audio, frame_size=size, overlap=overlap, pad_end=pad_end))
+    audio = _prepare_audio(audio)
+    hop_size = _hop_from_overlap(size, overlap)
+    return _stft_magnitude(audio, int(size), hop_size, pad_end)
+
+
+def _stft_magnitude(audio, frame_size, hop_size, pad_end):
+    """`|stft(audio)|` with a hand-written gradient (the same derivative).
+
+    Autodiff of `tf.signal.stft` goes through a generic RFFT gradient (an
+    inverse FFT plus correction terms built with tiles) and a gather-based
+    framing gradient. For a real signal the chain collapses to: scale each
+    bin's gradient by spectrum / magnitude (0 where the magnitude is 0, as
+    `tf.abs`'s gradient does), halve the interior bins, inverse-FFT, multiply
+    by the window and overlap-add. That is about twice as fast, and the
+    spectral loss spends most of its time here.
+    """
+    fft_size = 1 << max(0, (frame_size - 1).bit_length())
+    window = tf.signal.hann_window(frame_size, periodic=True)
+    # Interior bins stand for two conjugate bins of the full spectrum.
+    bin_weights = np.full(fft_size // 2 + 1, 0.5, np.float32)
+    bin_weights[[0, -1]] = 1.0
+
+    @tf.custom_gradient
+    def magnitude(x):
+        frames = tf.signal.frame(x, frame_size, hop_size, pad_end=pad_end)
+        spectrum = tf.signal.rfft(frames * window, [fft_size])
+        mag = tf.abs(spectrum)
+
+        def grad(d_mag):
+            scale = tf.math.divide_no_nan(d_mag, mag) * bin_weights
+            d_frames = tf.signal.irfft(spectrum * tf.complex(scale, 0.0), [fft_size])
+            d_frames = d_frames[..., :frame_size] * (float(fft_size) * window)
+            d_x = tf.signal.overlap_and_add(d_frames, hop_size)
+            n, covered = tf.shape(x)[-1], tf.shape(d_x)[-1]
+            d_x = tf.pad(d_x, [[0, 0]] * (x.shape.rank - 1) + [[0, tf.maximum(n - covered, 0)]])
+            return d_x[..., :n]
+
+        return mag, grad
+
+    return magnitude(audio)
 
 
 @functools.lru_cache(maxsize=64)
