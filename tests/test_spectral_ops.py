@@ -523,3 +523,28 @@ def test_pad_or_trim_tf_with_dynamic_length():
     np.testing.assert_array_equal(fn(tf.ones([1, 9])), [[1] * 6])
     with pytest.raises(tf.errors.InvalidArgumentError):
         fn(tf.ones([1, 40]))
+
+
+@pytest.mark.parametrize('size, pad_end, shape', [
+    (2048, True, (2, 4000)), (512, False, (2, 4000)), (100, True, (3001,)), (64, False, (1, 1000))])
+def test_compute_mag_gradient_equals_autodiff_of_stft(size, pad_end, shape):
+    # compute_mag has a hand-written gradient; autodiff through tf.signal.stft
+    # and tf.abs is the independent reference (FFT sizes > frame included).
+    x = tf.random.stateless_normal(shape, seed=[3, size])
+    weights = tf.random.stateless_normal(
+        tf.shape(spectral_ops.compute_mag(x, size, pad_end=pad_end)), seed=[4, size])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        ours = tf.reduce_sum(weights * spectral_ops.compute_mag(x, size, pad_end=pad_end))
+        reference = tf.reduce_sum(weights * tf.abs(spectral_ops.stft(x, size, pad_end=pad_end)))
+    np.testing.assert_allclose(ours, reference, rtol=1e-6)
+    grad, grad_ref = tape.gradient(ours, x), tape.gradient(reference, x)
+    np.testing.assert_allclose(grad, grad_ref, atol=1e-4 * float(tf.reduce_max(tf.abs(grad_ref))))
+
+
+def test_compute_mag_gradient_of_silence_is_zero_not_nan():
+    x = tf.zeros([1, 2048])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        total = tf.reduce_sum(spectral_ops.compute_mag(x, 512))
+    np.testing.assert_array_equal(tape.gradient(total, x), np.zeros([1, 2048]))
