@@ -1,1 +1,9 @@
-"""Training library: data, models, trainers and CLIs (work in progress)."""
+"""Training library: preprocessing, network building blocks, encoders and decoders.
+
+Importing it stays light (TensorFlow, Keras and gin only); data pipelines, plotting and
+cloud tools import their heavy dependencies where they are used.
+"""
+
+from ddsp.training import decoders, encoders, nn, preprocessing
+
+__all__ = ['decoders', 'encoders', 'nn', 'preprocessing']
