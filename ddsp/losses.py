@@ -23,6 +23,7 @@ Optional dependencies, imported only where used:
   model can be passed instead as `crepe_model=`.
 """
 
+import importlib
 import math
 from typing import Dict, Optional, Sequence, Text
 
@@ -578,14 +579,14 @@ def _load_crepe_model(model_capacity: Text, shared: bool = True) -> keras.Model:
     `classifier`.
     """
     try:
-        from ddsp import crepe  # pylint: disable=import-outside-toplevel
+        # Through sys.modules, so that a blocked or broken ddsp.crepe is seen.
+        crepe = importlib.import_module('ddsp.crepe')
     except ImportError as e:
         raise ImportError(
-            'CREPE support is not available yet: the CREPE Keras model and '
-            'its pretrained weights (ddsp.crepe.get_model) are not part of '
-            'this ddsp build. Pass a CREPE-shaped Keras model explicitly with '
-            'crepe_model=... to use PretrainedCREPE or '
-            'PretrainedCREPEEmbeddingLoss until then.') from e
+            f'CREPE support is not available yet: ddsp.crepe could not be '
+            f'imported ({e}). Pass a CREPE-shaped Keras model explicitly with '
+            f'crepe_model=... to use PretrainedCREPE or '
+            f'PretrainedCREPEEmbeddingLoss without it.') from e
     return (crepe.get_model(model_capacity) if shared else
             crepe.load_model(model_capacity))
 
@@ -660,6 +661,9 @@ class PretrainedCREPE(keras.layers.Layer):
         self.sub_model = keras.Model(inputs[0] if len(inputs) == 1 else inputs,
                                      layer.output, name=f'{self.name}_crepe')
         self.sub_model.trainable = self.trainable
+        if self.trainable:  # Keras 3 does not pass this on to the layers themselves.
+            for layer in self.sub_model.layers:
+                layer.trainable = True
         self.built = True
 
     @staticmethod

@@ -781,6 +781,7 @@ class PretrainedCREPE(keras.Model):
         self.model_size_or_path = str(model_size_or_path)
         self.hop_size = int(hop_size)
         self.core_model = crepe.get_model(self.model_size_or_path)
+        crepe._runner(self.model_size_or_path)  # Prepares the inference graph's weights now.
 
     def get_config(self):
         return {'model_size_or_path': self.model_size_or_path, 'hop_size': self.hop_size,
@@ -809,9 +810,12 @@ class PretrainedCREPE(keras.Model):
         index = tf.clip_by_value(tf.cast(centers, tf.int32)[..., tf.newaxis] + tf.range(-4, 6),
                                  0, crepe.N_BINS - 1)
         weights = tf.gather(activations, index, batch_dims=activations.shape.rank - 1)
-        cents = tf.gather(tf.constant(crepe.cents_map(), tf.float32), index)
-        cents = tf.math.divide_no_nan(tf.reduce_sum(weights * cents, -1),
-                                      tf.reduce_sum(weights, -1))
+        cents_map = tf.constant(crepe.cents_map(), tf.float32)
+        total = tf.reduce_sum(weights, -1)
+        cents = tf.where(total > 0,
+                         tf.math.divide_no_nan(
+                             tf.reduce_sum(weights * tf.gather(cents_map, index), -1), total),
+                         tf.gather(cents_map, index[..., 4]))  # The centre bin's cents.
         f0_hz = crepe.F0_REFERENCE_HZ * tf.pow(2.0, cents / 1200.0)
         confidence = tf.reduce_max(activations, axis=-1)
         confidence = tf.where(tf.math.is_nan(confidence), tf.zeros_like(confidence), confidence)
