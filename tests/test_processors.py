@@ -143,7 +143,7 @@ def test_processor_group_and_add_from_gin():
     try:
         gin.parse_config("""
             ProcessorGroup.dag = [(@processors.Add(), ['a', 'b'])]
-            Add.name = 'summed'
+            processors.Add.name = 'summed'
         """)
         group = processors.ProcessorGroup()
         assert group.processor_names == ['summed']

@@ -112,7 +112,34 @@ CREPE_TEST_CLIPS = [
              transpose=-24, pitch_range=(36, 72), seed=42),
 ]
 
-CLIP_SETS = {'crepe_test': CREPE_TEST_CLIPS}
+# The example dataset shipped in data/violin/ (see data/violin/SOURCES.md): about 3.4 minutes of
+# solo violin, seven tunes, rendered with
+#     .venv/bin/python tests/data/render_instruments.py --set violin_dataset --out_dir data/violin
+VIOLIN_DATASET_CLIPS = [
+    ClipSpec(name='heathy_hill', instrument='violin', program=40,
+             corpus='oneills1850/0001-0050.abc', number=3, tempo_qpm=72.0,
+             transpose=12, pitch_range=(55, 93), seed=1003, duration_s=30.0),
+    ClipSpec(name='girl_of_my_heart', instrument='violin', program=40,
+             corpus='oneills1850/0001-0050.abc', number=4, tempo_qpm=80.0,
+             transpose=0, pitch_range=(55, 93), seed=1004, duration_s=30.0),
+    ClipSpec(name='dark_woman', instrument='violin', program=40,
+             corpus='oneills1850/0001-0050.abc', number=6, tempo_qpm=70.0,
+             transpose=0, pitch_range=(55, 93), seed=1006, duration_s=30.0),
+    ClipSpec(name='friars_hill', instrument='violin', program=40,
+             corpus='oneills1850/0001-0050.abc', number=10, tempo_qpm=96.0,
+             transpose=0, pitch_range=(55, 93), seed=1010, duration_s=30.0),
+    ClipSpec(name='red_haired_girl', instrument='violin', program=40,
+             corpus='oneills1850/0001-0050.abc', number=12, tempo_qpm=60.0,
+             transpose=0, pitch_range=(55, 93), seed=1012, duration_s=30.0),
+    ClipSpec(name='arkansas_traveller', instrument='violin', program=40,
+             corpus='ryansMammoth/ArkansasTravellerReel.abc', number=None, tempo_qpm=90.0,
+             transpose=0, pitch_range=(55, 93), seed=2001, duration_s=24.0),
+    ClipSpec(name='acrobats_hornpipe', instrument='violin', program=40,
+             corpus='ryansMammoth/AcrobatsHornpipe.abc', number=None, tempo_qpm=100.0,
+             transpose=0, pitch_range=(55, 93), seed=2002, duration_s=30.0),
+]
+
+CLIP_SETS = {'crepe_test': CREPE_TEST_CLIPS, 'violin_dataset': VIOLIN_DATASET_CLIPS}
 
 
 # ----------------------------------------------------------------------------------------------
