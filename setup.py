@@ -28,7 +28,9 @@ EXTRAS = {
         'pytest-xdist>=3',
         'ruff>=0.5',
         'matplotlib>=3.7',
-    ] + PROBABILITY + CREPE_ALL,
+    ] + PROBABILITY + CREPE_ALL + ['tensorflow-datasets>=4.9'],
+    # NSynthTfds and the other tensorflow-datasets providers.
+    'tfds': ['tensorflow-datasets>=4.9'],
     # Regenerating tests/data/instruments also needs Debian's fluidsynth and
     # fluid-soundfont-gm (see tests/data/SOURCES.md).
     'render': ['mido', 'music21'],
