@@ -1,5 +1,6 @@
 """Tests for ddsp.demo: the files it writes decode and sound as described."""
 
+import os
 import sys
 
 import numpy as np
@@ -15,7 +16,7 @@ SR = 16000
 def demo_paths(tmp_path_factory):
     """Runs the demo once into a temporary directory; `{name: path}`."""
     out_dir = tmp_path_factory.mktemp('demo')
-    return demo.main(['--output_dir', str(out_dir), '--sample_rate', str(SR)])
+    return demo.main(['--output_dir', str(out_dir), '--sample_rate', str(SR), '--no_dataset'])
 
 
 def _read(path):
@@ -76,3 +77,22 @@ def test_missing_matplotlib_names_the_fix(monkeypatch, tmp_path):
     with pytest.raises(ImportError, match='pip install matplotlib'):
         demo.plot_spectrograms(str(tmp_path / 'x.png'),
                                [('x', np.zeros([1, SR]))], SR)
+
+
+@pytest.mark.slow
+def test_dataset_stage_prepares_the_shipped_violin(tmp_path):
+    """The demo's data stage on one shipped file: shards that read back."""
+    import glob
+
+    from ddsp.training import data
+    files = sorted(glob.glob(demo.DATASET_GLOB))
+    assert len(files) >= 5, 'the shipped dataset is missing'
+    summary = demo.prepare_dataset(str(tmp_path), audio_glob=files[0])
+    assert summary['skipped'] == []
+    train = [p for p in summary['outputs'] if '-train-' in p]
+    assert train and all(os.path.getsize(p) > 0 for p in train)
+    pattern = os.path.join(str(tmp_path), 'violin', 'violin.tfrecord-train*')
+    provider = data.TFRecordProvider(pattern)
+    example = next(iter(provider.get_dataset(shuffle=False)))
+    assert example['audio'].shape == (64000,) and example['f0_hz'].shape == (1000,)
+    assert float(np.median(example['f0_hz'])) > 150.0  # A violin, not silence.
