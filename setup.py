@@ -72,6 +72,8 @@ setuptools.setup(
         'console_scripts': [
             'ddsp_prepare_tfrecord = '
             'ddsp.training.data_preparation.ddsp_prepare_tfrecord:console_entry_point',
+            'ddsp_generate_synthetic_dataset = '
+            'ddsp.training.data_preparation.ddsp_generate_synthetic_dataset:console_entry_point',
         ],
     },
     classifiers=[

@@ -50,9 +50,10 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # Before TF is imported.
 import common  # noqa: E402 (needs the sys.path entry above)
 import core_workloads  # noqa: E402
 import crepe_workloads  # noqa: E402
+import pipeline_workloads  # noqa: E402
 import processor_workloads  # noqa: E402
 
-WORKLOAD_MODULES = (core_workloads, processor_workloads, crepe_workloads)
+WORKLOAD_MODULES = (core_workloads, processor_workloads, crepe_workloads, pipeline_workloads)
 MIN_REPEAT_S = 0.2
 MAX_INNER = 50
 
