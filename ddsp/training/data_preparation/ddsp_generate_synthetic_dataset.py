@@ -135,30 +135,9 @@ def generate_synthetic_dataset(output_tfrecord_path, num_examples=1000000, num_s
             _build_pipeline(pipeline, os.path.join(tmp_dir, base), num_examples, num_shards,
                             random_seed, generator, settings)
         seconds = time.time() - start
-        counters = {}
-        try:
-            from apache_beam.metrics.metric import MetricsFilter
-
-            query = pipeline.result.metrics().query(
-                MetricsFilter().with_namespace(METRICS_NAMESPACE))
-            for counter in query['counters']:
-                value = (counter.committed if counter.committed is not None
-                         else counter.attempted)
-                name = counter.key.metric.name
-                counters[name] = counters.get(name, 0) + (value or 0)
-        except Exception:  # noqa: BLE001 -- some runners do not report metrics.
-            pass
-        # Replace the output whole: drop the old run's shards, then move the new ones in.
-        for old in tf.io.gfile.glob(f'{output_tfrecord_path}-?????-of-?????'):
-            tf.io.gfile.remove(old)
-        outputs = []
-        for name in sorted(tf.io.gfile.listdir(tmp_dir)):
-            src = os.path.join(tmp_dir, name)
-            if tf.io.gfile.isdir(src):
-                continue
-            dst = os.path.join(out_dir, name)
-            tf.io.gfile.rename(src, dst, overwrite=True)
-            outputs.append(dst)
+        counters = lib.counter_values(pipeline.result, METRICS_NAMESPACE)
+        outputs = lib.replace_outputs(
+            tmp_dir, out_dir, tf.io.gfile.glob(f'{output_tfrecord_path}-?????-of-?????'))
     finally:
         if tf.io.gfile.exists(tmp_dir):
             tf.io.gfile.rmtree(tmp_dir)

@@ -438,12 +438,13 @@ def _build_pipeline(pipeline, paths, tmp_prefix, sizes, num_shards, eval_split_f
                                                           num_shards=num_shards or 0))
 
 
-def _counter_values(result):
+def counter_values(result, namespace=METRICS_NAMESPACE):
+    """`{name: value}` of a finished pipeline's Beam counters in `namespace`."""
     from apache_beam.metrics.metric import MetricsFilter
 
     values = {}
     try:
-        query = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+        query = result.metrics().query(MetricsFilter().with_namespace(namespace))
         for counter in query['counters']:
             name = counter.key.metric.name
             value = counter.committed if counter.committed is not None else counter.attempted
@@ -451,6 +452,28 @@ def _counter_values(result):
     except Exception:  # noqa: BLE001 -- some runners do not report metrics.
         pass
     return values
+
+
+def replace_outputs(tmp_dir, out_dir, old_files):
+    """Removes a previous run's `old_files`, then moves `tmp_dir`'s files into `out_dir`.
+
+    Both steps happen only once the new run has finished, so a failed run leaves the old
+    output as it was and a finished one never mixes old and new shards. Returns the new
+    paths.
+    """
+    import tensorflow as tf
+
+    for old in old_files:
+        tf.io.gfile.remove(old)
+    outputs = []
+    for name in sorted(tf.io.gfile.listdir(tmp_dir)):
+        src = os.path.join(tmp_dir, name)
+        if tf.io.gfile.isdir(src):
+            continue
+        dst = os.path.join(out_dir, name)
+        tf.io.gfile.rename(src, dst, overwrite=True)
+        outputs.append(dst)
+    return outputs
 
 
 def prepare_tfrecord(input_audio_paths, output_tfrecord_path, num_shards=None,
@@ -516,7 +539,7 @@ def prepare_tfrecord(input_audio_paths, output_tfrecord_path, num_shards=None,
                             eval_split_fraction, center, viterbi, crepe_capacity)
         result = pipeline.result
         seconds = time.time() - start
-        counters = _counter_values(result)
+        counters = counter_values(result)
         skipped = []
         skipped_file = tmp_prefix + '.skipped'
         if tf.io.gfile.exists(skipped_file):
@@ -526,17 +549,7 @@ def prepare_tfrecord(input_audio_paths, output_tfrecord_path, num_shards=None,
             tf.io.gfile.remove(skipped_file)
         with tf.io.gfile.GFile(tmp_prefix + '.skipped.json', 'w') as f:
             json.dump(skipped, f, indent=1)
-        # Replace the output whole: drop the old run's files, then move the new ones in.
-        for old in _output_files(output_tfrecord_path):
-            tf.io.gfile.remove(old)
-        outputs = []
-        for new in sorted(tf.io.gfile.listdir(tmp_dir)):
-            src = os.path.join(tmp_dir, new)
-            if tf.io.gfile.isdir(src):
-                continue
-            dst = os.path.join(out_dir, new)
-            tf.io.gfile.rename(src, dst, overwrite=True)
-            outputs.append(dst)
+        outputs = replace_outputs(tmp_dir, out_dir, _output_files(output_tfrecord_path))
     finally:
         if tf.io.gfile.exists(tmp_dir):
             tf.io.gfile.rmtree(tmp_dir)
