@@ -4,7 +4,17 @@ Importing it stays light (TensorFlow, Keras and gin only); data pipelines, plott
 cloud tools import their heavy dependencies where they are used.
 """
 
-from ddsp.training import data, decoders, encoders, models, nn, preprocessing, train_util, trainers
+from ddsp.training import (
+    data,
+    decoders,
+    encoders,
+    models,
+    nn,
+    postprocessing,
+    preprocessing,
+    train_util,
+    trainers,
+)
 
-__all__ = ['data', 'decoders', 'encoders', 'models', 'nn', 'preprocessing', 'train_util',
-           'trainers']
+__all__ = ['data', 'decoders', 'encoders', 'models', 'nn', 'postprocessing', 'preprocessing',
+           'train_util', 'trainers']

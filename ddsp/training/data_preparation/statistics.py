@@ -8,7 +8,8 @@ original's `compute_dataset_statistics` (API.md §2.11): for each of `pitch`, `l
 `min_`, `mean_max_`, `mean_min_` and `std_`, plus `quantiles` (101 values, the 0th..100th
 percentiles, from 0.01-MIDI / 0.01-dB histograms). Power statistics are not computed. Instead of
 a pickled `QuantileTransformer`, `loudness_note.quantiles` carries the quantiles that timbre
-transfer histogram-matches against.
+transfer histogram-matches against (`postprocessing.QuantileTransformer.from_quantiles` turns
+them into a fitted transformer).
 
 `load_dataset_statistics` reads that JSON; it reads the original's `dataset_statistics.pkl`
 only with `allow_pickle=True`, because unpickling runs code from the file.
@@ -194,7 +195,8 @@ def load_dataset_statistics(path, allow_pickle=False):
             `ddsp.training.postprocessing.QuantileTransformer` to be importable.
 
     Returns:
-        A dict of statistics.
+        A dict of statistics. From the original's pickle, `quantile_transform` is a
+        `ddsp.training.postprocessing.QuantileTransformer` of this project.
     """
     import tensorflow as tf  # tf.io.gfile reads local and cloud paths.
 

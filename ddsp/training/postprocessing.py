@@ -1,0 +1,205 @@
+"""Post-processing for timbre transfer: quantile normalisation and note detection.
+
+`QuantileTransformer` maps values through their empirical distribution to a uniform or normal
+distribution and back (the algorithm of scikit-learn's `QuantileTransformer`, for one or more
+feature columns, written here with NumPy so that TensorFlow-only installs need no scikit-learn).
+
+The original DDSP pickled an instance inside `dataset_statistics.pkl`, so the class path
+`ddsp.training.postprocessing.QuantileTransformer` and the attribute names `n_quantiles`,
+`output_distribution`, `subsample`, `random_state`, `n_quantiles_`, `quantiles_` and
+`references_` are kept: with `load_dataset_statistics(path, allow_pickle=True)` such a pickle
+loads into this class. This project itself writes statistics as JSON
+(`ddsp.training.data_preparation.statistics`); `QuantileTransformer.from_quantiles` builds a
+transformer from the quantiles stored there.
+"""
+
+import numpy as np
+
+from ddsp.training.data_preparation.statistics import detect_notes, hz_to_midi
+
+__all__ = ['QuantileTransformer', 'detect_notes', 'fit_quantile_transform', 'hz_to_midi']
+
+# With normal output, values within this distance of the range's ends map onto the ends.
+BOUNDS_THRESHOLD = 1e-7
+
+
+def _check_random_state(seed):
+    if seed is None or isinstance(seed, (int, np.integer)):
+        return np.random.RandomState(seed)
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    raise ValueError(f'random_state must be None, an int or a RandomState, got {seed!r}.')
+
+
+def _as_2d(x, copy):
+    x = np.array(x, dtype=np.float64, copy=True if copy else None)
+    if x.ndim == 1:
+        raise ValueError('Expected a 2-D array [n_samples, n_features]; reshape 1-D data '
+                         'with x[:, None].')
+    if x.ndim != 2:
+        raise ValueError(f'Expected a 2-D array [n_samples, n_features], got shape {x.shape}.')
+    return x
+
+
+def _normal_ppf(p):
+    from scipy import special  # Lazy: scipy is only needed for the normal output.
+
+    return special.ndtri(p)
+
+
+def _normal_cdf(x):
+    from scipy import special
+
+    return special.ndtr(x)
+
+
+class QuantileTransformer:
+    """Maps each feature through its quantiles to a uniform or a normal distribution.
+
+    Args:
+        n_quantiles: number of quantiles (landmarks of the cumulative distribution) to keep;
+            at most the number of fitted samples.
+        output_distribution: `'uniform'` (values in [0, 1]) or `'normal'`.
+        subsample: at most this many randomly chosen samples are used to fit.
+        random_state: None, an int seed or a `np.random.RandomState`, for the subsampling.
+        copy: if False, `transform` and `inverse_transform` may work in place on float64 input.
+    """
+
+    def __init__(self, n_quantiles=1000, output_distribution='uniform', subsample=int(1e5),
+                 random_state=None, copy=True):
+        self.n_quantiles = n_quantiles
+        self.output_distribution = output_distribution
+        self.subsample = subsample
+        self.random_state = random_state
+        self.copy = copy
+
+    def __setstate__(self, state):
+        # Pickles of the original class lack `copy`.
+        self.__dict__.update(state)
+        self.__dict__.setdefault('copy', True)
+
+    def _check_params(self):
+        if self.output_distribution not in ('uniform', 'normal'):
+            raise ValueError("output_distribution must be 'uniform' or 'normal', got "
+                             f'{self.output_distribution!r}.')
+        if self.n_quantiles <= 0:
+            raise ValueError(f'n_quantiles must be positive, got {self.n_quantiles}.')
+        if self.subsample <= 1:
+            raise ValueError(f'subsample must be > 1, got {self.subsample}.')
+
+    def fit(self, x, y=None):
+        """Computes the quantiles of each column of `x` [n_samples, n_features]."""
+        del y
+        self._check_params()
+        x = _as_2d(x, copy=False)
+        n_samples = x.shape[0]
+        if n_samples == 0:
+            raise ValueError('Cannot fit a QuantileTransformer on 0 samples.')
+        self.n_quantiles_ = int(max(1, min(self.n_quantiles, n_samples)))
+        self.references_ = np.linspace(0.0, 1.0, self.n_quantiles_)
+        if n_samples > self.subsample:
+            rng = _check_random_state(self.random_state)
+            rows = rng.choice(n_samples, size=self.subsample, replace=False)
+            x = x[np.sort(rows)]
+        quantiles = np.nanpercentile(x, self.references_ * 100.0, axis=0)  # [n_q, n_features]
+        # Floating-point interpolation can break monotonicity; restore it.
+        self.quantiles_ = np.maximum.accumulate(quantiles, axis=0)
+        return self
+
+    def _check_fitted(self):
+        if not hasattr(self, 'quantiles_'):
+            raise ValueError('This QuantileTransformer is not fitted yet; call fit first.')
+
+    def _transform_col(self, col, quantiles, inverse):
+        normal = self.output_distribution == 'normal'
+        refs = self.references_
+        if inverse:
+            if normal:
+                col = _normal_cdf(col)
+            lo_x, hi_x, lo_y, hi_y = 0.0, 1.0, quantiles[0], quantiles[-1]
+        else:
+            lo_x, hi_x, lo_y, hi_y = quantiles[0], quantiles[-1], 0.0, 1.0
+        with np.errstate(invalid='ignore'):
+            if normal:
+                at_lo, at_hi = col - BOUNDS_THRESHOLD < lo_x, col + BOUNDS_THRESHOLD > hi_x
+            else:
+                at_lo, at_hi = col == lo_x, col == hi_x
+        finite = ~np.isnan(col)
+        vals = col[finite]
+        if inverse:
+            col[finite] = np.interp(vals, refs, quantiles)
+        else:
+            # Interpolating from both ends and averaging puts ties (repeated quantiles) in the
+            # middle of their range of references.
+            col[finite] = 0.5 * (np.interp(vals, quantiles, refs)
+                                 - np.interp(-vals, -quantiles[::-1], -refs[::-1]))
+        col[at_hi] = hi_y
+        col[at_lo] = lo_y
+        if normal and not inverse:
+            with np.errstate(divide='ignore', invalid='ignore'):
+                col = _normal_ppf(col)
+            eps = BOUNDS_THRESHOLD - np.spacing(1)
+            col = np.clip(col, _normal_ppf(eps), _normal_ppf(1.0 - eps))
+        return col
+
+    def _apply(self, x, inverse):
+        self._check_fitted()
+        x = _as_2d(x, copy=getattr(self, 'copy', True))
+        if x.shape[1] != self.quantiles_.shape[1]:
+            raise ValueError(f'x has {x.shape[1]} features, the transformer was fitted on '
+                             f'{self.quantiles_.shape[1]}.')
+        for j in range(x.shape[1]):
+            x[:, j] = self._transform_col(x[:, j], self.quantiles_[:, j], inverse)
+        return x
+
+    def transform(self, x):
+        """Maps `x` [n_samples, n_features] to the output distribution."""
+        return self._apply(x, inverse=False)
+
+    def inverse_transform(self, x):
+        """Maps values of the output distribution back to the fitted data's scale."""
+        return self._apply(x, inverse=True)
+
+    def fit_transform(self, x, y=None):
+        return self.fit(x, y).transform(x)
+
+    @classmethod
+    def from_quantiles(cls, quantiles, output_distribution='uniform'):
+        """A fitted transformer from quantiles at evenly spaced levels 0..1 (e.g. the 101
+        `loudness_note.quantiles` of this project's JSON statistics)."""
+        quantiles = np.asarray(quantiles, np.float64)
+        if quantiles.ndim == 1:
+            quantiles = quantiles[:, None]
+        qt = cls(n_quantiles=quantiles.shape[0], output_distribution=output_distribution)
+        qt.n_quantiles_ = quantiles.shape[0]
+        qt.references_ = np.linspace(0.0, 1.0, qt.n_quantiles_)
+        qt.quantiles_ = np.maximum.accumulate(quantiles, axis=0)
+        return qt
+
+
+def fit_quantile_transform(loudness_db, mask_on, inv_quantile=None, n_quantiles=1000):
+    """Fits a `QuantileTransformer` on the note-on loudness and optionally histogram-matches.
+
+    Args:
+        loudness_db: loudness in dB, any shape.
+        mask_on: boolean mask of note-on frames, same shape.
+        inv_quantile: optional fitted `QuantileTransformer` of the target (dataset) loudness.
+        n_quantiles: quantiles of the new transformer.
+
+    Returns:
+        The fitted transformer, or with `inv_quantile` a pair `(transformer, loudness_matched)`
+        (the original's order): the note-on loudness mapped through the new transformer and then
+        `inv_quantile.inverse_transform`, note-off frames unchanged, in the shape of
+        `loudness_db` (the original adds a trailing axis of size 1).
+    """
+    loudness_db = np.asarray(loudness_db, np.float64)
+    mask_on = np.asarray(mask_on, bool)
+    if not mask_on.any():
+        raise ValueError('fit_quantile_transform needs at least one note-on frame.')
+    on = loudness_db[mask_on][:, None]
+    qt = QuantileTransformer(n_quantiles=n_quantiles).fit(on)
+    if inv_quantile is None:
+        return qt
+    matched = loudness_db.copy()
+    matched[mask_on] = inv_quantile.inverse_transform(qt.transform(on))[:, 0]
+    return qt, matched
