@@ -149,24 +149,19 @@ def _expand_to_time(z, n_time):
     return z
 
 
-def _check_net(owner, net, name='net'):
-    if net is not None and not callable(net):
-        raise ValueError(f'{owner}: {name} must be a Keras layer (or None for none); '
-                         f'received {name}={net!r}.')
-    return net
-
-
-def _serialize_net(net):
-    return None if net is None else keras.saving.serialize_keras_object(net)
-
-
-def _deserialize_net(config):
-    """Restores the serialized layers (`net`, `precondition_stack`) of a config."""
-    config = dict(config)
-    for key in ('net', 'precondition_stack'):
-        if isinstance(config.get(key), dict):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-    return config
+def _midi_trunk(layer, z_pitch, z_vel, z):
+    """`[z_pitch, z_vel, z]` (those given; z tiled over time) -> `layer.net` -> `layer.norm`."""
+    features = [z_pitch]
+    if z_vel is not None:
+        features.append(_as_3d(z_vel))
+    if z is not None:
+        features.append(_expand_to_time(z, z_pitch.shape[1]))
+    x = tf.concat(features, axis=-1)
+    if layer.net is not None:
+        x = layer.net(x)
+    if layer.norm is not None:
+        x = layer.norm(x)
+    return x
 
 
 @nn.keras_serializable
@@ -193,7 +188,7 @@ class MidiDecoder(nn.DictLayer):
     def __init__(self, net: Optional[keras.layers.Layer] = None, f0_residual: bool = True,
                  center_loudness: bool = True, norm: bool = True, **kwargs):
         super().__init__(**kwargs)
-        self.net = _check_net(type(self).__name__, net)
+        self.net = nn.check_net(type(self).__name__, net)
         self.f0_residual = bool(f0_residual)
         self.center_loudness = bool(center_loudness)
         self.norm = nn.Normalize('layer', name='norm') if norm else None
@@ -201,16 +196,7 @@ class MidiDecoder(nn.DictLayer):
 
     def call(self, z_pitch, z_vel=None, z=None) -> ['f0_midi', 'loudness']:  # noqa: F821
         z_pitch = _as_3d(z_pitch)
-        features = [z_pitch]
-        if z_vel is not None:
-            features.append(_as_3d(z_vel))
-        if z is not None:
-            features.append(_expand_to_time(z, z_pitch.shape[1]))
-        x = tf.concat(features, axis=-1)
-        if self.net is not None:
-            x = self.net(x)
-        if self.norm is not None:
-            x = self.norm(x)
+        x = _midi_trunk(self, z_pitch, z_vel, z)
         x = self.dense_out(x)
         f0_midi, loudness = x[..., 0:1], x[..., 1:2]
         if self.f0_residual:
@@ -221,13 +207,13 @@ class MidiDecoder(nn.DictLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(net=_serialize_net(self.net), f0_residual=self.f0_residual,
+        config.update(net=nn.serialize_layer(self.net), f0_residual=self.f0_residual,
                       center_loudness=self.center_loudness, norm=self.norm is not None)
         return config
 
     @classmethod
     def from_config(cls, config):
-        return cls(**_deserialize_net(config))
+        return cls(**nn.deserialize_layers(config, ('net', 'precondition_stack')))
 
 
 @nn.keras_serializable
@@ -265,7 +251,7 @@ class MidiToHarmonicDecoder(nn.DictLayer):
                              f'output_splits={output_splits!r}.')
         kwargs.pop('output_keys', None)
         super().__init__(output_keys=[k for k, _ in self.output_splits] + ['f0_hz'], **kwargs)
-        self.net = _check_net(owner, net)
+        self.net = nn.check_net(owner, net)
         self.f0_residual = bool(f0_residual)
         self.midi_zero_silence = bool(midi_zero_silence)
         self.norm = nn.Normalize('layer', name='norm') if norm else None
@@ -274,16 +260,7 @@ class MidiToHarmonicDecoder(nn.DictLayer):
 
     def call(self, z_pitch, z_vel=None, z=None) -> nn.TensorDict:
         z_pitch = _as_3d(z_pitch)
-        features = [z_pitch]
-        if z_vel is not None:
-            features.append(_as_3d(z_vel))
-        if z is not None:
-            features.append(_expand_to_time(z, z_pitch.shape[1]))
-        x = tf.concat(features, axis=-1)
-        if self.net is not None:
-            x = self.net(x)
-        if self.norm is not None:
-            x = self.norm(x)
+        x = _midi_trunk(self, z_pitch, z_vel, z)
         outputs = nn.split_to_dict(self.dense_out(x), self.output_splits)
         if self.f0_residual:
             outputs['f0_midi'] = outputs['f0_midi'] + z_pitch
@@ -294,7 +271,7 @@ class MidiToHarmonicDecoder(nn.DictLayer):
     def get_config(self):
         config = super().get_config()
         config.pop('output_keys', None)
-        config.update(net=_serialize_net(self.net), f0_residual=self.f0_residual,
+        config.update(net=nn.serialize_layer(self.net), f0_residual=self.f0_residual,
                       norm=self.norm is not None,
                       output_splits=[list(s) for s in self.output_splits],
                       midi_zero_silence=self.midi_zero_silence)
@@ -302,7 +279,7 @@ class MidiToHarmonicDecoder(nn.DictLayer):
 
     @classmethod
     def from_config(cls, config):
-        return cls(**_deserialize_net(config))
+        return cls(**nn.deserialize_layers(config, ('net', 'precondition_stack')))
 
 
 @nn.keras_serializable
@@ -349,7 +326,7 @@ class DilatedConvDecoder(nn.OutputSplitsLayer):
                                                conditioning_keys) or []
         super().__init__(input_keys=self._feature_keys + self.conditioning_keys,
                          output_splits=output_splits, **kwargs)
-        self.precondition_stack = _check_net(owner, precondition_stack, 'precondition_stack')
+        self.precondition_stack = nn.check_net(owner, precondition_stack, 'precondition_stack')
         self.stack_kwargs = dict(
             ch=ch, layers_per_stack=layers_per_stack, stacks=stacks, kernel_size=kernel_size,
             dilation=dilation, norm_type=norm_type, resample_stride=resample_stride,
@@ -378,9 +355,9 @@ class DilatedConvDecoder(nn.OutputSplitsLayer):
         config.update(self.stack_kwargs)
         config.update(input_keys=list(self._feature_keys),
                       conditioning_keys=list(self.conditioning_keys),
-                      precondition_stack=_serialize_net(self.precondition_stack))
+                      precondition_stack=nn.serialize_layer(self.precondition_stack))
         return config
 
     @classmethod
     def from_config(cls, config):
-        return cls(**_deserialize_net(config))
+        return cls(**nn.deserialize_layers(config, ('net', 'precondition_stack')))

@@ -33,22 +33,9 @@ Z_TIME_STEPS_TO_MFCC = {
 _MFCC_KWARGS = dict(lo_hz=20.0, hi_hz=8000.0, mel_bins=128, mfcc_bins=30, pad_end=True)
 
 
-def _check_net(owner, net):
-    if net is not None and not callable(net):
-        raise ValueError(f'{owner}: net must be a Keras layer (or None for no network); '
-                         f'received net={net!r}.')
-    return net
-
-
-def _serialize_net(net):
-    return None if net is None else keras.saving.serialize_keras_object(net)
-
-
 def _deserialize(config):
     """Restores a serialized `net` and `*_fn` dotted paths in a config."""
-    config = dict(config)
-    if isinstance(config.get('net'), dict):
-        config['net'] = keras.saving.deserialize_keras_object(config['net'])
+    config = nn.deserialize_layers(config)
     for key, value in config.items():
         if key.endswith('_fn'):
             config[key] = dags.deserialize_function(value)
@@ -393,7 +380,7 @@ class ExpressionEncoder(nn.DictLayer):
             raise ValueError(f'{owner}: input_keys must name at least one feature; received '
                              f'input_keys={input_keys!r}.')
         super().__init__(input_keys=input_keys, **kwargs)
-        self.net = _check_net(owner, net)
+        self.net = nn.check_net(owner, net)
         self.z_dims = nn.check_int(owner, 'z_dims', z_dims)
         self.mfcc_bins = nn.check_int(owner, 'mfcc_bins', mfcc_bins)
         self.fft_size = nn.check_int(owner, 'fft_size', fft_size)
@@ -428,7 +415,7 @@ class ExpressionEncoder(nn.DictLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(net=_serialize_net(self.net), z_dims=self.z_dims,
+        config.update(net=nn.serialize_layer(self.net), z_dims=self.z_dims,
                       mfcc_bins=self.mfcc_bins, fft_size=self.fft_size,
                       mel_bins=self.mel_bins, pool_time=self.pool_time)
         return config
@@ -477,7 +464,7 @@ class SinusoidalToHarmonicEncoder(nn.DictLayer):
                  **kwargs):
         super().__init__(**kwargs)
         owner = type(self).__name__
-        self.net = _check_net(owner, net)
+        self.net = nn.check_net(owner, net)
         self.n_harmonics = nn.check_int(owner, 'n_harmonics', n_harmonics)
         self.f0_depth = nn.check_int(owner, 'f0_depth', f0_depth)
         for name, fn in (('amp_scale_fn', amp_scale_fn), ('freq_scale_fn', freq_scale_fn)):
@@ -506,7 +493,7 @@ class SinusoidalToHarmonicEncoder(nn.DictLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(net=_serialize_net(self.net), n_harmonics=self.n_harmonics,
+        config.update(net=nn.serialize_layer(self.net), n_harmonics=self.n_harmonics,
                       f0_depth=self.f0_depth,
                       amp_scale_fn=dags.serialize_function(self.amp_scale_fn),
                       freq_scale_fn=dags.serialize_function(self.freq_scale_fn),
@@ -527,7 +514,7 @@ class _ToMidiEncoder(nn.DictLayer):
     def __init__(self, net: Optional[keras.layers.Layer] = None, f0_residual: bool = True,
                  **kwargs):
         super().__init__(**kwargs)
-        self.net = _check_net(type(self).__name__, net)
+        self.net = nn.check_net(type(self).__name__, net)
         self.f0_residual = bool(f0_residual)
         self.dense_out = keras.layers.Dense(2, name='dense_out')
 
@@ -544,7 +531,7 @@ class _ToMidiEncoder(nn.DictLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(net=_serialize_net(self.net), f0_residual=self.f0_residual)
+        config.update(net=nn.serialize_layer(self.net), f0_residual=self.f0_residual)
         return config
 
     @classmethod

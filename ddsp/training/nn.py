@@ -121,6 +121,28 @@ def check_output_splits(owner: Text, output_splits) -> Tuple[Tuple[Text, int], .
     return tuple((str(k), int(v)) for k, v in splits)
 
 
+def check_net(owner: Text, net, name: Text = 'net'):
+    """Returns `net` if it is a layer (anything callable) or None, else raises."""
+    if net is not None and not callable(net):
+        raise ValueError(f'{owner}: {name} must be a Keras layer (or None for none); '
+                         f'received {name}={net!r}.')
+    return net
+
+
+def serialize_layer(layer):
+    """A layer argument for `get_config` (None stays None)."""
+    return None if layer is None else keras.saving.serialize_keras_object(layer)
+
+
+def deserialize_layers(config, keys: Sequence[Text] = ('net',)):
+    """A copy of `config` with the serialized layers under `keys` restored."""
+    config = dict(config)
+    for key in keys:
+        if isinstance(config.get(key), dict):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+    return config
+
+
 def _serialize_nonlinearity(nonlinearity):
     """A nonlinearity for `get_config`: names stay names, Keras activations become names."""
     if isinstance(nonlinearity, str):
