@@ -32,7 +32,10 @@ EXTRAS = {
         'pytest-xdist>=3',
         'ruff>=0.5',
         'matplotlib>=3.7',
-    ] + PROBABILITY + CREPE_ALL + DATA_PREPARATION + ['tensorflow-datasets>=4.9'],
+    ] + PROBABILITY + CREPE_ALL + DATA_PREPARATION + ['tensorflow-datasets>=4.9']
+    # Independent references: TensorBoard's own event reader for summaries,
+    # mir_eval for the pitch-accuracy metrics.
+    + ['tensorboard>=2.16', 'mir_eval>=0.7'],
     # NSynthTfds and the other tensorflow-datasets providers.
     'tfds': ['tensorflow-datasets>=4.9'],
     # Regenerating tests/data/instruments also needs Debian's fluidsynth and
@@ -70,6 +73,7 @@ setuptools.setup(
     extras_require=EXTRAS,
     entry_points={
         'console_scripts': [
+            'ddsp_run = ddsp.training.ddsp_run:console_entry_point',
             'ddsp_prepare_tfrecord = '
             'ddsp.training.data_preparation.ddsp_prepare_tfrecord:console_entry_point',
             'ddsp_generate_synthetic_dataset = '
