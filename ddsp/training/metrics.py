@@ -1,0 +1,374 @@
+"""Evaluation metrics: loudness and pitch distances between original and generated audio.
+
+Each `*Metrics` object accumulates per-example values with `update_state` and writes their
+means as TensorBoard scalars `metrics/{name}/{metric}` with `flush(step)` (to the default
+summary writer), then resets.
+
+* `LoudnessMetrics`: mean |loudness(original) - loudness(generated)| in dB.
+* `F0CrepeMetrics`: CREPE is run on the generated audio; mean |MIDI(f0) - MIDI(f0_gen)| over
+  confidently pitched ground-truth frames, and the ratio of examples where that is undefined.
+* `F0Metrics`: the same pitch distance for a predicted f0 (no CREPE), plus raw pitch and raw
+  chroma accuracy (the MIREX melody measures, as in `mir_eval.melody`).
+
+CREPE (`ddsp.spectral_ops.compute_f0`) is imported only when pitch is computed.
+"""
+
+from typing import Dict, Optional, Text
+
+from absl import logging
+import keras
+import numpy as np
+
+from ddsp import core, spectral_ops
+from ddsp.training import summaries
+
+# Frames whose ground-truth CREPE confidence is below this are not pitch-evaluated.
+MIN_F0_CONFIDENCE = 0.85
+# Pitch errors (MIDI) above this count as outliers.
+OUTLIER_MIDI_THRESH = 12
+
+
+# ------------------------------------------------------------------------------------------------
+# Helpers.
+# ------------------------------------------------------------------------------------------------
+def squeeze(input_vector) -> np.ndarray:
+    """A NumPy copy of `input_vector` without its size-1 dimensions (`[1, n, 1]` -> `[n]`).
+
+    Example: `squeeze(np.zeros([1, 5, 1])).shape` -> `(5,)`.
+    """
+    return np.squeeze(np.asarray(input_vector))
+
+
+def l1_distance(prediction, ground_truth) -> np.ndarray:
+    """Element-wise |prediction - ground_truth| over the shorter of the two lengths.
+
+    Args:
+        prediction: `[n]` (size-1 dimensions are squeezed).
+        ground_truth: `[m]`.
+
+    Returns:
+        `[min(n, m)]` absolute differences, in the inputs' units.
+
+    Example: `l1_distance([1., 2., 3.], [1., 1.])` -> `[0., 1.]`.
+    """
+    prediction = np.atleast_1d(squeeze(prediction))
+    ground_truth = np.atleast_1d(squeeze(ground_truth))
+    if prediction.ndim != 1 or ground_truth.ndim != 1:
+        raise ValueError(f'l1_distance compares two 1-D sequences; got shapes '
+                         f'{prediction.shape} and {ground_truth.shape}.')
+    n = min(prediction.shape[0], ground_truth.shape[0])
+    return np.abs(prediction[:n] - ground_truth[:n])
+
+
+def is_outlier(ground_truth_f0_conf) -> bool:
+    """Whether an example is never confidently pitched: max(confidence) < MIN_F0_CONFIDENCE.
+
+    Example: `is_outlier([0.1, 0.9])` -> `False`.
+    """
+    conf = np.asarray(ground_truth_f0_conf, np.float32)
+    if conf.size == 0:
+        return True
+    return bool(np.max(conf) < MIN_F0_CONFIDENCE)
+
+
+def compute_audio_features(audio, frame_rate: int = 250, sample_rate: int = 16000,
+                           n_fft: int = 512, model_capacity: Text = 'full',
+                           viterbi: bool = True) -> Dict[Text, np.ndarray]:
+    """Loudness and CREPE pitch of one example.
+
+    Args:
+        audio: float `[n_samples]` (or `[1, n_samples]`) at `sample_rate` Hz.
+        frame_rate: feature frames per second; must divide 16000 and `sample_rate`.
+        sample_rate: audio sample rate, Hz (CREPE resamples to 16 kHz itself).
+        n_fft: loudness FFT size.
+        model_capacity: CREPE size, 'tiny' ... 'full' (default as in the original).
+        viterbi: smooth the CREPE pitch path.
+
+    Returns:
+        `{'audio': [n_samples], 'loudness_db': [n_frames] (dB), 'f0_hz': [n_frames] (Hz),
+        'f0_confidence': [n_frames] (0..1)}`, NumPy float32; n_frames = n_samples // hop + 1.
+
+    Example:
+        >>> t = np.arange(16000) / 16000
+        >>> feats = compute_audio_features(np.sin(2 * np.pi * 440 * t), model_capacity='tiny')
+        >>> feats['f0_hz'].shape  # (251,)
+    """
+    audio = np.atleast_1d(squeeze(audio)).astype(np.float32)
+    if audio.ndim != 1:
+        raise ValueError(f'compute_audio_features takes one mono example [n_samples]; got '
+                         f'shape {np.shape(audio)}.')
+    loudness_db = spectral_ops.compute_loudness(audio, sample_rate=sample_rate,
+                                                frame_rate=frame_rate, n_fft=n_fft,
+                                                use_tf=False)
+    f0_hz, f0_confidence = spectral_ops.compute_f0(audio, frame_rate, viterbi=viterbi,
+                                                   model_capacity=model_capacity,
+                                                   sample_rate=sample_rate)
+    return {'audio': audio, 'loudness_db': np.asarray(loudness_db, np.float32),
+            'f0_hz': f0_hz, 'f0_confidence': f0_confidence}
+
+
+def _hz_to_midi_np(f0_hz) -> np.ndarray:
+    """Hz -> MIDI with 0 Hz (and below) mapped to MIDI 0, in NumPy."""
+    return np.asarray(core.hz_to_midi(np.asarray(f0_hz, np.float32)), np.float32)
+
+
+def f0_dist_conf_thresh(f0_hz, f0_hz_gen, f0_confidence,
+                        f0_confidence_thresh: float = MIN_F0_CONFIDENCE) -> Optional[float]:
+    """Mean |MIDI(f0_hz) - MIDI(f0_hz_gen)| over frames with confidence >= threshold.
+
+    Args:
+        f0_hz: ground-truth f0 `[n_frames]`, Hz (0 Hz counts as MIDI 0).
+        f0_hz_gen: f0 of the generated audio `[n_frames']`, Hz; both are cut to the shorter.
+        f0_confidence: ground-truth confidence `[n_frames]`, 0..1.
+        f0_confidence_thresh: frames below it are ignored.
+
+    Returns:
+        The mean distance in semitones (MIDI), or None when no frame is confident enough.
+
+    Example: a whole example one semitone sharp with confidence 1 gives ~1.0.
+    """
+    conf = np.atleast_1d(squeeze(f0_confidence)).astype(np.float32)
+    if conf.size == 0 or np.max(conf) < f0_confidence_thresh:
+        return None
+    dist = l1_distance(_hz_to_midi_np(f0_hz), _hz_to_midi_np(f0_hz_gen))
+    keep = conf[:dist.shape[0]] >= f0_confidence_thresh
+    if not np.any(keep):
+        return None
+    return float(np.mean(dist[keep]))
+
+
+def hz_to_cents(f0_hz) -> np.ndarray:
+    """Hz -> cents above 10 Hz (`1200 log2(f / 10)`), 0 for f <= 0 (mir_eval's convention).
+
+    Example: `hz_to_cents([0., 20.])` -> `[0., 1200.]`.
+    """
+    f0_hz = np.asarray(f0_hz, np.float64)
+    cents = np.zeros_like(f0_hz)
+    positive = f0_hz > 0
+    cents[positive] = 1200.0 * np.log2(f0_hz[positive] / 10.0)
+    return cents
+
+
+def _pitch_errors(ref_voicing, ref_cent, est_cent):
+    """Frames where both pitches are nonzero, and their |cent| differences there."""
+    ref_voicing = np.asarray(ref_voicing, np.float64)
+    ref_cent, est_cent = np.asarray(ref_cent, np.float64), np.asarray(est_cent, np.float64)
+    if not ref_voicing.shape == ref_cent.shape == est_cent.shape:
+        raise ValueError(f'Voicing and pitch sequences must have one length; got '
+                         f'{ref_voicing.shape}, {ref_cent.shape}, {est_cent.shape}.')
+    both = (ref_cent != 0) & (est_cent != 0)
+    return ref_voicing, both, np.abs(ref_cent - est_cent)[both]
+
+
+def raw_pitch_accuracy(ref_voicing, ref_cent, est_cent, cent_tolerance: float = 50) -> float:
+    """Fraction of reference-voiced frames whose estimate is within `cent_tolerance` cents.
+
+    Estimated voicing is ignored; frames where either pitch is 0 cents never count as right.
+
+    Args:
+        ref_voicing: `[n]` reference voicing, 0/1 (or weights in [0, 1]).
+        ref_cent: `[n]` reference pitch, cents (see `hz_to_cents`).
+        est_cent: `[n]` estimated pitch, cents.
+        cent_tolerance: strict upper bound on a correct frame's |error|, cents.
+
+    Returns:
+        A float in [0, 1] (0 when no frame is voiced).
+
+    Example: an estimate 100 cents off everywhere gives 0.0 at tolerance 50.
+    """
+    ref_voicing, both, diff = _pitch_errors(ref_voicing, ref_cent, est_cent)
+    if ref_voicing.sum() == 0 or not np.any(both):
+        return 0.0
+    return float(np.sum(ref_voicing[both] * (diff < cent_tolerance)) / np.sum(ref_voicing))
+
+
+def raw_chroma_accuracy(ref_voicing, ref_cent, est_cent, cent_tolerance: float = 50) -> float:
+    """As `raw_pitch_accuracy`, with errors folded to the nearest octave (octave errors pass).
+
+    Example: an estimate exactly one octave (1200 cents) off gives 1.0.
+    """
+    ref_voicing, both, diff = _pitch_errors(ref_voicing, ref_cent, est_cent)
+    if ref_voicing.sum() == 0 or not np.any(both):
+        return 0.0
+    folded = np.abs(diff - 1200.0 * np.floor(diff / 1200.0 + 0.5))
+    return float(np.sum(ref_voicing[both] * (folded < cent_tolerance)) / np.sum(ref_voicing))
+
+
+def _check_rates(sample_rate, frame_rate):
+    for arg, value in (('sample_rate', sample_rate), ('frame_rate', frame_rate)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ValueError(f'{arg} must be a positive integer (Hz); got {value!r}.')
+
+
+def _batch_numpy(x, name) -> np.ndarray:
+    """`x` as a NumPy float32 `[batch, n]` array (trailing size-1 channel dims dropped)."""
+    x = np.asarray(x, np.float32)
+    while x.ndim > 2 and x.shape[-1] == 1:
+        x = x[..., 0]
+    if x.ndim == 1:
+        x = x[np.newaxis]
+    if x.ndim != 2:
+        raise ValueError(f'{name} must be [batch, time]; got shape {x.shape}.')
+    return x
+
+
+# ------------------------------------------------------------------------------------------------
+# Metrics objects.
+# ------------------------------------------------------------------------------------------------
+class BaseMetrics:
+    """Named running means, written as `metrics/{name}/{metric}` scalars by `flush(step)`.
+
+    Args:
+        sample_rate: audio sample rate, Hz.
+        frame_rate: feature frames per second.
+        name: the summary namespace.
+
+    Subclasses fill `self.metrics` (a dict of `keras.metrics.Metric`) and implement
+    `update_state`.
+    """
+
+    def __init__(self, sample_rate: int, frame_rate: int, name: Text):
+        _check_rates(sample_rate, frame_rate)
+        self._sample_rate = int(sample_rate)
+        self._frame_rate = int(frame_rate)
+        self._name = str(name)
+        self.metrics: Dict[Text, keras.metrics.Metric] = {}
+
+    @property
+    def name(self) -> Text:
+        return self._name
+
+    def update_state(self, batch, *args, **kwargs):
+        raise NotImplementedError(f'{type(self).__name__} must implement update_state().')
+
+    def results(self) -> Dict[Text, float]:
+        """The current means, as floats (NaN for a metric never updated)."""
+        return {k: (float(m.result().numpy()) if self._count(m) else float('nan'))
+                for k, m in self.metrics.items()}
+
+    @staticmethod
+    def _count(metric) -> float:
+        count = getattr(metric, 'count', None)
+        return float(count.numpy()) if count is not None else 1.0
+
+    def flush(self, step: int):
+        """Writes each metric that has values to the default summary writer, logs, resets."""
+        results = self.results()
+        for k, value in results.items():
+            if not np.isnan(value):
+                summaries.scalar_summary(f'metrics/{self._name}/{k}', value, step=int(step))
+        logging.info('%s at step %d: %s', self._name, int(step),
+                     ', '.join(f'{k} {v:.4f}' for k, v in results.items()))
+        for metric in self.metrics.values():
+            metric.reset_state()
+
+
+class LoudnessMetrics(BaseMetrics):
+    """Mean L1 distance (dB) between the batch's `loudness_db` and the generated audio's.
+
+    Example:
+        >>> m = LoudnessMetrics(16000, 250)
+        >>> m.update_state(batch, audio_gen)  # batch['loudness_db'] [b, n_frames]
+        >>> m.flush(step)  # metrics/loudness/loudness_db
+    """
+
+    def __init__(self, sample_rate: int, frame_rate: int, name: Text = 'loudness'):
+        super().__init__(sample_rate, frame_rate, name)
+        self.metrics = {'loudness_db': keras.metrics.Mean(name=f'{name}_loudness_db')}
+
+    def update_state(self, batch, audio_gen):
+        """Args: batch with `loudness_db` `[b, n_frames]`; audio_gen `[b, n_samples]`."""
+        loudness_gen = np.asarray(spectral_ops.compute_loudness(
+            _batch_numpy(audio_gen, 'audio_gen'), sample_rate=self._sample_rate,
+            frame_rate=self._frame_rate))
+        loudness = _batch_numpy(batch['loudness_db'], "batch['loudness_db']")
+        for original, generated in zip(loudness, loudness_gen):
+            self.metrics['loudness_db'].update_state(np.mean(l1_distance(generated, original)))
+
+
+class F0CrepeMetrics(BaseMetrics):
+    """CREPE pitch of the generated audio against the batch's `f0_hz` / `f0_confidence`.
+
+    `f0_dist`: mean MIDI distance over confident frames (`f0_dist_conf_thresh`), for examples
+    that are not outliers; `outlier_ratio`: fraction of examples where it is undefined
+    (ground truth never confident, or no confident frame). CREPE's cached network is freed
+    on `flush`.
+
+    Args:
+        model_capacity: CREPE size ('full' as in the original; 'tiny' is ~50x faster).
+    """
+
+    def __init__(self, sample_rate: int, frame_rate: int, name: Text = 'f0_crepe',
+                 model_capacity: Text = 'full'):
+        super().__init__(sample_rate, frame_rate, name)
+        self._model_capacity = model_capacity
+        self.metrics = {'f0_dist': keras.metrics.Mean(name=f'{name}_f0_dist'),
+                        'outlier_ratio': keras.metrics.Mean(name=f'{name}_outlier_ratio')}
+
+    def update_state(self, batch, audio_gen):
+        """Args: batch with `f0_hz`, `f0_confidence` `[b, n_frames]`; audio_gen `[b, n]`."""
+        audio_gen = _batch_numpy(audio_gen, 'audio_gen')
+        f0_hz = _batch_numpy(batch['f0_hz'], "batch['f0_hz']")
+        f0_conf = _batch_numpy(batch['f0_confidence'], "batch['f0_confidence']")
+        for audio, f0, conf in zip(audio_gen, f0_hz, f0_conf):
+            dist = None
+            if not is_outlier(conf):
+                f0_gen, _ = spectral_ops.compute_f0(audio, self._frame_rate, viterbi=True,
+                                                    model_capacity=self._model_capacity,
+                                                    sample_rate=self._sample_rate)
+                dist = f0_dist_conf_thresh(f0, f0_gen, conf)
+            outlier = dist is None or np.isnan(dist)
+            self.metrics['outlier_ratio'].update_state(float(outlier))
+            if not outlier:
+                self.metrics['f0_dist'].update_state(dist)
+
+    def flush(self, step: int):
+        super().flush(step)
+        spectral_ops.reset_crepe()
+
+
+class F0Metrics(BaseMetrics):
+    """A predicted f0 against the batch's `f0_hz` / `f0_confidence` (no CREPE).
+
+    Per non-outlier example: `f0_dist` (mean MIDI distance over confident frames),
+    `raw_pitch_accuracy` and `raw_chroma_accuracy` with reference voicing = confidence >=
+    MIN_F0_CONFIDENCE and tolerance `rpa_tolerance` cents (`mir_eval.melody`'s definitions).
+
+    Args:
+        rpa_tolerance: cents.
+
+    Example:
+        >>> m = F0Metrics(16000, 250)
+        >>> m.update_state(batch, f0_hz_predict)  # [b, n_frames] Hz
+    """
+
+    def __init__(self, sample_rate: int, frame_rate: int, rpa_tolerance: float = 50,
+                 name: Text = 'f0'):
+        super().__init__(sample_rate, frame_rate, name)
+        if isinstance(rpa_tolerance, bool) or not np.isscalar(rpa_tolerance) or \
+                not rpa_tolerance > 0:
+            raise ValueError(f'rpa_tolerance must be a positive number of cents; got '
+                             f'{rpa_tolerance!r}.')
+        self._rpa_tolerance = float(rpa_tolerance)
+        # Each metric's Keras name matches its key (the original swapped rpa/rca names).
+        self.metrics = {key: keras.metrics.Mean(name=f'{name}_{key}')
+                        for key in ('f0_dist', 'raw_pitch_accuracy', 'raw_chroma_accuracy')}
+
+    def update_state(self, batch, f0_hz_predict):
+        """Args: batch with `f0_hz`, `f0_confidence` `[b, n]`; f0_hz_predict `[b, n']`, Hz."""
+        f0_predict = _batch_numpy(f0_hz_predict, 'f0_hz_predict')
+        f0_hz = _batch_numpy(batch['f0_hz'], "batch['f0_hz']")
+        f0_conf = _batch_numpy(batch['f0_confidence'], "batch['f0_confidence']")
+        for predict, f0, conf in zip(f0_predict, f0_hz, f0_conf):
+            if is_outlier(conf):
+                continue
+            dist = f0_dist_conf_thresh(f0, predict, conf)
+            if dist is not None:
+                self.metrics['f0_dist'].update_state(dist)
+            n = min(len(predict), len(f0))
+            voicing = (conf[:n] >= MIN_F0_CONFIDENCE).astype(np.float64)
+            ref_cent, est_cent = hz_to_cents(f0[:n]), hz_to_cents(predict[:n])
+            self.metrics['raw_pitch_accuracy'].update_state(
+                raw_pitch_accuracy(voicing, ref_cent, est_cent, self._rpa_tolerance))
+            self.metrics['raw_chroma_accuracy'].update_state(
+                raw_chroma_accuracy(voicing, ref_cent, est_cent, self._rpa_tolerance))
