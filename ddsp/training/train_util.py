@@ -19,6 +19,8 @@ import gin
 import keras
 import tensorflow as tf
 
+from ddsp.training import summaries
+
 _CKPT_INDEX = re.compile(r'^(?P<name>.+)-(?P<step>\d+)\.index$')
 
 
@@ -175,26 +177,9 @@ def write_gin_config(summary_writer, save_dir: Text, step: int) -> Text:
     return path
 
 
-# TensorBoard's own summary functions (`tf.summary.scalar`, `text`) need the tensorboard
-# package; these write the same events (read by TensorBoard's scalar and text plugins)
-# with TensorFlow alone.
-def _metadata(plugin_name: Text, data_class: int):
-    metadata = tf.compat.v1.SummaryMetadata()
-    metadata.plugin_data.plugin_name = plugin_name
-    metadata.data_class = data_class
-    return metadata
-
-
-def scalar_summary(name: Text, value, step: int):
-    """`tf.summary.scalar` without the tensorboard package (to the default writer)."""
-    return tf.summary.write(name, tf.cast(value, tf.float32), step=step,
-                            metadata=_metadata('scalars', 1))  # DATA_CLASS_SCALAR
-
-
-def text_summary(name: Text, text: Text, step: int):
-    """`tf.summary.text` without the tensorboard package (to the default writer)."""
-    return tf.summary.write(name, tf.constant(text), step=step,
-                            metadata=_metadata('text', 2))  # DATA_CLASS_TENSOR
+# Summaries that need no tensorboard package (kept importable from here).
+scalar_summary = summaries.scalar_summary
+text_summary = summaries.text_summary
 
 
 def _restore_newest(trainer, restore_dir: Text) -> Optional[Text]:
