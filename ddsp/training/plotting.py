@@ -104,7 +104,7 @@ def transfer_function(ir, sample_rate: int = DEFAULT_SAMPLE_RATE
     ir = np.asarray(ir, np.float64)
     if ir.ndim == 0 or ir.shape[-1] == 0:
         raise ValueError(f'ir must be [..., ir_size] with ir_size > 0; got shape {ir.shape}.')
-    n_fft = core.get_fft_size(0, ir.shape[-1], True)
+    n_fft = core.get_fft_size(1, ir.shape[-1], True)  # The next power of 2 >= ir_size.
     frequencies = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
     return frequencies, np.abs(np.fft.rfft(ir, n_fft, axis=-1))
 

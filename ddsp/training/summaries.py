@@ -166,14 +166,14 @@ def waveform_summary(audio, audio_gen, step: int, name: Text = '', sample_rate: 
 
 
 def get_spectrogram(audio, rotate: bool = False, size: int = 1024) -> np.ndarray:
-    """Log magnitude spectrogram of one example, `[n_frames, size // 2 + 1]` (`compute_logmag`).
+    """Log magnitude spectrogram `[(batch,) n_frames, size // 2 + 1]` (`compute_logmag`).
 
-    With `rotate`, rotated 90 degrees (frequency up, time to the right) for plotting.
+    With `rotate`, the last two axes are rotated 90 degrees (frequency up, time to the right).
 
     Example: `get_spectrogram(np.zeros(16000), size=1024).shape` -> `(63, 513)`.
     """
     logmag = np.asarray(spectral_ops.compute_logmag(core.tf_float32(audio), size=size))
-    return np.rot90(logmag) if rotate else logmag
+    return np.rot90(logmag, axes=(-2, -1)) if rotate else logmag
 
 
 def spectrogram_summary(audio, audio_gen, step: int, name: Text = '',
