@@ -1,0 +1,136 @@
+"""Metrics against analytic values and mir_eval.melody as the independent reference."""
+
+import mir_eval
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ddsp import spectral_ops
+from ddsp.training import metrics
+
+from .test_summaries import read_summaries
+
+SEMITONE = 2.0 ** (1.0 / 12.0)
+
+
+def _flush(metric, tmp_path, step=10):
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    with writer.as_default():
+        metric.flush(step)
+    writer.flush()
+    values, _ = read_summaries(tmp_path)
+    return {tag: float(v[0][1]) for tag, v in values.items() if v[0][0] == step}
+
+
+def test_helpers():
+    assert metrics.squeeze(np.zeros([1, 5, 1])).shape == (5,)
+    np.testing.assert_array_equal(metrics.l1_distance([1.0, 2.0, 3.0], [[1.0, 1.0]]), [0, 1])
+    with pytest.raises(ValueError, match='1-D'):
+        metrics.l1_distance(np.zeros([2, 3]), np.zeros(3))
+    assert metrics.is_outlier([0.1, 0.84]) and not metrics.is_outlier([0.1, 0.85])
+    assert metrics.MIN_F0_CONFIDENCE == 0.85 and metrics.OUTLIER_MIDI_THRESH == 12
+
+
+def test_f0_dist_conf_thresh():
+    f0 = np.full(10, 440.0)
+    conf = np.ones(10)
+    # One semitone sharp: |69 - 70| = 1 MIDI on every frame (the generated one is longer).
+    assert metrics.f0_dist_conf_thresh(f0, np.full(12, 440.0 * SEMITONE), conf) == \
+        pytest.approx(1.0, abs=1e-5)
+    # Unconfident frames are ignored, however wrong.
+    f0_gen = np.full(10, 440.0 * SEMITONE)
+    f0_gen[:4], conf[:4] = 10000.0, 0.5
+    assert metrics.f0_dist_conf_thresh(f0, f0_gen, conf) == pytest.approx(1.0, abs=1e-5)
+    assert metrics.f0_dist_conf_thresh(f0, f0_gen, np.full(10, 0.8)) is None
+
+
+def _random_tracks(rng, n=400):
+    ref = rng.uniform(80, 1000, n)
+    cents_error = rng.choice([0, 20, 49, 51, 120, 1200, -1200, 2410, -30], n) + \
+        rng.normal(0, 3, n)
+    est = ref * 2.0 ** (cents_error / 1200)
+    ref[rng.random(n) < 0.1] = 0.0
+    est[rng.random(n) < 0.1] = 0.0
+    voicing = (rng.random(n) < 0.8).astype(float)
+    return voicing, ref, est
+
+
+@pytest.mark.parametrize('tolerance', [50, 25])
+def test_pitch_accuracies_match_mir_eval(tolerance):
+    rng = np.random.default_rng(tolerance)
+    for _ in range(5):
+        voicing, ref, est = _random_tracks(rng)
+        ref_cent, est_cent = metrics.hz_to_cents(ref), metrics.hz_to_cents(est)
+        np.testing.assert_allclose(ref_cent, mir_eval.melody.hz2cents(ref))
+        args = (voicing, ref_cent, np.ones_like(voicing), est_cent)
+        assert metrics.raw_pitch_accuracy(voicing, ref_cent, est_cent, tolerance) == \
+            pytest.approx(mir_eval.melody.raw_pitch_accuracy(*args, cent_tolerance=tolerance))
+        assert metrics.raw_chroma_accuracy(voicing, ref_cent, est_cent, tolerance) == \
+            pytest.approx(mir_eval.melody.raw_chroma_accuracy(*args, cent_tolerance=tolerance))
+    assert metrics.raw_pitch_accuracy(np.zeros(3), np.ones(3), np.ones(3)) == 0.0
+    with pytest.raises(ValueError, match='one length'):
+        metrics.raw_pitch_accuracy(np.ones(3), np.ones(3), np.ones(4))
+
+
+def test_f0_metrics_on_known_offsets(tmp_path):
+    n = 50
+    batch = {'f0_hz': np.full([3, n], 440.0, np.float32),
+             'f0_confidence': np.ones([3, n], np.float32)}
+    batch['f0_confidence'][2] = 0.5  # An outlier example: skipped entirely.
+    # Example 0 one semitone sharp (100 cents: wrong pitch and chroma at 50 cents);
+    # example 1 one octave up (12 MIDI; wrong pitch, right chroma).
+    predict = np.stack([np.full(n, 440.0 * SEMITONE), np.full(n, 880.0), np.full(n, 440.0)])
+    m = metrics.F0Metrics(16000, 250)
+    m.update_state(batch, predict)
+    results = _flush(m, tmp_path)
+    assert results['metrics/f0/f0_dist'] == pytest.approx((1 + 12) / 2, abs=1e-4)
+    assert results['metrics/f0/raw_pitch_accuracy'] == pytest.approx(0.0)
+    assert results['metrics/f0/raw_chroma_accuracy'] == pytest.approx(0.5)  # (0 + 1) / 2
+    # Keras metric names match their keys (the original swapped rpa/rca).
+    assert all(metric.name == f'f0_{key}' for key, metric in m.metrics.items())
+    # Flushing resets.
+    assert all(metric.count.numpy() == 0 for metric in m.metrics.values())
+    with pytest.raises(ValueError, match='rpa_tolerance'):
+        metrics.F0Metrics(16000, 250, rpa_tolerance=-1)
+    with pytest.raises(ValueError, match='sample_rate'):
+        metrics.F0Metrics(16000.5, 250)
+
+
+def _sine(f0_hz, seconds=0.5, amplitude=0.5, sample_rate=16000):
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    return (amplitude * np.sin(2 * np.pi * f0_hz * t)).astype(np.float32)
+
+
+def test_loudness_metrics_against_numpy(tmp_path):
+    audio = np.stack([_sine(440), _sine(300, amplitude=0.2)])
+    audio_gen = np.stack([0.5 * audio[0], audio[1]])
+    batch = {'loudness_db': spectral_ops.compute_loudness(audio, frame_rate=50, use_tf=False)}
+    m = metrics.LoudnessMetrics(16000, 50)
+    m.update_state(batch, audio_gen)
+    results = _flush(m, tmp_path)
+    # Halving the amplitude scales every frame's power by 1/4: 10 log10(4) = 6.02 dB (no frame
+    # is at the -80 dB floor); the second example is unchanged (0 dB). Mean over examples.
+    expected_0 = np.mean(np.abs(
+        spectral_ops.compute_loudness(audio_gen[0], frame_rate=50, use_tf=False)
+        - batch['loudness_db'][0]))
+    assert expected_0 == pytest.approx(10 * np.log10(4), abs=1e-3)
+    assert results['metrics/loudness/loudness_db'] == pytest.approx(expected_0 / 2, abs=1e-2)
+
+
+def test_compute_audio_features_and_f0_crepe_metrics(tmp_path):
+    feats = metrics.compute_audio_features(_sine(440.0), frame_rate=50, model_capacity='tiny')
+    assert sorted(feats) == ['audio', 'f0_confidence', 'f0_hz', 'loudness_db']
+    # 0.5 s at 50 frames/s, centred: 25 + 1 frames.
+    assert {k: v.shape for k, v in feats.items() if k != 'audio'} == {
+        'f0_confidence': (26,), 'f0_hz': (26,), 'loudness_db': (26,)}
+    assert np.median(feats['f0_hz']) == pytest.approx(440.0, rel=0.01)
+
+    # Ground truth one semitone above the generated 440 Hz tone: f0_dist ~ 1 MIDI. The second
+    # example's ground truth is never confident: an outlier (ratio 1/2).
+    batch = {'f0_hz': np.full([2, 26], 440.0 * SEMITONE, np.float32),
+             'f0_confidence': np.stack([np.ones(26), np.full(26, 0.2)]).astype(np.float32)}
+    m = metrics.F0CrepeMetrics(16000, 50, model_capacity='tiny')
+    m.update_state(batch, np.stack([_sine(440.0), _sine(440.0)]))
+    results = _flush(m, tmp_path)
+    assert results['metrics/f0_crepe/f0_dist'] == pytest.approx(1.0, abs=0.1)
+    assert results['metrics/f0_crepe/outlier_ratio'] == pytest.approx(0.5)
