@@ -8,13 +8,18 @@ from ddsp.training import (
     data,
     decoders,
     encoders,
+    eval_util,
+    evaluators,
+    metrics,
     models,
     nn,
+    plotting,
     postprocessing,
     preprocessing,
+    summaries,
     train_util,
     trainers,
 )
 
-__all__ = ['data', 'decoders', 'encoders', 'models', 'nn', 'postprocessing', 'preprocessing',
-           'train_util', 'trainers']
+__all__ = ['data', 'decoders', 'encoders', 'eval_util', 'evaluators', 'metrics', 'models', 'nn',
+           'plotting', 'postprocessing', 'preprocessing', 'summaries', 'train_util', 'trainers']

@@ -9,11 +9,9 @@ import pytest
 
 from ddsp import effects
 import ddsp.training  # noqa: F401  (registers the configurables)
-from ddsp.training import encoders, models
+from ddsp.training import decoders, encoders, evaluators, models
 from ddsp.training.gin import GIN_PATH
 
-# Evaluation loops (eval_util.evaluate / sample) are not part of this package yet.
-_UNKNOWN = ['evaluate', 'sample']
 _BINDINGS = ["TFRecordProvider.file_pattern = '/tmp/does_not_exist.tfrecord*'"]
 
 GIN_FILES = sorted(os.path.relpath(p, GIN_PATH)
@@ -29,13 +27,17 @@ def _clean_gin():
 
 
 def _parse(gin_file):
-    gin.parse_config_files_and_bindings([gin_file], _BINDINGS, skip_unknown=_UNKNOWN)
+    gin.parse_config_files_and_bindings([gin_file], _BINDINGS)
 
 
 def test_gin_path_is_the_config_directory():
     assert os.path.isdir(GIN_PATH)
     assert os.path.isfile(os.path.join(GIN_PATH, 'models', 'solo_instrument.gin'))
-    assert len(GIN_FILES) >= 12
+    assert len(GIN_FILES) >= 18
+    for name in ('eval/basic.gin', 'eval/basic_f0_ld.gin', 'eval/basic_f0_ld_twm.gin',
+                 'papers/iclr2020/nsynth_ae.gin', 'papers/iclr2020/solo_instrument.gin',
+                 'papers/iclr2020/tiny_instrument.gin'):
+        assert name in GIN_FILES
 
 
 @pytest.mark.parametrize('gin_file', GIN_FILES)
@@ -90,3 +92,39 @@ def test_ae_builds_with_mfcc_encoder():
     outputs = model(_batch(), training=False)
     assert tuple(outputs['z'].shape) == (1, 1000, 16)
     assert tuple(model.get_audio_from_outputs(outputs).shape) == (1, 64000)
+
+
+@pytest.mark.parametrize('gin_file, classes', [
+    ('eval/basic.gin', [evaluators.BasicEvaluator]),
+    ('eval/basic_f0_ld.gin', [evaluators.BasicEvaluator, evaluators.F0LdEvaluator]),
+    ('eval/basic_f0_ld_twm.gin', [evaluators.BasicEvaluator, evaluators.F0LdEvaluator,
+                                  evaluators.TWMEvaluator]),
+])
+def test_eval_configs_bind_evaluators(gin_file, classes):
+    _parse(gin_file)
+    for fn in ('evaluate', 'sample'):
+        bound = gin.query_parameter(f'{fn}.evaluator_classes')
+        assert [ref.configurable.wrapped for ref in bound] == classes
+
+
+def test_eval_loop_batches_from_dataset_configs():
+    _parse('papers/iclr2020/solo_instrument.gin')
+    assert gin.query_parameter('evaluate.batch_size') == 32
+    assert gin.query_parameter('sample.ckpt_delay_secs') == 300
+
+
+@pytest.mark.parametrize('gin_file, z, rnn_channels, layers_per_stack', [
+    ('papers/iclr2020/nsynth_ae.gin', True, 512, 3),
+    ('papers/iclr2020/solo_instrument.gin', False, 512, 3),
+    ('papers/iclr2020/tiny_instrument.gin', False, 256, 0),
+])
+def test_iclr2020_configs_build_their_models(gin_file, z, rnn_channels, layers_per_stack):
+    _parse(gin_file)
+    model = models.get_model()
+    assert isinstance(model, models.Autoencoder)
+    assert isinstance(model.decoder, decoders.RnnFcDecoder)
+    assert (model.encoder is not None) == z
+    assert model.decoder.rnn_channels == rnn_channels
+    assert model.decoder.layers_per_stack == layers_per_stack
+    assert tuple(model.get_audio_from_outputs(model(_batch(), training=False)).shape) == \
+        (1, 64000)
