@@ -13,6 +13,7 @@ summary writer), then resets.
 CREPE (`ddsp.spectral_ops.compute_f0`) is imported only when pitch is computed.
 """
 
+import dataclasses
 from typing import Dict, Optional, Text
 
 from absl import logging
@@ -372,3 +373,126 @@ class F0Metrics(BaseMetrics):
                 raw_pitch_accuracy(voicing, ref_cent, est_cent, self._rpa_tolerance))
             self.metrics['raw_chroma_accuracy'].update_state(
                 raw_chroma_accuracy(voicing, ref_cent, est_cent, self._rpa_tolerance))
+
+
+# ------------------------------------------------------------------------------------------------
+# Note and frame transcription counts (MIDI).
+# ------------------------------------------------------------------------------------------------
+def _import_mir_eval():
+    try:
+        import mir_eval  # pylint: disable=import-outside-toplevel
+    except ImportError as e:
+        raise ImportError('Note metrics need mir_eval, which is not installed: '
+                          'pip install mir_eval') from e
+    return mir_eval
+
+
+@dataclasses.dataclass
+class EvalCounts:
+    """True positive, false positive and false negative counts, and the measures from them.
+
+    Example:
+        >>> counts = EvalCounts(tp=2, fp=1, fn=1)
+        >>> counts.precision, counts.recall, counts.f1  # 2/3, 2/3, 2/3
+    """
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    def add(self, other: 'EvalCounts'):
+        """Adds another example's counts to these (in place)."""
+        self.tp += other.tp
+        self.fp += other.fp
+        self.fn += other.fn
+
+    @property
+    def precision(self) -> float:
+        """tp / (tp + fp); 0 when nothing was predicted."""
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        """tp / (tp + fn); 0 when there was nothing to find."""
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f1(self) -> float:
+        """The harmonic mean of precision and recall; 0 when both are 0."""
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def sequence2intervals(sequence):
+    """Note intervals, pitches and velocities of a note sequence.
+
+    Args:
+        sequence: anything with `.notes`, each with `start_time`, `end_time` (seconds), `pitch`
+            (MIDI) and `velocity`, e.g. a `note_seq.NoteSequence`.
+
+    Returns:
+        `(intervals [n, 2] seconds, pitches [n] MIDI, velocities [n])`, NumPy.
+
+    Example: one note C4 from 0 to 1 s -> `([[0., 1.]], [60], [velocity])`.
+    """
+    notes = list(sequence.notes)
+    intervals = np.array([[n.start_time, n.end_time] for n in notes], np.float64).reshape(-1, 2)
+    pitches = np.array([n.pitch for n in notes], np.float64)
+    velocities = np.array([n.velocity for n in notes], np.float64)
+    return intervals, pitches, velocities
+
+
+def compute_note_metrics(gt_sequence, pred_sequence) -> Dict[Text, EvalCounts]:
+    """Note-level transcription counts (`mir_eval.transcription.match_notes`).
+
+    A predicted note matches a ground-truth note when its onset is within 50 ms and its pitch
+    within 50 cents ('onset'), and for 'full' also its offset within 20% of the note's
+    duration (at least 50 ms). Each note matches at most once.
+
+    Args:
+        gt_sequence, pred_sequence: note sequences (see `sequence2intervals`).
+
+    Returns:
+        `{'onset': EvalCounts, 'full': EvalCounts}`.
+
+    Raises:
+        ImportError: mir_eval is not installed (`pip install mir_eval`).
+    """
+    mir_eval = _import_mir_eval()
+    ref_intervals, ref_pitches, _ = sequence2intervals(gt_sequence)
+    est_intervals, est_pitches, _ = sequence2intervals(pred_sequence)
+    ref_hz, est_hz = (np.asarray(core.midi_to_hz(p), np.float64) for p in (ref_pitches,
+                                                                            est_pitches))
+    results = {}
+    for key, offset_ratio in (('onset', None), ('full', 0.2)):
+        if len(ref_pitches) and len(est_pitches):
+            n_matched = len(mir_eval.transcription.match_notes(
+                ref_intervals, ref_hz, est_intervals, est_hz, offset_ratio=offset_ratio))
+        else:
+            n_matched = 0
+        results[key] = EvalCounts(tp=n_matched, fp=len(est_pitches) - n_matched,
+                                  fn=len(ref_pitches) - n_matched)
+    return results
+
+
+def compute_frame_metrics(gt_pianoroll, pred_pianoroll) -> EvalCounts:
+    """Frame-level counts between two binary piano rolls (active pitch per frame).
+
+    Args:
+        gt_pianoroll, pred_pianoroll: `[n_frames, n_pitches]` (nonzero = active); cut to the
+            shorter number of frames.
+
+    Returns:
+        `EvalCounts` over all (frame, pitch) cells.
+
+    Example: gt `[[1, 0]]`, pred `[[1, 1]]` -> `EvalCounts(tp=1, fp=1, fn=0)`.
+    """
+    gt = np.asarray(gt_pianoroll) != 0
+    pred = np.asarray(pred_pianoroll) != 0
+    if gt.ndim != 2 or pred.ndim != 2 or gt.shape[1] != pred.shape[1]:
+        raise ValueError(f'Piano rolls must be [n_frames, n_pitches] with the same pitches; '
+                         f'got {gt.shape} and {pred.shape}.')
+    n = min(gt.shape[0], pred.shape[0])
+    gt, pred = gt[:n], pred[:n]
+    return EvalCounts(tp=int(np.sum(gt & pred)), fp=int(np.sum(~gt & pred)),
+                      fn=int(np.sum(gt & ~pred)))

@@ -134,3 +134,60 @@ def test_compute_audio_features_and_f0_crepe_metrics(tmp_path):
     results = _flush(m, tmp_path)
     assert results['metrics/f0_crepe/f0_dist'] == pytest.approx(1.0, abs=0.1)
     assert results['metrics/f0_crepe/outlier_ratio'] == pytest.approx(0.5)
+
+
+def test_eval_counts():
+    counts = metrics.EvalCounts(tp=2, fp=1, fn=3)
+    # precision 2/3, recall 2/5, f1 = 2 * (2/3)(2/5) / (2/3 + 2/5) = 1/2.
+    assert (counts.precision, counts.recall, counts.f1) == pytest.approx((2 / 3, 0.4, 0.5))
+    counts.add(metrics.EvalCounts(tp=1, fp=0, fn=0))
+    assert (counts.tp, counts.fp, counts.fn) == (3, 1, 3)
+    empty = metrics.EvalCounts()
+    assert (empty.precision, empty.recall, empty.f1) == (0.0, 0.0, 0.0)
+
+
+class _Note:
+    def __init__(self, start_time, end_time, pitch, velocity=100):
+        self.start_time, self.end_time = start_time, end_time
+        self.pitch, self.velocity = pitch, velocity
+
+
+class _Sequence:
+    def __init__(self, *notes):
+        self.notes = [_Note(*n) for n in notes]
+
+
+def test_note_metrics_by_hand():
+    gt = _Sequence((0.0, 1.0, 60), (1.0, 2.0, 62), (2.0, 3.0, 64))
+    # Note 1: onset 10 ms late, same offset -> onset and full match.
+    # Note 2: onset 20 ms late (< 50 ms), offset 0.5 s early (> 20% of 1 s) -> onset only.
+    # Note 3: a semitone off (100 cents > 50) -> no match.
+    pred = _Sequence((0.01, 1.0, 60), (1.02, 1.5, 62), (2.0, 3.0, 65))
+    intervals, pitches, velocities = metrics.sequence2intervals(pred)
+    np.testing.assert_allclose(intervals, [[0.01, 1.0], [1.02, 1.5], [2.0, 3.0]])
+    assert pitches.tolist() == [60, 62, 65] and velocities.tolist() == [100] * 3
+    results = metrics.compute_note_metrics(gt, pred)
+    assert results['onset'] == metrics.EvalCounts(tp=2, fp=1, fn=1)
+    assert results['full'] == metrics.EvalCounts(tp=1, fp=2, fn=2)
+    # Nothing predicted: everything missed.
+    assert metrics.compute_note_metrics(gt, _Sequence())['full'] == \
+        metrics.EvalCounts(tp=0, fp=0, fn=3)
+    assert metrics.sequence2intervals(_Sequence())[0].shape == (0, 2)
+
+
+def test_frame_metrics():
+    gt = np.zeros([4, 3])
+    pred = np.zeros([5, 3])  # One extra frame, ignored.
+    gt[:2, 0] = 1    # Frames 0-1 pitch 0 ...
+    pred[1:3, 0] = 1  # ... predicted at frames 1-2: tp 1 (frame 1), fp 1 (2), fn 1 (0).
+    pred[4, 2] = 1   # Beyond the ground truth's length.
+    assert metrics.compute_frame_metrics(gt, pred) == metrics.EvalCounts(tp=1, fp=1, fn=1)
+    with pytest.raises(ValueError, match='same pitches'):
+        metrics.compute_frame_metrics(np.zeros([2, 3]), np.zeros([2, 4]))
+
+
+def test_note_metrics_without_mir_eval(monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, 'mir_eval', None)  # Makes `import mir_eval` fail.
+    with pytest.raises(ImportError, match='pip install mir_eval'):
+        metrics.compute_note_metrics(_Sequence(), _Sequence())
