@@ -16,7 +16,7 @@ import gin
 import numpy as np
 import tensorflow as tf
 
-from ddsp.training import train_util
+from ddsp.training import data, train_util
 
 _STEP = re.compile(r'-(\d+)$')
 
@@ -121,7 +121,7 @@ def evaluate_or_sample(data_provider, model, evaluator_classes: Sequence, mode: 
     summary_writer = tf.summary.create_file_writer(summary_dir)
     evaluators = [cls(data_provider.sample_rate, data_provider.frame_rate)
                   for cls in evaluator_classes]
-    is_synthetic = type(data_provider).__name__ == 'SyntheticNotes'
+    is_synthetic = isinstance(data_provider, data.SyntheticNotes)
     do_eval = mode == 'eval' or evaluate_and_sample
     do_sample = mode == 'sample' or evaluate_and_sample
     dataset = data_provider.get_batch(batch_size, shuffle=False, repeats=repeats)

@@ -148,3 +148,22 @@ def test_errors_instead_of_endless_waits(tmp_path):
         evaluators.BasicEvaluator(0, 250)
     with pytest.raises(KeyError, match='audio_gen'):
         evaluators.F0LdEvaluator(16000, 250).evaluate({'loudness_db': np.zeros([1, 3])}, {}, {})
+
+
+def test_synthetic_notes_batches_get_audio_confidence_and_loudness():
+    t = np.arange(4000) / 16000
+    audio = np.sin(2 * np.pi * 440 * t)[np.newaxis].astype(np.float32)
+
+    class Synthesizer:
+        def generate_synthetic_audio(self, features):
+            del features
+            return tf.constant(audio)
+
+    batch = {'f0_hz': tf.fill([1, 16, 1], 440.0)}
+    out = eval_util._synthetic_notes_features(Synthesizer(), batch)  # pylint: disable=W0212
+    np.testing.assert_array_equal(out['audio'], audio)
+    np.testing.assert_array_equal(out['f0_confidence'], np.ones([1, 16]))
+    np.testing.assert_allclose(out['loudness_db'],
+                               spectral_ops.compute_loudness(audio, use_tf=False), atol=1e-3)
+    with pytest.raises(TypeError, match='generate_synthetic_audio'):
+        eval_util._synthetic_notes_features(object(), batch)  # pylint: disable=W0212
