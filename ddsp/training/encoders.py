@@ -5,8 +5,9 @@
   `AggregateFeaturesEncoder` (one vector per example, held over time) and `OneHotEncoder`
   (an embedding of an integer id, e.g. the instrument).
 * `MfccEncoder` returns normalized multi-resolution MFCCs; `ExpressionEncoder` encodes
-  features (and MFCCs of audio) into a z; `SinusoidalToHarmonicEncoder` turns sinusoidal
-  parameters into harmonic ones.
+  features (and MFCCs of audio) into a z; `ResnetSinusoidalEncoder` predicts sinusoidal and
+  noise controls from a spectrogram with a ResNet; `SinusoidalToHarmonicEncoder` turns
+  sinusoidal parameters into harmonic ones.
 * `MidiEncoder` and `HarmonicToMidiEncoder` encode f0 and loudness (or harmonic controls)
   into note pitch and velocity latents, `z_pitch` and `z_vel`.
 """
@@ -426,8 +427,70 @@ class ExpressionEncoder(nn.DictLayer):
 
 
 # ------------------------------------------------------------------------------------------------
-# Sinusoidal -> harmonic.
+# Audio -> sinusoids, and sinusoidal -> harmonic.
 # ------------------------------------------------------------------------------------------------
+@nn.keras_serializable
+@gin.register
+class ResnetSinusoidalEncoder(nn.OutputSplitsLayer):
+    """Predicts raw sinusoidal (and noise) controls from audio (EXPERIMENTAL, DDSP-inv).
+
+    `audio` -> `spectral_fn` (a log-mel spectrogram `[B, T, F]`) -> `nn.ResNet(size)`
+    (`[B, T, F', C]`, every stride is along frequency, so T is kept) -> flattened per frame
+    to `[B, T, F' * C]` -> Dense(sum of the split sizes) -> split by `output_splits`.
+
+    The outputs are raw network values with one frame per spectrogram frame; the model scales
+    them (see `models.InverseSynthesis`): with the default splits, `frequencies` holds 64
+    softmax logits per sinusoid (100 sinusoids; `core.frequencies_softmax` with depth 64),
+    `amplitudes` one value per sinusoid (`core.exp_sigmoid`) and `noise_magnitudes` one per
+    noise band.
+
+    Args:
+        output_splits: `((key, size), ...)` of the outputs.
+        spectral_fn: `audio [B, N] -> [B, T, F]`; default `spectral_ops.compute_logmel`
+            (64 bins, 80-7600 Hz, 2048-point frames with hop 512: 125 frames for 4 s at
+            16 kHz). The icml2020 configs bind 229 bins from 0 to 8 kHz.
+        size: ResNet size: 'tiny' (the original's default, which its ResNet lacked; defined
+            here as 16 channels and one block per stage), 'small', 'medium' or 'large'.
+        **kwargs: `nn.OutputSplitsLayer` arguments (`input_keys`, `name`, ...).
+
+    Example:
+        >>> encoder = ResnetSinusoidalEncoder(size='tiny')
+        >>> out = encoder({'audio': audio})  # audio [B, 64000]
+        >>> out['frequencies'].shape, out['amplitudes'].shape  # [B, 125, 6400], [B, 125, 100]
+    """
+
+    def __init__(self, output_splits=(('frequencies', 6400), ('amplitudes', 100),
+                                      ('noise_magnitudes', 60)),
+                 spectral_fn: Callable = spectral_ops.compute_logmel, size: Text = 'tiny',
+                 **kwargs):
+        super().__init__(output_splits=output_splits, **kwargs)
+        owner = type(self).__name__
+        if not callable(spectral_fn):
+            raise ValueError(f'{owner}: spectral_fn must be a callable audio -> [batch, time, '
+                             f'freq]; received spectral_fn={spectral_fn!r}.')
+        self.spectral_fn = spectral_fn
+        self.size = nn.check_choice(owner, 'size', size, tuple(nn.ResNet.SIZES))
+        self.resnet = nn.ResNet(self.size, name='resnet')
+
+    def compute_output(self, audio):
+        spectrogram = core.tf_float32(self.spectral_fn(audio))
+        if len(spectrogram.shape) != 3:
+            raise ValueError(f'{type(self).__name__}: spectral_fn must return [batch, time, '
+                             f'freq]; it returned shape {spectrogram.shape}.')
+        x = self.resnet(spectrogram)
+        n_features = x.shape[2] * x.shape[3]
+        return tf.reshape(x, [tf.shape(x)[0], tf.shape(x)[1], n_features])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(spectral_fn=dags.serialize_function(self.spectral_fn), size=self.size)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**_deserialize(config))
+
+
 def f0_softmax_20_1200(freqs):
     """The default `freq_scale_fn` of `SinusoidalToHarmonicEncoder`:
     `frequencies_softmax(freqs [B, T, depth], depth, hz_min=20, hz_max=1200)` -> `[B, T, 1]` Hz.

@@ -1,13 +1,14 @@
-"""DDSP models: `Model` (the base class), `Autoencoder`, and `get_model` for gin.
+"""DDSP models: `Model` (the base class), `Autoencoder`, `InverseSynthesis`, and `get_model`.
 
-The models are gin-configurable as `models.Autoencoder` (full name
-`ddsp.training.models.Autoencoder`); `get_model(model=@models.Autoencoder())` returns the model
-bound in gin.
+The models are gin-configurable as `models.Autoencoder` and `models.InverseSynthesis` (full
+names `ddsp.training.models.<Name>`); `get_model(model=@models.Autoencoder())` returns the
+model bound in gin.
 """
 
 import gin
 
 from ddsp.training.models.autoencoder import Autoencoder
+from ddsp.training.models.inverse_synthesis import InverseSynthesis
 from ddsp.training.models.model import Model
 
 
@@ -17,4 +18,4 @@ def get_model(model=gin.REQUIRED):
     return model
 
 
-__all__ = ['Autoencoder', 'Model', 'get_model']
+__all__ = ['Autoencoder', 'InverseSynthesis', 'Model', 'get_model']
