@@ -117,6 +117,9 @@ def evaluate_or_sample(data_provider, model, evaluator_classes: Sequence, mode: 
         raise FileNotFoundError(f'restore_dir {restore_dir} does not exist; it should be the '
                                 f'directory the training run saves checkpoints to.')
 
+    if not evaluator_classes:
+        logging.warning('%s: no evaluator_classes (e.g. include eval/basic.gin); checkpoints '
+                        'are run through the model but nothing is reported.', mode)
     summary_dir = os.path.join(train_util.expand_path(save_dir), 'summaries', 'eval')
     summary_writer = tf.summary.create_file_writer(summary_dir)
     evaluators = [cls(data_provider.sample_rate, data_provider.frame_rate)

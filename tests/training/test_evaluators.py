@@ -66,6 +66,10 @@ def test_evaluate_writes_real_losses_and_metrics(trained_dir, tmp_path):
     assert summary_step == 2 and plugins['losses/total_loss'] == 'scalars'
     assert float(total_loss) > 0
     assert float(total_loss) == pytest.approx(np.mean(direct_losses), rel=1e-5)
+    # ... and the checkpoint was really restored: the untrained model's loss differs.
+    untrained = [float(_make_model()(batch, return_losses=True, training=False)[1]['total_loss'])
+                 for batch in provider.get_batch(2, shuffle=False, repeats=1).take(2)]
+    assert abs(np.mean(untrained) - float(total_loss)) > 1e-3 * float(total_loss)
     assert float(values['metrics/loudness/loudness_db'][0][1]) == \
         pytest.approx(np.mean(direct_ld), abs=1e-2)
     # The outputs carry the (ground-truth) f0 the model synthesized with: F0Metrics, perfect.
