@@ -102,7 +102,6 @@ def fig_summary(tag: Text, fig, step: int):
         fig: a `matplotlib.figure.Figure` (from pyplot or `plotting.figure()`).
         step: the global step.
     """
-
     from ddsp.training import plotting  # pylint: disable=import-outside-toplevel
     buffer = io.BytesIO()
     plotting.ensure_canvas(fig).print_png(buffer)

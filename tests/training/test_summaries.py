@@ -159,3 +159,12 @@ def test_bad_inputs():
         summaries.png_summary('x', [b'not a png' * 4], step=0)
     with pytest.raises(ValueError, match='height, width'):
         summaries.image_summary('x', np.zeros([4, 4]), step=0)
+
+
+def test_fig_summary_closes_pyplot_figures(tmp_path):
+    import matplotlib.pyplot as plt
+    fig = plt.figure(figsize=(1, 1), dpi=20)
+    assert fig.number in plt.get_fignums()
+    values, _ = _write(tmp_path, lambda: summaries.fig_summary('p', fig, step=0))
+    assert fig.number not in plt.get_fignums()
+    assert values['p'][0][1][:2].tolist() == [b'20', b'20']
