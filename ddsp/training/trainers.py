@@ -32,6 +32,8 @@ class Trainer:
         grad_clip_norm: Global norm gradients are clipped to.
         restore_keys: Sub-modules of the model to restore (e.g. `['encoder']`); None restores
             the model and the optimizer.
+        jit_compile: Compile each replica's whole step (forward, gradient, clipping, update)
+            with XLA.
 
     Example:
         >>> trainer = Trainer(model, train_util.get_strategy())
@@ -43,7 +45,7 @@ class Trainer:
     def __init__(self, model, strategy: tf.distribute.Strategy, checkpoints_to_keep: int = 100,
                  learning_rate: float = 0.001, lr_decay_steps: int = 10000,
                  lr_decay_rate: float = 0.98, grad_clip_norm: float = 3.0,
-                 restore_keys: Optional[Sequence[Text]] = None):
+                 restore_keys: Optional[Sequence[Text]] = None, jit_compile: bool = False):
         if int(checkpoints_to_keep) < 1:
             raise ValueError(f'Trainer: checkpoints_to_keep must be >= 1; received '
                              f'{checkpoints_to_keep!r}.')
@@ -52,6 +54,8 @@ class Trainer:
         self.checkpoints_to_keep = int(checkpoints_to_keep)
         self.grad_clip_norm = grad_clip_norm
         self.restore_keys = restore_keys
+        self.jit_compile = bool(jit_compile)
+        self._xla_step = tf.function(self._step, jit_compile=True)
         self._managers = {}
         with self.strategy.scope():
             schedule = keras.optimizers.schedules.ExponentialDecay(
@@ -144,6 +148,10 @@ class Trainer:
     @tf.function
     def step_fn(self, batch) -> Dict[Text, tf.Tensor]:
         """Per-replica step: forward pass, gradient of `total_loss`, clipping, update."""
+        return self._xla_step(batch) if self.jit_compile else self._step(batch)
+
+    def _step(self, batch) -> Dict[Text, tf.Tensor]:
+        """The body of `step_fn`."""
         with tf.GradientTape() as tape:
             _, losses = self.model(batch, return_losses=True, training=True)
             # Replica gradients are summed by the optimizer: scale for their mean.
