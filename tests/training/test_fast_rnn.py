@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ddsp.training import nn
+from ddsp.training import nn, trainers
+
+from . import model_fixtures as mf
 
 
 def _rand(*shape, seed=0, scale=1.0):
@@ -220,3 +222,33 @@ def test_gru_sequence_rejects_bad_shapes(args, message):
 def test_gru_sequence_rejects_reset_before_bias():
     with pytest.raises(ValueError, match='bias must be \\[2, 6\\]'):
         nn.gru_sequence(tf.ones([1, 2, 3]), tf.ones([3, 6]), tf.ones([2, 6]), tf.ones([6]))
+
+
+def test_trainer_jit_compile_step_matches_the_default_step():
+    # The whole train step (forward, fast GRU, spectral loss, gradient, clipping, Adam) under
+    # XLA gives the losses and updated weights of the default step, from the same weights.
+    features = {k: tf.constant(v) for k, v in mf.make_features().items()}
+    results = []
+    for jit_compile in (False, True):
+        model = mf.make_autoencoder(seed=0, noise=False)
+        trainer = trainers.Trainer(model, tf.distribute.get_strategy(), learning_rate=3e-3,
+                                   jit_compile=jit_compile)
+        trainer.build(features)
+        before = [v.numpy() for v in model.trainable_variables]
+        losses = [float(trainer.train_step(features)['total_loss']) for _ in range(2)]
+        after = [v.numpy() for v in model.trainable_variables]
+        results.append((before, losses, after))
+    (before, losses, after), (before_jit, losses_jit, after_jit) = results
+    for a, b in zip(before, before_jit):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(losses_jit, losses, rtol=1e-4)
+    assert losses[1] != losses[0]  # The first step changed the weights.
+    # Adam's first steps move every weight by about +-learning rate (3e-3) whatever the size of
+    # its gradient, so a near-zero gradient whose float32 rounding differs between XLA and
+    # TensorFlow can move a weight the other way: bound the difference by 2 steps x 2 x 3e-3,
+    # and require the typical weight to agree 100 times better than it moved.
+    moved = np.concatenate([(a - a0).ravel() for a, a0 in zip(after, before)])
+    diff = np.concatenate([(b - a).ravel() for a, b in zip(after, after_jit)])
+    assert np.median(np.abs(moved)) > 1e-3
+    assert np.abs(diff).max() <= 1.2e-2
+    assert np.median(np.abs(diff)) < 1e-5, np.median(np.abs(diff))
