@@ -7,9 +7,11 @@ Files in a save directory:
   config as text.
 """
 
+import contextlib
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 from typing import Optional, Text
@@ -27,7 +29,8 @@ _CKPT_INDEX = re.compile(r'^(?P<name>.+)-(?P<step>\d+)\.index$')
 # ------------------------------------------------------------------------------------------------
 # Distribution strategy.
 # ------------------------------------------------------------------------------------------------
-def get_strategy(tpu: Text = '', cluster_config=''):
+@gin.configurable
+def get_strategy(tpu: Text = '', cluster_config='', cluster_timeout_secs: float = 0):
     """A `tf.distribute.Strategy` for the available hardware.
 
     * `tpu` (a TPU name or `grpc://` address): `TPUClusterResolver` -> connect -> initialize
@@ -37,6 +40,17 @@ def get_strategy(tpu: Text = '', cluster_config=''):
       cluster: `MultiWorkerMirroredStrategy` (gRPC; this worker's local GPUs).
     * Several local GPUs (or several logical CPU devices and no GPU): `MirroredStrategy`.
     * Otherwise the default strategy (one device, no distribution overhead).
+
+    A `MultiWorkerMirroredStrategy` waits for every worker of the cluster when it is created;
+    with `cluster_timeout_secs > 0` (gin: `get_strategy.cluster_timeout_secs`) a worker whose
+    peers do not all come up within that time is killed, with an error naming the cluster on
+    stderr, instead of waiting forever (0, the default, waits forever).
+
+    Example:
+        >>> strategy = get_strategy(cluster_config='{"cluster": {"worker": ["h0:2222", '
+        ...                         '"h1:2222"]}, "task": {"type": "worker", "index": 0}}')
+        >>> with strategy.scope():
+        ...     model = models.get_model()
     """
     if tpu:
         logging.info('Using a TPU at %s.', tpu)
@@ -56,14 +70,16 @@ def get_strategy(tpu: Text = '', cluster_config=''):
             cluster_spec=tf.train.ClusterSpec(config['cluster']),
             task_type=config['task']['type'], task_id=int(config['task']['index']),
             num_accelerators={'GPU': n_gpus}, rpc_layer='grpc')
-        logging.info('Using MultiWorkerMirroredStrategy as %s %s.', config['task']['type'],
-                     config['task']['index'])
-        return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
+        logging.info('Using MultiWorkerMirroredStrategy as %s %s of %s.',
+                     config['task']['type'], config['task']['index'], config['cluster'])
+        with _cluster_wait_timeout(cluster_timeout_secs, config['cluster']):
+            return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
 
     tf_config = json.loads(os.environ.get('TF_CONFIG') or '{}')
     if tf_config.get('cluster'):
         logging.info('Using MultiWorkerMirroredStrategy from TF_CONFIG.')
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        with _cluster_wait_timeout(cluster_timeout_secs, tf_config['cluster']):
+            return tf.distribute.MultiWorkerMirroredStrategy()
 
     gpus = tf.config.list_logical_devices('GPU')
     if len(gpus) > 1:
@@ -74,6 +90,56 @@ def get_strategy(tpu: Text = '', cluster_config=''):
         logging.info('Using MirroredStrategy over %d CPU devices.', len(cpus))
         return tf.distribute.MirroredStrategy([d.name for d in cpus])
     return tf.distribute.get_strategy()
+
+
+# Runs in a separate Python process: waits for its stdin to close (the strategy is ready) or
+# for the timeout, in which case it prints the error and kills the waiting worker.
+_WATCHDOG = """
+import os, select, signal, sys
+ready, _, _ = select.select([sys.stdin], [], [], float(sys.argv[1]))
+if not ready:
+    sys.stderr.write('ERROR: ' + sys.argv[3] + chr(10))
+    sys.stderr.flush()
+    os.kill(int(sys.argv[2]), signal.SIGKILL)
+"""
+
+
+@contextlib.contextmanager
+def _cluster_wait_timeout(timeout_secs: float, cluster):
+    """Bounds MultiWorkerMirroredStrategy's initial wait for its peers (0: no bound).
+
+    The strategy's constructor blocks inside TensorFlow's C++ runtime until every worker has
+    joined, holding Python's GIL and ignoring SIGTERM (a non-chief worker waits for the
+    chief forever; TensorFlow's own initial timeout bounds only the chief). Neither a Python
+    exception nor a thread can reach it there, so a small watchdog process prints an error
+    naming the cluster and kills this process (SIGKILL) if the constructor has not returned
+    after `timeout_secs`.
+    """
+    if not timeout_secs or timeout_secs <= 0:
+        yield
+        return
+    message = (f'Timed out after {timeout_secs} s waiting for the other workers of the '
+               f'cluster {cluster} (get_strategy.cluster_timeout_secs); stopping this worker. '
+               f'Is every worker running, and are the addresses right?')
+    logging.info('Waiting up to %s s for the workers of %s.', timeout_secs, cluster)
+    watchdog = subprocess.Popen(
+        [sys.executable, '-c', _WATCHDOG, str(float(timeout_secs)), str(os.getpid()), message],
+        stdin=subprocess.PIPE)
+    try:
+        yield
+    finally:
+        watchdog.stdin.close()  # Ends the watchdog quietly.
+        watchdog.wait()
+    logging.info('All workers of the cluster joined.')
+
+
+def is_chief(strategy) -> bool:
+    """Whether this process writes checkpoints, summaries and configs for `strategy`.
+
+    True for single-process strategies and for the chief of a multi-worker cluster (worker
+    0, or the task of type 'chief').
+    """
+    return bool(strategy.extended.should_checkpoint)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -276,12 +342,13 @@ def train(data_provider, trainer, batch_size: int = 32, num_steps: int = 1000000
     2. The newest checkpoint in `restore_dir` is restored (an unreadable one is skipped with a
        warning for the previous one); with none, training starts at step 0.
     3. `operative_config-{step}.gin` is written to `save_dir`; summaries go to
-       `save_dir/summaries/train`.
+       `save_dir/summaries/train` (in a multi-worker cluster, by the chief only).
     4. Each step: the step is read, then `train_step` runs. When `step % steps_per_summary ==
        0` the mean losses since the last summary (`losses/{name}`) and `steps_per_sec` are
        written; when `step % steps_per_save == 0` a checkpoint is saved (so the first is
        `ckpt-1`). Training stops early when `total_loss <= early_stop_loss_value`.
-    5. A final checkpoint is saved.
+    5. A final checkpoint is saved (also when no step ran and `save_dir` has no checkpoint
+       at this step, e.g. one restored from another `restore_dir`).
 
     Progress (steps/s, loss, time left) is one updating line when stdout is a terminal and a
     log line every minute (and at each summary) otherwise.
@@ -295,11 +362,21 @@ def train(data_provider, trainer, batch_size: int = 32, num_steps: int = 1000000
     trainer.build(next(dataset_iter))
     _restore_newest(trainer, restore_dir)
 
-    summary_writer = tf.summary.create_file_writer(os.path.join(save_dir, 'summaries', 'train'))
+    # Every worker of a cluster runs the same loop (each step is a collective), but only the
+    # chief writes summaries and the operative config; `trainer.save` handles checkpoints.
+    chief = is_chief(trainer.strategy)
+    if chief:
+        summary_writer = tf.summary.create_file_writer(
+            os.path.join(save_dir, 'summaries', 'train'))
+    else:
+        summary_writer = tf.summary.create_noop_writer()
     step = int(trainer.step.numpy())
-    write_gin_config(summary_writer, save_dir, step)
+    if step:
+        logging.info('Resuming training at step %d (of %d).', step, num_steps)
+    if chief:
+        write_gin_config(summary_writer, save_dir, step)
 
-    hypertune = _get_hypertune() if report_loss_to_hypertune else None
+    hypertune = _get_hypertune() if report_loss_to_hypertune and chief else None
     progress = _Progress(num_steps, step)
     loss_means = {}
     last_saved = step
@@ -348,7 +425,9 @@ def train(data_provider, trainer, batch_size: int = 32, num_steps: int = 1000000
             step = done
     progress.close()
     step = int(trainer.step.numpy())
-    if step != last_saved:
+    if step != last_saved or not tf.io.gfile.exists(
+            os.path.join(save_dir, f'ckpt-{step}.index')):
+        # Also when no step ran but save_dir (unlike restore_dir) has no checkpoint yet.
         trainer.save(save_dir)
     summary_writer.flush()
     logging.info('Training finished at step %d.', step)

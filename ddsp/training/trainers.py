@@ -1,5 +1,7 @@
 """`Trainer`: the optimizer, the distributed train step, and checkpoint save / restore."""
 
+import os
+import tempfile
 from typing import Dict, Optional, Sequence, Text
 
 from absl import logging
@@ -69,15 +71,31 @@ class Trainer:
         return tf.train.Checkpoint(model=model or self.model, optimizer=self.optimizer)
 
     def save(self, save_dir: Text) -> Text:
-        """Writes `save_dir/ckpt-{step}`, keeping the newest `checkpoints_to_keep`; its path."""
+        """Writes `save_dir/ckpt-{step}`, keeping the newest `checkpoints_to_keep`; its path.
+
+        In a multi-worker cluster every worker must call `save` (writing variables is a
+        collective operation), but only the chief writes to `save_dir`: the others write to a
+        private temporary directory that is deleted right after (TensorFlow's documented
+        pattern), and return the chief's path.
+        """
         save_dir = train_util.expand_path(save_dir)
+        step = int(self.step.numpy())
+        if not train_util.is_chief(self.strategy):
+            worker_dir = tempfile.mkdtemp(prefix='ddsp_worker_ckpt_')
+            try:
+                tf.train.CheckpointManager(self.get_checkpoint(), directory=worker_dir,
+                                           max_to_keep=1, checkpoint_name='ckpt').save(
+                                               checkpoint_number=step)
+            finally:
+                tf.io.gfile.rmtree(worker_dir)
+            return os.path.join(save_dir, f'ckpt-{step}')
         manager = self._managers.get(save_dir)
         if manager is None:
             manager = tf.train.CheckpointManager(
                 self.get_checkpoint(), directory=save_dir,
                 max_to_keep=self.checkpoints_to_keep, checkpoint_name='ckpt')
             self._managers[save_dir] = manager
-        path = manager.save(checkpoint_number=int(self.step.numpy()))
+        path = manager.save(checkpoint_number=step)
         logging.info('Saved checkpoint %s.', path)
         return path
 
