@@ -14,7 +14,8 @@ import math
 import tensorflow as tf
 
 Workload = collections.namedtuple('Workload',
-                                  ['fn', 'args', 'description', 'floor'])
+                                  ['fn', 'args', 'description', 'floor', 'unit'],
+                                  defaults=(None,))
 Workload.__doc__ = """What one row times.
 
 fn: the function timed (wrapped in `tf.function` by the runner).
@@ -22,6 +23,8 @@ args: a tuple of tensors passed to `fn`.
 description: one line for the table's notes.
 floor: name of the floor workload this row is compared with, or None for a
     floor itself.
+unit: optional name of what one call does (e.g. 'steps'): the runner then
+    also reports calls per second as `rate_per_s` ('steps/s').
 """
 
 

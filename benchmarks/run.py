@@ -52,8 +52,10 @@ import core_workloads  # noqa: E402
 import crepe_workloads  # noqa: E402
 import pipeline_workloads  # noqa: E402
 import processor_workloads  # noqa: E402
+import training_workloads  # noqa: E402
 
-WORKLOAD_MODULES = (core_workloads, processor_workloads, crepe_workloads, pipeline_workloads)
+WORKLOAD_MODULES = (core_workloads, processor_workloads, crepe_workloads, pipeline_workloads,
+                    training_workloads)
 MIN_REPEAT_S = 0.2
 MAX_INNER = 50
 
@@ -113,6 +115,8 @@ def measure(name, sizes, repeats, warmup):
     result.update(median_s=statistics.median(times), min_s=min(times),
                   max_s=max(times), times_s=times, inner_loops=inner,
                   peak_rss_mb=_peak_rss_mb())
+    if workload.unit:
+        result.update(unit=workload.unit, rate_per_s=1.0 / result['median_s'])
     return result
 
 
@@ -200,7 +204,8 @@ def markdown_table(results):
             f'{_fmt(r.get("floor_median_s"))} | '
             f'{_fmt(r.get("ratio_to_floor"), ".1f", "x")} |')
     lines.append('')
-    lines += [f'- `{name}`: {r.get("description", "")}'
+    lines += [f'- `{name}`: {r.get("description", "")}' + (
+        f' ({r["rate_per_s"]:.3g} {r["unit"]}/s)' if 'rate_per_s' in r else '')
               for name, r in results.items()]
     return '\n'.join(lines)
 

@@ -11,7 +11,8 @@ import sys
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 RUN = REPO_ROOT / 'benchmarks' / 'run.py'
 REQUIRED = ['harmonic_fwd', 'harmonic_fwd_bwd', 'frequency_filter',
-            'fft_convolve', 'compute_loudness', 'floor_sin'] + [
+            'fft_convolve', 'compute_loudness', 'floor_sin', 'train_step_solo',
+            'train_step_solo_b4', 'train_step_solo_jit'] + [
                 f'compute_mag_{s}' for s in (2048, 1024, 512, 256, 128, 64)]
 RESULT_KEYS = {'name': str, 'description': str, 'first_call_s': float,
                'median_s': float, 'min_s': float, 'max_s': float,
@@ -61,3 +62,17 @@ def test_smoke_run_writes_table_and_json(tmp_path):
     assert op['floor'] == 'floor_sin' and floor['floor'] is None
     assert op['floor_median_s'] == floor['median_s']
     assert op['ratio_to_floor'] > 0
+
+
+def test_smoke_train_step_row_reports_steps_per_second(tmp_path):
+    # The solo-instrument train step at --smoke sizes (batch 1, 0.5 s, 125 frames, 6000-tap
+    # reverb); the decoder keeps its full 4,801,150 weights.
+    out = tmp_path / 'train.json'
+    proc = _run('--only', 'train_step_solo_b4', '--repeats', '1', '--warmup', '0',
+                '--smoke', '--json', str(out))
+    result = json.loads(out.read_text())['results']['train_step_solo_b4']
+    assert 'error' not in result, result.get('traceback')
+    assert result['unit'] == 'steps'
+    assert result['rate_per_s'] == 1.0 / result['median_s']
+    assert 'batch 1 x 0.5 s, 125 frames, 4,801,150 decoder weights' in result['description']
+    assert f'({result["rate_per_s"]:.3g} steps/s)' in proc.stdout
