@@ -1,8 +1,10 @@
 """End-to-end tests of the `ddsp_run` CLI: gin resolution, errors, kill/resume, eval."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 from absl import flags
 import gin
@@ -245,3 +247,97 @@ def test_unknown_gin_file_is_a_one_line_error(tmp_path):
     assert result.returncode == 1
     assert "ddsp_run: error: Gin file 'models/nope.gin' not found" in result.stderr
     assert 'Traceback' not in result.stderr
+
+
+# Kill / resume -----------------------------------------------------------------------------------
+def _wait_for_checkpoints(proc, save_dir, n, timeout):
+    """Polls until `save_dir` holds `n` checkpoints (the process must still be running)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        if os.path.isdir(save_dir) and len(ckpt_steps(save_dir)) >= n:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_kill_resume_and_fallback_end_to_end(tmp_path):
+    pattern = write_dataset(str(tmp_path / 'data'))
+    gin_file = write_tiny_gin(tmp_path / 'tiny.gin', pattern, num_steps=100000,
+                              steps_per_save=5)
+    save_dir = str(tmp_path / 'run')
+    args = [f'--save_dir={save_dir}', f'--gin_file={gin_file}']
+
+    # 1. Train, and SIGKILL the process once it has written three checkpoints.
+    with open(tmp_path / 'run1.log', 'w') as log:
+        proc = subprocess.Popen([DDSP_RUN] + args, cwd=REPO, env=subprocess_env(),
+                                stdout=log, stderr=subprocess.STDOUT)
+        try:
+            ok = _wait_for_checkpoints(proc, save_dir, 3, timeout=150)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=60)
+    log1 = (tmp_path / 'run1.log').read_text()
+    assert ok, log1[-3000:]
+    assert proc.returncode == -signal.SIGKILL and 'Training finished' not in log1
+    steps = ckpt_steps(save_dir)
+    newest, previous = steps[-1], steps[-2]
+    assert newest > previous > 0
+    saved = read_checkpoint(os.path.join(save_dir, f'ckpt-{newest}'))
+    assert int(saved[ITERATIONS]) == newest
+    # The operative config written at step 0 is complete (written atomically) and parses.
+    with gin.unlock_config():
+        gin.parse_config_file(os.path.join(save_dir, 'operative_config-0.gin'))
+    try:
+        assert gin.query_parameter('train_util.train.steps_per_save') == 5
+    finally:
+        gin.clear_config()
+
+    # 2. Resume from the killed run into a new directory without training (num_steps = the
+    # newest step): the final save there is the restored state, which must equal the newest
+    # checkpoint exactly -- weights, Adam's moments and the step counter.
+    copy_dir = str(tmp_path / 'copy')
+    result = run_cli([f'--save_dir={copy_dir}', f'--restore_dir={save_dir}',
+                      f'--gin_file={gin_file}', f'--gin_param=train_util.train.num_steps={newest}'])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f'Resuming training at step {newest} ' in result.stderr
+    assert os.path.join(save_dir, 'operative_config-0.gin') in result.stderr  # Parsed.
+    assert ckpt_steps(copy_dir) == [newest]
+    restored = read_checkpoint(os.path.join(copy_dir, f'ckpt-{newest}'))
+    restored.pop('save_counter/.ATTRIBUTES/VARIABLE_VALUE')  # Counts saves per directory.
+    saved.pop('save_counter/.ATTRIBUTES/VARIABLE_VALUE')
+    assert sorted(restored) == sorted(saved)
+    assert sum(name.startswith('optimizer/_variables/') for name in saved) >= 20  # Adam m, v.
+    for name, value in saved.items():
+        np.testing.assert_array_equal(restored[name], value, err_msg=name)
+    assert os.path.isfile(os.path.join(copy_dir, f'operative_config-{newest}.gin'))
+
+    # 3. Truncate the newest checkpoint's data and run the same command again: it warns,
+    # falls back to the previous checkpoint and continues from its step (not 0).
+    data_file = os.path.join(save_dir, f'ckpt-{newest}.data-00000-of-00001')
+    with open(data_file, 'r+b') as f:
+        f.truncate(os.path.getsize(data_file) // 2)
+    result = run_cli(args + [f'--gin_param=train_util.train.num_steps={previous + 2}'])
+    assert result.returncode == 0, result.stderr[-3000:]
+    log3 = result.stderr
+    assert f'Could not restore checkpoint {save_dir}/ckpt-{newest}' in log3
+    assert f'Resuming training at step {previous} ' in log3
+    # The progress line of each summary step, and the end (a log line when not a terminal).
+    assert f'step {previous + 2}/{previous + 2}' in log3 and 'steps/s' in log3
+    assert f'step 1/{previous + 2}' not in log3
+    final = read_checkpoint(os.path.join(save_dir, f'ckpt-{previous + 2}'))
+    assert int(final[ITERATIONS]) == previous + 2
+
+    # 4. Evaluate the newest checkpoint once: eval summaries appear in save_dir.
+    result = run_cli(args + ['--mode=eval', '--run_once',
+                             '--gin_param=evaluate.data_provider = @data.TFRecordProvider()',
+                             '--gin_param=evaluate.batch_size = 2',
+                             '--gin_param=evaluate.num_batches = 1'])
+    assert result.returncode == 0, result.stderr[-3000:]
+    eval_dir = os.path.join(save_dir, 'summaries', 'eval')
+    tags = set()
+    for event_file in tf.io.gfile.glob(os.path.join(eval_dir, 'events.out.tfevents.*')):
+        for event in tf.compat.v1.train.summary_iterator(event_file):
+            tags.update((value.tag, event.step) for value in event.summary.value)
+    assert tags and all(step == previous + 2 for _, step in tags), tags
