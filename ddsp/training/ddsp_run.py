@@ -292,7 +292,6 @@ def _run(save_dir: Text, restore_dir: Text):
     except ImportError as e:
         raise ConfigError(f'--mode={FLAGS.mode} needs ddsp.training.eval_util, which could '
                           f'not be imported ({e}).') from e
-    delay_start()
     model = models.get_model()
     loop = eval_util.evaluate if FLAGS.mode == 'eval' else eval_util.sample
     loop(data_provider=gin.REQUIRED, model=model, save_dir=save_dir, restore_dir=restore_dir,
@@ -306,24 +305,29 @@ def main(argv: Sequence[Text]):
                              f'--gin_file / --gin_param.')
     if FLAGS.allow_memory_growth:
         allow_memory_growth()
-    if FLAGS.mode == 'train':
-        delay_start()
+    delay_start()
 
     save_dir = train_util.expand_path(FLAGS.save_dir)
     restore_dir = train_util.expand_path(FLAGS.restore_dir) if FLAGS.restore_dir else save_dir
     try:
         parse_gin(restore_dir)
         _run(save_dir, restore_dir)
-    except ConfigError as e:
-        logging.error('%s', e)
-        sys.exit(f'ddsp_run: error: {e}')
+    except (ConfigError, FileNotFoundError) as e:
+        # Bad configs and missing data / checkpoints end with their message, not a traceback.
+        _exit_with_error(str(e))
     except RuntimeError as e:
-        # Misconfigured runs (a missing required gin binding, an unreachable cluster) end
-        # with their message rather than a traceback.
-        if 'gin' in str(e).lower() or 'cluster' in str(e).lower():
-            logging.error('%s', e)
-            sys.exit(f'ddsp_run: error: {e}')
-        raise
+        if 'Required bindings' not in str(e):
+            raise
+        _exit_with_error(f'{e}. Bind it with --gin_file / --gin_param (e.g. '
+                         f'--gin_file=models/solo_instrument.gin '
+                         f'--gin_file=datasets/tfrecord.gin).')
+
+
+def _exit_with_error(message: Text):
+    # Gin appends "In call to configurable 'train' (<function ...>)" lines: noise here.
+    message = message.split('\n  In call to configurable')[0].strip()
+    logging.error('%s', message)
+    sys.exit(f'ddsp_run: error: {message}')
 
 
 _FLAG_NAMES = ('mode', 'save_dir', 'restore_dir', 'tpu', 'cluster_config',

@@ -7,6 +7,7 @@ import sys
 import time
 
 from absl import flags
+from absl.testing import flagsaver
 import gin
 import numpy as np
 import pytest
@@ -228,6 +229,18 @@ def test_delay_start(monkeypatch):
     assert slept == [12]
 
 
+def test_allow_memory_growth_sets_every_gpu(monkeypatch):
+    # No GPU here: the device list and the setter are replaced by recorders.
+    gpus = ['GPU:0', 'GPU:1']
+    calls = []
+    monkeypatch.setattr(tf.config, 'list_physical_devices',
+                        lambda kind=None: gpus if kind == 'GPU' else [])
+    monkeypatch.setattr(tf.config.experimental, 'set_memory_growth',
+                        lambda gpu, enable: calls.append((gpu, enable)))
+    assert ddsp_run.allow_memory_growth() == gpus
+    assert calls == [('GPU:0', True), ('GPU:1', True)]
+
+
 # Subprocesses: the console script ----------------------------------------------------------------
 def test_help_lists_every_flag_and_examples():
     result = run_cli(['--help'])
@@ -247,6 +260,20 @@ def test_unknown_gin_file_is_a_one_line_error(tmp_path):
     assert result.returncode == 1
     assert "ddsp_run: error: Gin file 'models/nope.gin' not found" in result.stderr
     assert 'Traceback' not in result.stderr
+
+
+def test_missing_binding_exits_with_its_name(tmp_path, clean_gin):
+    # main() in this process (the flags at their defaults but save_dir): no model config at
+    # all, so the missing binding is named, with a hint, as the exit message.
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS(['ddsp_run'])
+    with flagsaver.flagsaver(save_dir=str(tmp_path / 'run')):
+        with pytest.raises(SystemExit) as info:
+            ddsp_run.main(['ddsp_run'])
+    message = str(info.value.code)
+    assert message.startswith("ddsp_run: error: Required bindings for `get_model` not "
+                              "provided in config: ['model']. Bind it with --gin_file"), message
+    assert 'In call to configurable' not in message
 
 
 # Kill / resume -----------------------------------------------------------------------------------
