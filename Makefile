@@ -21,7 +21,7 @@ $(STAMP): setup.py
 test: $(STAMP)
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
-# Synthesis, the violin dataset, ~3 minutes of training on CPU, held-out resynthesis and
+# Synthesis, the violin dataset, ~4 minutes of training on CPU, held-out resynthesis and
 # metrics, all in demo_output/ (a second run reuses the dataset and resumes training).
 # E.g. make demo DEMO_ARGS='--train_steps 1000' trains on; DEMO_ARGS=--restart starts again.
 demo: $(STAMP)
