@@ -204,6 +204,10 @@ class NSynthTfds(TfdsProvider):
 # ------------------------------------------------------------------------------------------
 # TFRecord providers.
 # ------------------------------------------------------------------------------------------
+# Written by ddsp_prepare_tfrecord beside the shards; never records.
+_SIDECAR_SUFFIXES = ('.json',)
+
+
 @gin.register
 class TFRecordProvider(DataProvider):
     """TFRecords written by `ddsp_prepare_tfrecord` (with `audio_16k`, since April 2022).
@@ -258,11 +262,19 @@ class TFRecordProvider(DataProvider):
         }
 
     def _list_files(self):
-        files = tf.io.gfile.glob(self.file_pattern)
+        """The record files matching `file_pattern`.
+
+        The JSON files `ddsp_prepare_tfrecord` writes beside its shards (`*.statistics.json`,
+        `*.skipped.json`) also match patterns like `train.tfrecord*`; they are left out.
+        """
+        matches = tf.io.gfile.glob(self.file_pattern)
+        files = sorted(f for f in matches if not f.endswith(_SIDECAR_SUFFIXES))
         if not files:
             raise FileNotFoundError(
-                f'{type(self).__name__}: no files match file_pattern={self.file_pattern!r}.')
-        return sorted(files)
+                f'{type(self).__name__}: no record files match '
+                f'file_pattern={self.file_pattern!r}'
+                + (f' (only {len(matches)} JSON side files).' if matches else '.'))
+        return files
 
     def _settings(self):
         return (f'example_secs={self._example_secs}, sample_rate={self.sample_rate}, '
@@ -284,7 +296,9 @@ class TFRecordProvider(DataProvider):
         def parse_tfexample(record):
             return tf.io.parse_single_example(record, features_dict)
 
-        filenames = tf.data.Dataset.list_files(self.file_pattern, shuffle=shuffle)
+        filenames = tf.data.Dataset.from_tensor_slices(files)
+        if shuffle:
+            filenames = filenames.shuffle(len(files))
         dataset = filenames.interleave(
             map_func=tf.data.TFRecordDataset, cycle_length=40, num_parallel_calls=_AUTOTUNE,
             deterministic=not shuffle)

@@ -179,6 +179,20 @@ def test_get_batch_repeats_and_drop_remainder(tmp_path):
     assert len(list(forever.take(6))) == 6
 
 
+def test_side_json_files_of_the_pipeline_are_not_read_as_records(tmp_path):
+    # ddsp_prepare_tfrecord writes <prefix>-train.statistics.json and <prefix>.skipped.json
+    # beside the shards; the natural pattern '<prefix>*' matches them too.
+    provider = _small_provider(tmp_path / 'prefix-train', 4)
+    (tmp_path / 'prefix-train.statistics.json').write_text('{"mean_pitch": 60.0}')
+    (tmp_path / 'prefix.skipped.json').write_text('[]')
+    provider = data.LegacyTFRecordProvider(str(tmp_path / 'prefix*'), example_secs=SMALL_SECS)
+    indices = sorted(int(ex['audio'][0]) for ex in provider.get_dataset(shuffle=True))
+    assert indices == [0, 1, 2, 3]
+    only_json = data.TFRecordProvider(str(tmp_path / '*.json'))
+    with pytest.raises(FileNotFoundError, match='only 2 JSON side files'):
+        only_json.get_dataset()
+
+
 def test_shuffle_shuffles_file_order_not_examples(tmp_path):
     provider = _small_provider(tmp_path / 'files', 12, n_files=6)
     in_order = [int(ex['audio'][0]) for ex in provider.get_dataset(shuffle=False)]
