@@ -18,12 +18,7 @@ GIN_FILES = sorted(os.path.relpath(p, GIN_PATH)
                    for p in glob.glob(os.path.join(GIN_PATH, '**', '*.gin'), recursive=True))
 
 
-@pytest.fixture(autouse=True)
-def _clean_gin():
-    gin.clear_config()
-    gin.add_config_file_search_path(GIN_PATH)
-    yield
-    gin.clear_config()
+pytestmark = pytest.mark.usefixtures('gin_package_path')  # tests/training/conftest.py
 
 
 def _parse(gin_file):

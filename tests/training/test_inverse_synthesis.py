@@ -11,7 +11,6 @@ import tensorflow as tf
 from ddsp import losses, spectral_ops
 import ddsp.training  # noqa: F401  (registers the configurables)
 from ddsp.training import data, encoders, models, nn, train_util, trainers
-from ddsp.training.gin import GIN_PATH
 
 with warnings.catch_warnings():
     warnings.simplefilter('ignore', FutureWarning)
@@ -281,14 +280,6 @@ def test_restore_from_checkpoint_gives_identical_outputs(records, tmp_path):
 # ------------------------------------------------------------------------------------------------
 # The icml2020 gin configs.
 # ------------------------------------------------------------------------------------------------
-@pytest.fixture()
-def clean_gin():
-    gin.clear_config()
-    gin.add_config_file_search_path(GIN_PATH)
-    yield
-    gin.clear_config()
-
-
 def _local_bindings(records):
     return [f"SyntheticNotes.file_pattern = '{records['notes']}'",
             f'SyntheticNotes.n_timesteps = {T}',
@@ -297,7 +288,7 @@ def _local_bindings(records):
             f'InverseSynthesis.n_samples = {N_SAMPLES}']
 
 
-@pytest.mark.usefixtures('clean_gin')
+@pytest.mark.usefixtures('gin_package_path')
 def test_icml2020_pretrain_configs_build_the_documented_model(records):
     gin.parse_config_files_and_bindings(
         ['papers/icml2020/pretrain_dataset.gin', 'papers/icml2020/pretrain_model.gin'],
@@ -322,7 +313,7 @@ def test_icml2020_pretrain_configs_build_the_documented_model(records):
     assert CONSISTENCY_LOSSES <= set(loss_values)
 
 
-@pytest.mark.usefixtures('clean_gin')
+@pytest.mark.usefixtures('gin_package_path')
 def test_icml2020_finetune_configs_train_on_zipped_local_data(records):
     gin.parse_config_files_and_bindings(
         ['papers/icml2020/finetune_dataset.gin', 'papers/icml2020/finetune_model.gin'],
@@ -343,7 +334,7 @@ def test_icml2020_finetune_configs_train_on_zipped_local_data(records):
     assert CONSISTENCY_LOSSES | {'spectral_loss', 'harm_spectral_loss'} <= set(loss_values)
 
 
-@pytest.mark.usefixtures('clean_gin')
+@pytest.mark.usefixtures('gin_package_path')
 @pytest.mark.parametrize('name', ['pretrain_dataset', 'pretrain_model', 'finetune_dataset',
                                   'finetune_model'])
 def test_icml2020_configs_parse_alone_with_the_original_defaults(name):

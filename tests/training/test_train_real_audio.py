@@ -27,7 +27,6 @@ import tensorflow as tf
 
 from ddsp import demo
 from ddsp.training import data, models, train_util, trainers
-from ddsp.training.gin import GIN_PATH
 
 pytest.importorskip('apache_beam')
 
@@ -46,12 +45,7 @@ def records(tmp_path_factory):
     return prefix + '-*-of-*'
 
 
-@pytest.fixture(autouse=True)
-def _clean_gin():
-    gin.clear_config()
-    gin.add_config_file_search_path(GIN_PATH)
-    yield
-    gin.clear_config()
+pytestmark = pytest.mark.usefixtures('gin_package_path')  # tests/training/conftest.py
 
 
 def _fixed_batch(provider, n=8):
