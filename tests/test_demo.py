@@ -184,7 +184,8 @@ def test_metrics_json_is_finite_and_training_helped(trained_demo):
     _, metrics, _, _ = trained_demo  # As the first run wrote it (the second overwrites it).
     assert _all_finite_numbers(metrics)
     for model in ('untrained', 'trained'):
-        for key in ('spectral_loss', 'loudness_l1_db', 'f0_l1_midi', 'f0_outlier_ratio'):
+        for key in ('spectral_loss', 'loudness_l1_db', 'f0_l1_midi', 'f0_outlier_ratio',
+                    'f0_median_cents', 'f0_within_50_cents'):
             assert metrics[model][key] is not None, (model, key)
         assert metrics[model]['spectral_loss'] > 0
         assert 0.0 <= metrics[model]['f0_outlier_ratio'] <= 1.0
@@ -262,9 +263,29 @@ def test_bad_flags_are_refused(capsys, flag, value, message):
     assert message in capsys.readouterr().err
 
 
+def test_audio_metrics_of_a_tone_one_semitone_sharp():
+    # A harmonic tone against the same tone 100 cents higher: every confident frame is
+    # 100 cents off, so the median error is 100 cents, none is within 50 cents, and the f0 L1
+    # is 1 MIDI note; the loudness differs only by the spectral tilt of A-weighting.
+    t = np.arange(16000) / 16000.0
+    def tone(f0):
+        return (0.3 * np.sin(2 * np.pi * f0 * t) + 0.1 * np.sin(4 * np.pi * f0 * t))[None]
+    sharp = 440.0 * 2 ** (1 / 12)
+    result, _ = demo.audio_metrics(tone(440.0).astype(np.float32),
+                                   tone(sharp).astype(np.float32), crepe_capacity='tiny')
+    assert abs(result['f0_median_cents'] - 100.0) < 15.0
+    assert result['f0_within_50_cents'] == 0.0
+    assert abs(result['f0_l1_midi'] - 1.0) < 0.15
+    assert result['loudness_l1_db'] < 1.5
+    same, _ = demo.audio_metrics(tone(440.0).astype(np.float32), tone(440.0).astype(np.float32),
+                                 crepe_capacity='tiny')
+    assert same['f0_median_cents'] < 1e-6 and same['f0_within_50_cents'] == 1.0
+
+
 def test_metrics_table_lists_both_models():
     row = {'spectral_loss': 10.0, 'loudness_l1_db': 5.0, 'f0_l1_midi': None,
-           'f0_outlier_ratio': 1.0, 'f0_confident_ratio': 0.0}
+           'f0_outlier_ratio': 1.0, 'f0_confident_ratio': 0.0, 'f0_median_cents': None,
+           'f0_within_50_cents': 0.0}
     table = demo.metrics_table({'untrained': row, 'trained': dict(row, spectral_loss=4.0)}, 300)
     lines = table.splitlines()
     assert 'trained (300 steps)' in lines[0]
