@@ -292,3 +292,42 @@ def test_metrics_table_lists_both_models():
     assert any(line.startswith('spectral loss') and line.split()[-2:] == ['10.000', '4.000']
                for line in lines)
     assert any('n/a' in line for line in lines if line.startswith('f0 L1'))
+
+
+def _write_examples(path, examples):
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    def floats(values):
+        return tf.train.Feature(float_list=tf.train.FloatList(value=values))
+
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for audio in examples:
+            n_frames = len(audio) * 250 // 16000
+            features = {'audio': floats(audio), 'audio_16k': floats(audio),
+                        'f0_hz': floats(np.full(n_frames, 440.0)),
+                        'f0_confidence': floats(np.ones(n_frames)),
+                        'loudness_db': floats(np.full(n_frames, -30.0))}
+            writer.write(tf.train.Example(
+                features=tf.train.Features(feature=features)).SerializeToString())
+
+
+@pytest.mark.parametrize('order_seed', [0, 1])
+def test_held_out_clips_are_the_longest_continuous_stretch_in_any_order(tmp_path, order_seed):
+    # A 20-s chunk cut as the pipeline cuts it (4-s examples every second); its first 6 s are
+    # silent, so the examples starting at 0, 1 and 2 s all look like possible successors of a
+    # silent one. A second, unrelated 6-s chunk gives a shorter chain. Whatever the record
+    # order, the clips must be 16 s of the 20-s chunk, continuous.
+    sr, hop, secs = 16000, demo.HOP_SECS * 16000, demo.EXAMPLE_SECS
+    rng = np.random.default_rng(0)
+    chunk = np.concatenate([np.zeros(6 * sr), rng.standard_normal(14 * sr)]).astype(np.float32)
+    other = rng.standard_normal(6 * sr).astype(np.float32)
+    examples = [c[s:s + secs * sr] for c in (chunk, other)
+                for s in range(0, len(c) - secs * sr + 1, hop)]
+    order = np.random.default_rng(order_seed).permutation(len(examples))
+    _write_examples(tmp_path / 'x-eval-00000-of-00001', [examples[i] for i in order])
+    clips = demo.held_out_clips(str(tmp_path / 'x-eval-*'), n_clips=4)
+    joined = clips['audio'].reshape(-1)
+    assert clips['audio'].shape == (4, secs * sr)
+    starts = [s for s in range(0, len(chunk) - len(joined) + 1, hop)
+              if np.array_equal(chunk[s:s + len(joined)], joined)]
+    assert starts, 'the clips are not one continuous stretch of the chunk'

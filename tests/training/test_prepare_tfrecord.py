@@ -273,3 +273,11 @@ def test_default_pipeline_options():
     assert any(o.startswith('--direct_num_workers=') for o in opts)
     other = ['--runner=DataflowRunner', '--project=p']
     assert lib.default_pipeline_options(','.join(other)) == other
+
+
+def test_split_does_not_depend_on_where_the_data_is():
+    audio = np.random.default_rng(0).standard_normal(1600).astype(np.float32)
+    key = lib.split_key(audio, '/data/a/violin.flac')
+    assert key == lib.split_key(audio, '/elsewhere/violin.flac')
+    assert key != lib.split_key(audio, '/data/a/cello.flac')
+    assert key != lib.split_key(audio[::-1], '/data/a/violin.flac')

@@ -328,6 +328,18 @@ def _output_files(prefix):
     return sorted(set(found))
 
 
+def split_key(audio, path) -> str:
+    """The key that orders chunks for the train/eval split: a hash of the audio and file name.
+
+    The file's name, not its path, so a dataset splits the same wherever it is stored.
+
+    Example: `split_key(a, '/x/violin.wav') == split_key(a, '/y/violin.wav')`.
+    """
+    h = hashlib.md5(np.ascontiguousarray(audio).tobytes())
+    h.update(os.path.basename(path).encode())
+    return h.hexdigest()
+
+
 def _build_pipeline(pipeline, paths, tmp_prefix, sizes, num_shards, eval_split_fraction,
                     center, viterbi, crepe_capacity):
     import apache_beam as beam
@@ -394,9 +406,7 @@ def _build_pipeline(pipeline, paths, tmp_prefix, sizes, num_shards, eval_split_f
 
     if eval_split_fraction:
         def chunk_key(c):
-            h = hashlib.md5(c['audio'].tobytes())
-            h.update(c['path'].encode())
-            return dict(c, key=h.hexdigest())
+            return dict(c, key=split_key(c['audio'], c['path']))
 
         keyed = chunks | 'Key' >> beam.Map(chunk_key)
         keys = (keyed | 'Keys' >> beam.Map(lambda c: c['key'])
