@@ -294,16 +294,18 @@ MODEL_GIN = 'models/solo_instrument.gin'
 # The decoder of the paper's tiny_instrument.gin: a 256-unit GRU without FC stacks around it.
 TINY_BINDINGS = ('RnnFcDecoder.rnn_channels = 256', 'RnnFcDecoder.layers_per_stack = 0')
 TRAIN_DIR = 'train'
-# About 4 minutes of training on 2 idle CPU cores (0.27 s per step of 4 examples alone, 0.5 s
+# About 3.5 minutes of training on 2 idle CPU cores (0.25-0.27 s per step of 4 examples alone, 0.5 s
 # when the cores are shared). Measured on the held-out 16 s, against the untrained model's
 # loudness L1 6.06 dB / f0 L1 0.122 semitone / 69 % confidently pitched: after 300 steps the
 # loudness follows the original's (correlation 0.91) but 7.4 dB too quiet (L1 8.37 dB); after
 # 600 steps 4.98 dB / 0.169 / 80 %; after 800 steps 4.09 dB / 0.069 / 89 % (5.35 dB / 0.058 /
-# 89 % when resumed from 600: the loudness L1 varies by ~1 dB from run to run). A clean clone on
-# an idle machine (8 s held out): spectral loss 17.09 -> 7.30, loudness L1 5.72 -> 2.39 dB, but
-# f0 L1 0.165 -> 1.664: CREPE read 0.6 s of one note of the resynthesis 16 semitones low (38 of
-# 350 confident frames); the median error fell from 13.5 to 5.7 cents. The mean f0 L1 of a
-# single short clip swings with such stretches, hence the median and within-50-cents rows.
+# 89 % when resumed from 600: the loudness L1 varies by ~1 dB from run to run). Since the split
+# hashes file names rather than paths, the held-out chunk is the same everywhere (8 s); a clean
+# clone on an idle machine (4 min in all, 201 s of training): spectral loss 17.10 -> 7.08,
+# loudness L1 4.23 -> 3.94 dB, f0 L1 0.142 -> 0.045 semitone, median f0 error 8.2 -> 3.2 cents,
+# confidently pitched 59 % -> 92 %. (With the old path-dependent split one run's 8-s clip had
+# 0.6 s of one note read 16 semitones low by CREPE: f0 L1 0.165 -> 1.664 while the median error
+# fell from 13.5 to 5.7 cents, hence the median and within-50-cents rows.)
 DEFAULT_TRAIN_STEPS = 800
 DEFAULT_BATCH_SIZE = 4
 # 10x the paper's 3e-4: a few hundred steps instead of tens of thousands.
