@@ -18,10 +18,8 @@ earlier run with the same prefix), progress logged while it runs and counted in 
 """
 
 import argparse
-import os
 import sys
 import time
-import uuid
 
 import numpy as np
 
@@ -122,17 +120,13 @@ def generate_synthetic_dataset(output_tfrecord_path, num_examples=1000000, num_s
         raise ValueError(f'bad settings for {generator}: {e}') from e
     options = lib.default_pipeline_options(pipeline_options)
     output_tfrecord_path = str(output_tfrecord_path)
-    out_dir = os.path.dirname(output_tfrecord_path) or '.'
-    base = os.path.basename(output_tfrecord_path)
-    tf.io.gfile.makedirs(out_dir)
-    tmp_dir = os.path.join(out_dir, f'.{base}.tmp-{uuid.uuid4().hex[:8]}')
-    tf.io.gfile.makedirs(tmp_dir)
+    out_dir, tmp_dir, tmp_prefix = lib.make_temporary_output(output_tfrecord_path)
     _log(f'{num_examples} synthetic examples ({generator}, {settings}) -> '
              f'{output_tfrecord_path} ({" ".join(options)})')
     start = time.time()
     try:
         with beam.Pipeline(options=PipelineOptions(options)) as pipeline:
-            _build_pipeline(pipeline, os.path.join(tmp_dir, base), num_examples, num_shards,
+            _build_pipeline(pipeline, tmp_prefix, num_examples, num_shards,
                             random_seed, generator, settings)
         seconds = time.time() - start
         counters = lib.counter_values(pipeline.result, METRICS_NAMESPACE)

@@ -464,6 +464,23 @@ def counter_values(result, namespace=METRICS_NAMESPACE):
     return values
 
 
+def make_temporary_output(output_path):
+    """Creates a private directory beside `output_path` for a run to write into.
+
+    Returns `(out_dir, tmp_dir, tmp_prefix)`: the output's directory (created if missing), the
+    new temporary directory in it, and `output_path`'s name inside that directory. The run's
+    files move to `out_dir` only when it succeeds (`replace_outputs`).
+    """
+    import tensorflow as tf
+
+    out_dir = os.path.dirname(output_path) or '.'
+    base = os.path.basename(output_path)
+    tf.io.gfile.makedirs(out_dir)
+    tmp_dir = os.path.join(out_dir, f'.{base}.tmp-{uuid.uuid4().hex[:8]}')
+    tf.io.gfile.makedirs(tmp_dir)
+    return out_dir, tmp_dir, os.path.join(tmp_dir, base)
+
+
 def replace_outputs(tmp_dir, out_dir, old_files):
     """Removes a previous run's `old_files`, then moves `tmp_dir`'s files into `out_dir`.
 
@@ -535,12 +552,7 @@ def prepare_tfrecord(input_audio_paths, output_tfrecord_path, num_shards=None,
                 o.startswith('--runner=') and 'Direct' not in o for o in options):
             crepe.weights_path(crepe_capacity)  # Local run: fail now if weights are missing.
     output_tfrecord_path = str(output_tfrecord_path)
-    out_dir = os.path.dirname(output_tfrecord_path) or '.'
-    base = os.path.basename(output_tfrecord_path)
-    tf.io.gfile.makedirs(out_dir)
-    tmp_dir = os.path.join(out_dir, f'.{base}.tmp-{uuid.uuid4().hex[:8]}')
-    tf.io.gfile.makedirs(tmp_dir)
-    tmp_prefix = os.path.join(tmp_dir, base)
+    out_dir, tmp_dir, tmp_prefix = make_temporary_output(output_tfrecord_path)
     _log(f'{len(paths)} files -> {output_tfrecord_path} ({" ".join(options)})')
     start = time.time()
     try:
