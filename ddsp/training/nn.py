@@ -734,23 +734,44 @@ class FcStack(keras.layers.Layer):
 # recurrent part. Both loops (forward, and the hand-written backward) are compiled with XLA:
 # Keras' generic RNN loop on CPU projects the input inside each of the T steps and runs the
 # step's small ops one by one, which made the solo-instrument decoder's GRU most of a train step.
+_FORWARD_UNROLL = 8  # Time steps per loop iteration of the forward pass.
+
+
 def _gru_forward_loop(xp, h0, recurrent_kernel, recurrent_bias):
     """Time-major recurrence: xp `[T, B, 3U]` (inputs already projected), h0 `[B, U]`.
 
     Returns `(h, z, r, hh, rh)`, each `[T, B, U]`: the states and what the backward loop needs
     (update gate, reset gate, candidate state, recurrent candidate term before the reset gate).
+    The loop runs `_FORWARD_UNROLL` steps per iteration (the sequence is zero-padded to a
+    multiple of it and the padding's outputs dropped): one step's work is small, so fewer
+    iterations save much of the loop's overhead (about 15 % of the forward pass; unrolling the
+    backward loop did not help). The steps and their results are the same.
     """
-    def step(carry, xp_t):
-        h = carry[0]
+    n_steps = tf.shape(xp)[0]
+    unroll = _FORWARD_UNROLL
+    padding = (unroll - n_steps % unroll) % unroll
+    xp = tf.pad(xp, [[0, padding], [0, 0], [0, 0]])
+    xp = tf.reshape(xp, tf.concat([[-1, unroll], tf.shape(xp)[1:]], axis=0))
+
+    def step(h, xp_t):
         rz, rr, rh = tf.split(tf.matmul(h, recurrent_kernel) + recurrent_bias, 3, axis=-1)
         xz, xr, xh = tf.split(xp_t, 3, axis=-1)
         z = tf.sigmoid(xz + rz)
         r = tf.sigmoid(xr + rr)
         hh = tf.tanh(xh + r * rh)
-        return (z * h + (1.0 - z) * hh, z, r, hh, rh)
+        return z * h + (1.0 - z) * hh, z, r, hh, rh
 
-    zeros = tf.zeros_like(h0)
-    return tf.scan(step, xp, initializer=(h0, zeros, zeros, zeros, zeros))
+    def steps(carry, xp_block):
+        h, outputs = carry[0], []
+        for i in range(unroll):
+            outputs.append(step(h, xp_block[i]))
+            h = outputs[-1][0]
+        return (h,) + tuple(tf.stack(column) for column in zip(*outputs))
+
+    zeros = tf.zeros_like(xp[0, :, :, :tf.shape(h0)[-1]])
+    blocks = tf.scan(steps, xp, initializer=(h0,) + (zeros,) * 5)[1:]
+    return tuple(tf.reshape(b, tf.concat([[-1], tf.shape(b)[2:]], axis=0))[:n_steps]
+                 for b in blocks)
 
 
 def _gru_backward_loop(dh_out, h_prev, z, r, hh, rh, recurrent_kernel):
