@@ -635,6 +635,70 @@ def _layer_norm(x, gamma, beta, epsilon):
     return normalize(x, gamma, beta)
 
 
+def dense_layer_norm(x, kernel, bias, gamma, beta, epsilon: float = 1e-3):
+    """A dense layer followed by layer normalization, as one fused computation.
+
+    Computes `layer_norm(x @ kernel + bias, gamma, beta, epsilon)`. The row mean that layer
+    normalization subtracts is linear in the weights (`mean(x W + b) = x mean(W) + mean(b)`), so
+    it is folded into them: the kernel and bias are centred over their output axis once, the
+    product is already zero-mean, and the normalization only has to scale it. That removes a
+    reduction and a subtraction over every activation in both passes; the gradient through the
+    centred weights is still exact. Half-precision inputs are computed in float32 and cast back.
+
+    Args:
+        x: `[..., D]` inputs.
+        kernel: `[D, C]` dense kernel.
+        bias: `[C]` dense bias.
+        gamma: `[C]` normalization scale.
+        beta: `[C]` normalization offset.
+        epsilon: Added to the variance.
+
+    Returns:
+        `[..., C]`, the dtype of `x`.
+
+    Example:
+        >>> dense, norm = keras.layers.Dense(256), keras.layers.LayerNormalization()
+        >>> dense.build([None, 512]); norm.build([None, 256])
+        >>> dense_layer_norm(x, dense.kernel, dense.bias, norm.gamma, norm.beta, norm.epsilon)
+        ... # == norm(dense(x))
+    """
+    x = tf.convert_to_tensor(x)
+    dtype = x.dtype
+    compute_dtype = tf.float32 if dtype in (tf.float16, tf.bfloat16) else dtype
+    kernel = tf.cast(kernel, compute_dtype)
+    bias = tf.cast(bias, compute_dtype)
+    kernel = kernel - tf.reduce_mean(kernel, axis=-1, keepdims=True)
+    bias = bias - tf.reduce_mean(bias)
+    shape = tf.shape(x)
+    # A 2-D matmul with `bias_add` lets the runtime fuse both into one kernel.
+    rows = tf.reshape(tf.cast(x, compute_dtype), [-1, shape[-1]])
+    centred = tf.nn.bias_add(tf.matmul(rows, kernel), bias)
+    y = _centred_layer_norm(centred, tf.cast(gamma, compute_dtype),
+                            tf.cast(beta, compute_dtype), float(epsilon))
+    y = tf.reshape(y, tf.concat([shape[:-1], tf.shape(kernel)[-1:]], axis=0))
+    return tf.cast(y, dtype)
+
+
+def _centred_layer_norm(c, gamma, beta, epsilon):
+    """Layer norm of `[N, C]` rows that already have zero mean; exact on that subspace."""
+    @tf.custom_gradient
+    def normalize(c, gamma, beta):
+        inv_std = tf.math.rsqrt(tf.reduce_mean(tf.square(c), axis=-1, keepdims=True) + epsilon)
+        x_hat = c * inv_std
+
+        def grad(dy):
+            dy_x_hat = dy * x_hat
+            d_gamma = tf.reduce_sum(dy_x_hat, axis=0)
+            d_beta = tf.reduce_sum(dy, axis=0)
+            proj = tf.matmul(dy_x_hat, gamma[:, tf.newaxis]) / tf.cast(tf.shape(c)[-1], c.dtype)
+            dc = inv_std * (dy * gamma - x_hat * proj)
+            return dc, d_gamma, d_beta
+
+        return x_hat * gamma + beta, grad
+
+    return normalize(c, gamma, beta)
+
+
 @keras_serializable
 @gin.register
 class Fc(keras.layers.Layer):
@@ -663,10 +727,10 @@ class Fc(keras.layers.Layer):
         self.norm.build(input_shape[:-1] + (self.ch,))
 
     def call(self, x):
-        # `layer_norm` computes what calling `self.norm` does (the same weights), faster.
+        # The same weights and result as `self.norm(self.dense(x))`, faster.
         norm = self.norm
-        return self._nonlinearity_fn(
-            layer_norm(self.dense(x), norm.gamma, norm.beta, norm.epsilon))
+        return self._nonlinearity_fn(dense_layer_norm(
+            x, self.dense.kernel, self.dense.bias, norm.gamma, norm.beta, norm.epsilon))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)[:-1] + (self.ch,)

@@ -354,6 +354,69 @@ def test_layer_norm_half_precision_and_xla():
                                atol=1e-5)
 
 
+@pytest.mark.parametrize('shape', [(3, 4, 5), (6, 1)])
+def test_dense_layer_norm_matches_float64_autodiff(shape):
+    # Folding the row mean into the weights is exact algebra; compare values and every gradient
+    # with TensorFlow's autodiff of the plain Dense + textbook LayerNorm in float64.
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(shape) * 2.0 + 0.5
+    kernel, bias = rng.standard_normal((shape[-1], 8)), rng.standard_normal(8)
+    gamma, beta = rng.standard_normal(8), rng.standard_normal(8)
+    weight = rng.standard_normal(shape[:-1] + (8,))
+
+    def reference(x, kernel, bias, gamma, beta):
+        h = tf.tensordot(x, kernel, 1) + bias
+        mean, var = tf.nn.moments(h, [-1], keepdims=True)
+        return (h - mean) / tf.sqrt(var + 1e-3) * gamma + beta
+
+    def value_and_gradients(fn, dtype):
+        args = [tf.constant(a, dtype) for a in (x, kernel, bias, gamma, beta)]
+        with tf.GradientTape() as tape:
+            tape.watch(args)
+            y = fn(*args)
+            loss = tf.reduce_sum(y * tf.constant(weight, dtype))
+        return [y.numpy()] + [g.numpy() for g in tape.gradient(loss, args)]
+
+    ours = value_and_gradients(lambda *a: nn.dense_layer_norm(*a, epsilon=1e-3), tf.float32)
+    ref = value_and_gradients(reference, tf.float64)
+    names = ['y', 'd_x', 'd_kernel', 'd_bias', 'd_gamma', 'd_beta']
+    for name, a, b in zip(names, ours, ref):
+        assert a.shape == b.shape, name
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4, err_msg=name)
+    # The bias only shifts each row by a constant after centring, so its gradient is zero-mean.
+    assert abs(ref[3].mean()) < 1e-9
+
+
+def test_dense_layer_norm_half_precision_and_xla():
+    x = _rand(2, 3, 6)
+    kernel, bias = _rand(6, 8, seed=1), _rand(8, seed=2)
+    gamma, beta = _rand(8, seed=3), _rand(8, seed=4)
+    y = nn.dense_layer_norm(x, kernel, bias, gamma, beta)
+    y_half = nn.dense_layer_norm(tf.constant(x, tf.float16), kernel, bias, gamma, beta)
+    assert y_half.dtype == tf.float16
+    np.testing.assert_allclose(y_half.numpy(), y.numpy(), rtol=1e-2, atol=1e-2)
+
+    def value_and_grad(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(tf.square(nn.dense_layer_norm(x, kernel, bias, gamma, beta)))
+        return loss, tape.gradient(loss, x)
+
+    loss, grad = value_and_grad(tf.constant(x))
+    loss_xla, grad_xla = tf.function(value_and_grad, jit_compile=True)(tf.constant(x))
+    np.testing.assert_allclose(loss_xla.numpy(), loss.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(grad_xla.numpy(), grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_fc_equals_its_keras_layers():
+    # `Fc.call` fuses its Dense and LayerNormalization; calling the two layers must agree.
+    fc = nn.Fc(ch=7)
+    x = _rand(2, 5, 4)
+    y = fc(x).numpy()
+    unfused = keras.activations.leaky_relu(fc.norm(fc.dense(x)), negative_slope=0.2).numpy()
+    np.testing.assert_allclose(y, unfused, rtol=1e-4, atol=1e-5)
+
+
 def test_fc_stack_counts_and_identity():
     stack = nn.FcStack(ch=6, layers=3)
     assert stack(tf.ones([2, 4, 2])).shape == (2, 4, 6)
