@@ -204,7 +204,7 @@ class Reverb(processors.Processor):
         ir = self._check_ir(ir)
         # Sample 0 is the direct path: zero it so that the wet signal is all
         # reflections, and the dry level is fixed by `add_dry`.
-        ir = tf.concat([tf.zeros_like(ir[:, :1]), ir[:, 1:]], axis=1)
+        ir = core.pad_axis(core.slice_axis(ir, 1, axis=1), (1, 0), axis=1)
         wet = core.fft_convolve(audio, ir, padding='same', delay_compensation=0)
         return wet + audio if self.add_dry else wet
 

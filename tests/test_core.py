@@ -175,6 +175,26 @@ def test_pad_axis_kwargs():
     np.testing.assert_array_equal(out.numpy(), np.pad(x, [(0, 0), (2, 2)], mode='reflect'))
 
 
+@pytest.mark.parametrize('axis', [0, 1, 2, -1])
+@pytest.mark.parametrize('start, size', [(0, 2), (1, -1), (2, 1), (4, -1)])
+def test_slice_axis_matches_indexing_and_its_gradient(axis, start, size):
+    x = _rand([5, 6, 7])
+    index = [slice(None)] * 3
+    index[axis] = slice(start, None if size < 0 else start + size)
+    index = tuple(index)
+    np.testing.assert_array_equal(core.slice_axis(x, start, size, axis).numpy(), x[index])
+    # The gradient scatters the upstream gradient back into zeros at the slice.
+    xt = tf.constant(x)
+    upstream = _rand(list(x[index].shape), seed=1)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = core.slice_axis(xt, start, size, axis)
+    expected = np.zeros_like(x)
+    expected[index] = upstream
+    np.testing.assert_array_equal(tape.gradient(y, xt, output_gradients=upstream).numpy(),
+                                  expected)
+
+
 @pytest.mark.parametrize('axis', [0, 1, 2, -1, -3])
 def test_diff(axis):
     x = _rand([3, 4, 5])
