@@ -241,8 +241,13 @@ def test_trainer_jit_compile_step_matches_the_default_step():
     (before, losses, after), (before_jit, losses_jit, after_jit) = results
     for a, b in zip(before, before_jit):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_allclose(losses_jit, losses, rtol=1e-4)
-    assert losses[1] != losses[0]  # The first step changed the weights.
+    # Same weights, so the first losses differ only by float32 rounding (measured 2.3e-5).
+    np.testing.assert_allclose(losses_jit[0], losses[0], rtol=1e-4)
+    # The second comes after one update in which a few weights with near-zero gradients moved
+    # the other way (see below): measured 1.4e-4 (4.6e-5 with an earlier LayerNorm), against a
+    # loss change of 4 % over the step, so 1e-3 still catches a wrong gradient or update.
+    np.testing.assert_allclose(losses_jit[1], losses[1], rtol=1e-3)
+    assert abs(losses[1] - losses[0]) > 0.02 * losses[0]  # The first step changed the weights.
     # Adam's first steps move every weight by about +-learning rate (3e-3) whatever the size of
     # its gradient, so a near-zero gradient whose float32 rounding differs between XLA and
     # TensorFlow can move a weight the other way: bound the difference by 2 steps x 2 x 3e-3,
