@@ -586,9 +586,9 @@ def layer_norm(x, gamma, beta, epsilon: float = 1e-3):
 
     Computes what `keras.layers.LayerNormalization(epsilon=epsilon)` computes,
     `(x - mean) / sqrt(var + epsilon) * gamma + beta` with the mean and (biased) variance of
-    each row, but differentiates it with one closed-form expression instead of the dozen
-    broadcast ops autodiff makes of it: this is most of an `Fc` layer's time outside its matmul.
-    Half-precision inputs are normalized in float32 and cast back, as Keras does.
+    each row, but differentiates the scaling with one closed-form expression instead of the
+    dozen broadcast ops autodiff makes of it. Half-precision inputs are normalized in float32
+    and cast back, as Keras does.
 
     Args:
         x: `[..., C]` activations.
@@ -604,35 +604,10 @@ def layer_norm(x, gamma, beta, epsilon: float = 1e-3):
         >>> norm.build([None, 512])
         >>> layer_norm(x, norm.gamma, norm.beta, norm.epsilon)  # == norm(x)
     """
-    x = tf.convert_to_tensor(x)
-    dtype = x.dtype
-    compute_dtype = tf.float32 if dtype in (tf.float16, tf.bfloat16) else dtype
-    y = _layer_norm(tf.cast(x, compute_dtype), tf.cast(gamma, compute_dtype),
-                    tf.cast(beta, compute_dtype), float(epsilon))
-    return tf.cast(y, dtype)
+    def centre(rows, dtype):
+        return rows - tf.reduce_mean(rows, axis=-1, keepdims=True)
 
-
-def _layer_norm(x, gamma, beta, epsilon):
-    @tf.custom_gradient
-    def normalize(x, gamma, beta):
-        centred = x - tf.reduce_mean(x, axis=-1, keepdims=True)
-        inv_std = tf.math.rsqrt(
-            tf.reduce_mean(tf.square(centred), axis=-1, keepdims=True) + epsilon)
-        x_hat = centred * inv_std
-
-        def grad(dy):
-            batch_axes = list(range(dy.shape.rank - 1))
-            d_gamma = tf.reduce_sum(dy * x_hat, axis=batch_axes)
-            d_beta = tf.reduce_sum(dy, axis=batch_axes)
-            d_x_hat = dy * gamma
-            # d/dx of x_hat: remove the parts of d_x_hat along the mean and along x_hat.
-            dx = inv_std * (d_x_hat - tf.reduce_mean(d_x_hat, axis=-1, keepdims=True)
-                            - x_hat * tf.reduce_mean(d_x_hat * x_hat, axis=-1, keepdims=True))
-            return dx, d_gamma, d_beta
-
-        return x_hat * gamma + beta, grad
-
-    return normalize(x, gamma, beta)
+    return _normalize_centred_rows(x, centre, gamma, beta, epsilon)
 
 
 def dense_layer_norm(x, kernel, bias, gamma, beta, epsilon: float = 1e-3):
@@ -662,25 +637,40 @@ def dense_layer_norm(x, kernel, bias, gamma, beta, epsilon: float = 1e-3):
         >>> dense_layer_norm(x, dense.kernel, dense.bias, norm.gamma, norm.beta, norm.epsilon)
         ... # == norm(dense(x))
     """
+    def centred_dense(rows, dtype):
+        centred_kernel = tf.cast(kernel, dtype)
+        centred_kernel -= tf.reduce_mean(centred_kernel, axis=-1, keepdims=True)
+        centred_bias = tf.cast(bias, dtype)
+        centred_bias -= tf.reduce_mean(centred_bias)
+        # A 2-D matmul with `bias_add` lets the runtime fuse both into one kernel.
+        return tf.nn.bias_add(tf.matmul(rows, centred_kernel), centred_bias)
+
+    return _normalize_centred_rows(x, centred_dense, gamma, beta, epsilon)
+
+
+def _normalize_centred_rows(x, centre, gamma, beta, epsilon):
+    """Normalizes `centre(rows, dtype)`, zero-mean `[N, C]` rows made from `x` as `[N, D]`.
+
+    Half precision is computed in float32 (`dtype`) and cast back; the result has the shape of
+    `x` with its last axis C.
+    """
     x = tf.convert_to_tensor(x)
-    dtype = x.dtype
-    compute_dtype = tf.float32 if dtype in (tf.float16, tf.bfloat16) else dtype
-    kernel = tf.cast(kernel, compute_dtype)
-    bias = tf.cast(bias, compute_dtype)
-    kernel = kernel - tf.reduce_mean(kernel, axis=-1, keepdims=True)
-    bias = bias - tf.reduce_mean(bias)
+    compute_dtype = tf.float32 if x.dtype in (tf.float16, tf.bfloat16) else x.dtype
     shape = tf.shape(x)
-    # A 2-D matmul with `bias_add` lets the runtime fuse both into one kernel.
     rows = tf.reshape(tf.cast(x, compute_dtype), [-1, shape[-1]])
-    centred = tf.nn.bias_add(tf.matmul(rows, kernel), bias)
-    y = _centred_layer_norm(centred, tf.cast(gamma, compute_dtype),
+    centred = centre(rows, compute_dtype)
+    y = _scale_centred_rows(centred, tf.cast(gamma, compute_dtype),
                             tf.cast(beta, compute_dtype), float(epsilon))
-    y = tf.reshape(y, tf.concat([shape[:-1], tf.shape(kernel)[-1:]], axis=0))
-    return tf.cast(y, dtype)
+    y = tf.reshape(y, tf.concat([shape[:-1], tf.shape(centred)[-1:]], axis=0))
+    return tf.cast(y, x.dtype)
 
 
-def _centred_layer_norm(c, gamma, beta, epsilon):
-    """Layer norm of `[N, C]` rows that already have zero mean; exact on that subspace."""
+def _scale_centred_rows(c, gamma, beta, epsilon):
+    """Layer norm of `[N, C]` rows that already have zero mean, with a closed-form gradient.
+
+    The gradient leaves out the mean term of a full layer norm's: whatever made the rows
+    zero-mean (a subtraction, centred weights) removes that component itself under autodiff.
+    """
     @tf.custom_gradient
     def normalize(c, gamma, beta):
         inv_std = tf.math.rsqrt(tf.reduce_mean(tf.square(c), axis=-1, keepdims=True) + epsilon)
@@ -690,6 +680,7 @@ def _centred_layer_norm(c, gamma, beta, epsilon):
             dy_x_hat = dy * x_hat
             d_gamma = tf.reduce_sum(dy_x_hat, axis=0)
             d_beta = tf.reduce_sum(dy, axis=0)
+            # The component of `dy * gamma` along x_hat, per row, as one matrix-vector product.
             proj = tf.matmul(dy_x_hat, gamma[:, tf.newaxis]) / tf.cast(tf.shape(c)[-1], c.dtype)
             dc = inv_std * (dy * gamma - x_hat * proj)
             return dc, d_gamma, d_beta
