@@ -74,8 +74,8 @@ def np_mean_difference(target, value, loss_type, weights=None):
 
 def np_spectral_loss(target, audio, loss_type, fft_sizes=FFT_SIZES, weights=None, **term_weights):
     """The documented multi-scale formula, term by term."""
-    def logmag(m):
-        return np.log(np.where(m <= 0, 1e-5, m))
+    def logmag(m):  # Floored at 1e-5 (the original replaced only m <= 0).
+        return np.log(np.maximum(m, 1e-5))
 
     transforms = {
         'mag_weight': lambda m: m,
@@ -286,6 +286,45 @@ def test_spectral_loss_gradient_is_finite_and_nonzero():
         grad = tape.gradient(value, audio).numpy()
         assert np.all(np.isfinite(grad)), loss_type
         assert np.mean(np.abs(grad) > 0) > 0.99, loss_type
+
+
+def test_log_magnitude_term_ignores_bins_below_the_floor():
+    """Near-silent generated audio: the log term's gradient must not depend on how quiet.
+
+    The target is a tone that stops halfway; the generated audio is the same tone with noise
+    at 1e-30 or 1e-20 of full scale in the second half (and 2 dB quieter in the first).
+    Every magnitude of that noise is far
+    below the 1e-5 floor, where the floored log is constant, so the two gradients agree. With
+    the unfloored log (the original's `safe_log`, which replaces only values <= 0) the
+    gradient goes as 1 / magnitude^2 through the STFT magnitude, overflows float32 and
+    turns into NaN: one such batch made every weight of a model NaN after clipping.
+    """
+    n = 4096
+    t = np.arange(n) / 16000.0
+    tone = (0.5 * np.sin(2 * np.pi * 440.0 * t) * (t < t[n // 2])).astype(np.float32)[None]
+    noise = np.random.default_rng(0).standard_normal([1, n]).astype(np.float32)
+    quiet = (t >= t[n // 2])[None]
+    loss = losses.SpectralLoss(fft_sizes=(256, 64), mag_weight=0.0, logmag_weight=1.0)
+
+    def gradient(level, log_fn=None):
+        audio = tf.Variable(np.where(quiet, level * noise, 0.8 * tone))
+        with tf.GradientTape() as tape:
+            if log_fn is None:
+                value = loss(tone, audio)
+            else:
+                value = sum(tf.reduce_mean(tf.abs(
+                    log_fn(spectral_ops.compute_mag(tone, s))
+                    - log_fn(spectral_ops.compute_mag(audio, s)))) for s in (256, 64))
+        return tape.gradient(value, audio).numpy()
+
+    floored = [gradient(level) for level in (1e-30, 1e-20)]
+    assert all(np.all(np.isfinite(g)) for g in floored)
+    np.testing.assert_allclose(floored[0], floored[1], rtol=1e-5, atol=1e-9)
+    # The loss still follows the audible part, and the unfloored log explodes in the tail.
+    assert np.max(np.abs(floored[0][~quiet])) > 1e-4
+    from ddsp import core
+    for level in (1e-30, 1e-20):
+        assert not np.all(np.isfinite(gradient(level, core.safe_log))), level
 
 
 def test_spectral_loss_graph_and_xla_match_eager():

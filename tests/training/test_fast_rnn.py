@@ -245,9 +245,11 @@ def test_trainer_jit_compile_step_matches_the_default_step():
     np.testing.assert_allclose(losses_jit[0], losses[0], rtol=1e-4)
     # The second comes after one update in which a few weights with near-zero gradients moved
     # the other way (see below): measured 1.4e-4 (4.6e-5 with an earlier LayerNorm), against a
-    # loss change of 4 % over the step, so 1e-3 still catches a wrong gradient or update.
+    # loss change of 1.6 % over the step (17.91 -> 17.62), so 1e-3 still catches a wrong
+    # gradient or update. (Before the log-magnitude floor the step moved the loss by 3.8 %,
+    # 19.46 -> 18.72, mostly in bins below 1e-5 that no longer count.)
     np.testing.assert_allclose(losses_jit[1], losses[1], rtol=1e-3)
-    assert abs(losses[1] - losses[0]) > 0.02 * losses[0]  # The first step changed the weights.
+    assert abs(losses[1] - losses[0]) > 0.01 * losses[0]  # The first step changed the weights.
     # Adam's first steps move every weight by about +-learning rate (3e-3) whatever the size of
     # its gradient, so a near-zero gradient whose float32 rounding differs between XLA and
     # TensorFlow can move a weight the other way: bound the difference by 2 steps x 2 x 3e-3,
