@@ -32,6 +32,15 @@
    ~0.1 semitone, clean harmonics); what training learns is the loudness envelope and level,
    the timbre (noise, reverb) and a pitch CREPE is confident about.
 
+   Under the table, one line gives the verdict (also in `metrics.json`): "OK: ..." when the
+   trained model beats the untrained one on the held-out clip, "FAILED: ..." when its held-out
+   audio is not finite, its spectral loss is not the lower one, or its share of frames within
+   50 cents is more than 0.05 below the untrained model's; then the demo exits with status 1.
+
+A training step whose loss or gradient is NaN or inf is not applied and stops the demo
+(exit status 1) with one line naming the step and the newest checkpoint left, which holds
+the last finite state saved; a second run resumes from it.
+
 Stages 2-4 need the `data_preparation` and `crepe` extras; `--no_dataset` runs stage 1 only,
 `--no_train` stops after stage 2.
 """
@@ -569,6 +578,75 @@ def metrics_table(results, trained_steps):
     return '\n'.join(out)
 
 
+# The verdict: is the trained model better than the untrained one on the held-out clip? Two
+# criteria, the spectral loss and the share of frames within 50 cents. Loudness L1 is not one:
+# good runs measure 3.9-4.5 dB trained against 4.2 dB untrained (the untrained level is
+# already close), so alone it cannot tell a good run from a bad one.
+
+# The largest drop in the share of frames within 50 cents that still passes: room for
+# run-to-run noise, while the bad run of the issue fell from 0.97 to 0.24.
+F0_WITHIN_50_TOLERANCE = 0.05
+
+
+def _fmt(value, spec):
+    """`value` formatted with `spec`; 'not finite' for None, NaN or inf."""
+    return format(value, spec) if _finite(value) else 'not finite'
+
+
+def _finite(value):
+    return value is not None and math.isfinite(value)
+
+
+def _spectral_loss_check(untrained, trained):
+    """`(ok, text)`: the trained spectral loss (the training objective) is the lower one."""
+    u, t = untrained['spectral_loss'], trained['spectral_loss']
+    ok = _finite(t) and _finite(u) and t < u
+    return ok, f'spectral loss {_fmt(t, ".3f")} {"<" if ok else ">="} {_fmt(u, ".3f")}'
+
+
+def _f0_check(untrained, trained):
+    """`(ok, text)`: the share of frames within 50 cents fell by at most the tolerance."""
+    u, t = untrained.get('f0_within_50_cents'), trained.get('f0_within_50_cents')
+    ok = _finite(t) and _finite(u) and t >= u - F0_WITHIN_50_TOLERANCE
+    return ok, (f'f0 within 50 cents {_fmt(t, ".2f")} {">=" if ok else "<"} '
+                f'{_fmt(u, ".2f")} - {F0_WITHIN_50_TOLERANCE}')
+
+
+def training_verdict(untrained, trained):
+    """Whether the trained model beats the untrained one on the held-out clip.
+
+    The trained model fails when its held-out audio is not finite (`trained['audio_finite']`
+    False), when its spectral loss is not lower than the untrained one's, or when its share
+    of frames within 50 cents (`f0_within_50_cents`) is more than `F0_WITHIN_50_TOLERANCE`
+    below the untrained one's. A missing or non-finite value fails its check.
+
+    Args:
+        untrained: the untrained model's metrics (`audio_metrics` plus `spectral_loss`).
+        trained: the trained model's, likewise.
+
+    Returns:
+        `{'ok': bool, 'reasons': [str], 'line': str}`: the failed checks (all checks when
+        none failed) and the plain line printed under the metrics table.
+
+    Example:
+        >>> training_verdict({'spectral_loss': 17.1, 'f0_within_50_cents': 0.97},
+        ...                  {'spectral_loss': 7.08, 'f0_within_50_cents': 0.92})['line']
+        'OK: the trained model beats the untrained one on the held-out clip: spectral loss
+        7.080 < 17.100; f0 within 50 cents 0.92 >= 0.97 - 0.05'
+    """
+    checks = [_spectral_loss_check(untrained, trained), _f0_check(untrained, trained)]
+    if trained.get('audio_finite') is False:
+        checks.insert(0, (False, 'its held-out audio is not finite (NaN or inf samples)'))
+    failed = [text for ok, text in checks if not ok]
+    if failed:
+        line = ('FAILED: the trained model is worse than the untrained one on the held-out '
+                'clip: ' + '; '.join(failed))
+    else:
+        line = ('OK: the trained model beats the untrained one on the held-out clip: '
+                + '; '.join(text for _, text in checks))
+    return {'ok': not failed, 'reasons': failed or [text for _, text in checks], 'line': line}
+
+
 # ------------------------------------------------------------------------------------------------
 # The command line.
 # ------------------------------------------------------------------------------------------------
@@ -642,7 +720,13 @@ def run_synthesis(output_dir, sample_rate):
 
 
 def run_training(args, dataset):
-    """Stages 3 and 4; `{name: path}` of the held-out WAVs, PNG and metrics JSON."""
+    """Stages 3 and 4; `{name: path}` of the held-out WAVs, PNG and metrics JSON.
+
+    Also `'verdict'`: `training_verdict` of the held-out metrics, printed under the table.
+
+    Raises:
+        train_util.TrainingDivergedError: a training step's loss or gradient was not finite.
+    """
     import time  # pylint: disable=import-outside-toplevel
 
     from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
@@ -675,11 +759,12 @@ def run_training(args, dataset):
     t0 = time.time()
     untrained, truth = audio_metrics(clips['audio'], untrained_audio,
                                      crepe_capacity=args.metrics_crepe)
-    trained, _ = audio_metrics(clips['audio'], trained_audio, crepe_capacity=args.metrics_crepe,
-                               original_features=truth)
-    untrained['spectral_loss'], trained['spectral_loss'] = untrained_loss, trained_loss
+    untrained.update(spectral_loss=untrained_loss, audio_finite=True)
+    trained = held_out_metrics(clips['audio'], trained_audio, trained_loss,
+                               args.metrics_crepe, truth)
+    verdict = training_verdict(untrained, trained)
     results = {
-        'untrained': untrained, 'trained': trained,
+        'untrained': untrained, 'trained': trained, 'verdict': verdict,
         'train': {'state': state, 'start_step': run['start_step'],
                   'end_step': run['end_step'], 'seconds': run['seconds'],
                   'batch_size': args.batch_size, 'learning_rate': args.learning_rate,
@@ -691,29 +776,77 @@ def run_training(args, dataset):
                      'metrics_seconds': time.time() - t0},
         'dataset': {'reused': dataset['reused'], 'outputs': dataset['outputs']},
     }
-    paths = {}
-    sample_rate = 16000
-    for name, audio in [('held_out_original', clips['audio']),
-                        ('held_out_untrained', untrained_audio),
-                        ('held_out_resynthesis', trained_audio)]:
-        paths[name] = os.path.join(args.output_dir, f'{name}.wav')
-        info = write_wav(paths[name], audio.reshape(1, -1), sample_rate)
-        print(f'{paths[name]}: {info}')
-    paths['held_out_spectrograms'] = os.path.join(args.output_dir, 'held_out_spectrograms.png')
-    info = plot_spectrograms(paths['held_out_spectrograms'], [
-        ('held-out original', clips['audio'].reshape(1, -1)),
-        ('untrained model', untrained_audio.reshape(1, -1)),
-        (f'resynthesis after {run["end_step"]} steps', trained_audio.reshape(1, -1))],
-        sample_rate)
-    print(f'{paths["held_out_spectrograms"]}: {info}')
+    paths = write_held_out(args.output_dir, clips['audio'], untrained_audio, trained_audio,
+                           run['end_step'])
     paths['metrics'] = os.path.join(args.output_dir, 'metrics.json')
     _write_json(paths['metrics'], results)
     print(f'{paths["metrics"]}:\n' + metrics_table(results, run['end_step']))
+    print(verdict['line'])
+    paths['verdict'] = verdict
+    return paths
+
+
+def held_out_metrics(original, generated, spectral_loss, crepe_capacity, original_features):
+    """`audio_metrics` of `generated` plus `spectral_loss` and `audio_finite`.
+
+    Audio with NaN or inf samples (a diverged model) is not measured (librosa would raise
+    deep inside CREPE's features): its metrics are None, `audio_finite` False, and
+    `non_finite_samples` counts the bad samples. A non-finite loss is stored as None too,
+    so that metrics.json stays plain JSON.
+
+    Example:
+        >>> held_out_metrics(clips['audio'], audio, 7.08, 'tiny', truth)['audio_finite']
+        True
+    """
+    loss = float(spectral_loss) if _finite(spectral_loss) else None
+    n_bad = int(np.size(generated) - np.count_nonzero(np.isfinite(generated)))
+    if n_bad:
+        print(f'trained model: {n_bad} of {np.size(generated)} held-out samples are NaN or '
+              f'inf; its audio metrics are not computed.')
+        keys = ('loudness_l1_db', 'f0_l1_midi', 'f0_outlier_ratio', 'f0_confident_ratio',
+                'f0_median_cents', 'f0_within_50_cents')
+        return dict(dict.fromkeys(keys), spectral_loss=loss, audio_finite=False,
+                    non_finite_samples=n_bad)
+    metrics, _ = audio_metrics(original, generated, crepe_capacity=crepe_capacity,
+                               original_features=original_features)
+    return dict(metrics, spectral_loss=loss, audio_finite=True)
+
+
+def _playable(audio):
+    """`[1, n]` audio with NaN and inf samples set to 0 (for the WAV and the spectrogram)."""
+    audio = audio.reshape(1, -1)
+    return np.where(np.isfinite(audio), audio, 0.0).astype(np.float32)
+
+
+def write_held_out(output_dir, original, untrained, trained, end_step, sample_rate=16000):
+    """Writes the three held-out WAVs and their spectrograms; `{name: path}`.
+
+    Non-finite samples of a diverged model are written as 0 (the verdict reports them).
+    """
+    paths = {}
+    for name, audio in [('held_out_original', original), ('held_out_untrained', untrained),
+                        ('held_out_resynthesis', trained)]:
+        paths[name] = os.path.join(output_dir, f'{name}.wav')
+        info = write_wav(paths[name], _playable(audio), sample_rate)
+        print(f'{paths[name]}: {info}')
+    paths['held_out_spectrograms'] = os.path.join(output_dir, 'held_out_spectrograms.png')
+    info = plot_spectrograms(paths['held_out_spectrograms'], [
+        ('held-out original', _playable(original)),
+        ('untrained model', _playable(untrained)),
+        (f'resynthesis after {end_step} steps', _playable(trained))], sample_rate)
+    print(f'{paths["held_out_spectrograms"]}: {info}')
     return paths
 
 
 def main(argv=None):
-    """Runs the demo's stages; returns `{name: path}` of what it wrote (see the module doc)."""
+    """Runs the demo's stages; returns `{name: path}` of what it wrote (see the module doc).
+
+    After training, `'verdict'` holds `training_verdict`'s result; a failed verdict is
+    returned, not raised (`cli` turns it into exit status 1).
+
+    Example:
+        >>> main(['--output_dir', '/tmp/demo', '--no_dataset'])['harmonic']  # '/tmp/demo/...'
+    """
     args = parse_args(argv)
     os.makedirs(args.output_dir, exist_ok=True)
     paths = run_synthesis(args.output_dir, args.sample_rate)
@@ -728,5 +861,29 @@ def main(argv=None):
     return paths
 
 
+def cli(argv=None):
+    """`python -m ddsp.demo`: `main`, exiting with status 1 when training failed.
+
+    A run whose training diverged (`train_util.TrainingDivergedError`) ends with one plain
+    line on stderr; one whose trained model is worse than the untrained one has printed its
+    FAILED line under the metrics table. Otherwise returns `main`'s paths.
+
+    Example:
+        >>> cli(['--output_dir', 'demo_output'])  # SystemExit(1) on a failure
+    """
+    from ddsp.training import train_util  # pylint: disable=import-outside-toplevel
+    try:
+        paths = main(argv)
+    except train_util.TrainingDivergedError as e:
+        # Gin appends "In call to configurable" lines; the first line says it all.
+        raise SystemExit(f'demo: FAILED: {str(e).splitlines()[0]} In the demo, '
+                         f'--learning_rate sets the learning rate and --restart trains from '
+                         f'scratch.') from e
+    verdict = paths.get('verdict')
+    if verdict is not None and not verdict['ok']:
+        raise SystemExit(1)  # The FAILED line is printed under the metrics table.
+    return paths
+
+
 if __name__ == '__main__':
-    main()
+    cli()

@@ -196,6 +196,9 @@ def test_metrics_json_is_finite_and_training_helped(trained_demo):
     assert (metrics['train']['start_step'], metrics['train']['end_step']) == (0, E2E_STEPS)
     assert metrics['held_out']['clips'] == E2E_CLIPS
     assert metrics['dataset']['reused'] is False
+    # The verdict is stored beside the metrics it was computed from.
+    assert metrics['verdict'] == demo.training_verdict(metrics['untrained'], metrics['trained'])
+    assert metrics['trained']['audio_finite'] is True
 
 
 @pytest.mark.slow
@@ -331,3 +334,113 @@ def test_held_out_clips_are_the_longest_continuous_stretch_in_any_order(tmp_path
     starts = [s for s in range(0, len(chunk) - len(joined) + 1, hop)
               if np.array_equal(chunk[s:s + len(joined)], joined)]
     assert starts, 'the clips are not one continuous stretch of the chunk'
+
+
+# The verdict: trained against untrained, on constructed metrics --------------------------------
+GOOD_UNTRAINED = {'spectral_loss': 17.10, 'loudness_l1_db': 4.23, 'f0_within_50_cents': 0.97}
+
+
+def test_verdict_ok_when_training_helped():
+    # A clean run's numbers; a worse loudness L1 (3.9-4.5 dB against 4.2 in good runs) and a
+    # drop of 0.05 in the share within 50 cents are still OK.
+    trained = {'spectral_loss': 7.08, 'loudness_l1_db': 4.5, 'f0_within_50_cents': 0.92}
+    verdict = demo.training_verdict(GOOD_UNTRAINED, trained)
+    assert verdict['ok'] is True
+    assert verdict['line'] == ('OK: the trained model beats the untrained one on the held-out '
+                               'clip: spectral loss 7.080 < 17.100; f0 within 50 cents 0.92 '
+                               '>= 0.97 - 0.05')
+    assert verdict['reasons'] == ['spectral loss 7.080 < 17.100',
+                                  'f0 within 50 cents 0.92 >= 0.97 - 0.05']
+
+
+def test_verdict_fails_when_the_trained_model_is_worse():
+    # The run: spectral loss up, f0 within 50 cents from 97 % to 24 %.
+    untrained = dict(GOOD_UNTRAINED, spectral_loss=10.1)
+    trained = {'spectral_loss': 12.3, 'loudness_l1_db': 3.9, 'f0_within_50_cents': 0.24}
+    verdict = demo.training_verdict(untrained, trained)
+    assert verdict['ok'] is False
+    assert verdict['line'] == (
+        'FAILED: the trained model is worse than the untrained one on the held-out clip: '
+        'spectral loss 12.300 >= 10.100; f0 within 50 cents 0.24 < 0.97 - 0.05')
+    assert len(verdict['reasons']) == 2
+
+
+@pytest.mark.parametrize('trained, reason', [
+    ({'spectral_loss': 17.10, 'f0_within_50_cents': 0.97}, 'spectral loss 17.100 >= 17.100'),
+    ({'spectral_loss': 7.0, 'f0_within_50_cents': 0.91}, 'f0 within 50 cents 0.91 < 0.97'),
+    ({'spectral_loss': 7.0, 'f0_within_50_cents': None}, 'f0 within 50 cents not finite <'),
+])
+def test_verdict_fails_each_criterion_alone(trained, reason):
+    verdict = demo.training_verdict(GOOD_UNTRAINED, trained)
+    assert verdict['ok'] is False
+    assert len(verdict['reasons']) == 1 and verdict['reasons'][0].startswith(reason)
+
+
+def test_non_finite_trained_audio_is_reported_not_measured(capsys):
+    # CREPE's features (librosa) would raise on this audio; it is not measured at all.
+    import json
+    audio = np.zeros([2, 16000], np.float32)
+    audio[1, 5:9] = [np.nan, np.inf, -np.inf, np.nan]
+    trained = demo.held_out_metrics(audio, audio, float('nan'), 'tiny', original_features=None)
+    assert trained['audio_finite'] is False and trained['non_finite_samples'] == 4
+    assert trained['spectral_loss'] is None and trained['f0_within_50_cents'] is None
+    assert '4 of 32000 held-out samples are NaN or inf' in capsys.readouterr().out
+    verdict = demo.training_verdict(GOOD_UNTRAINED, trained)
+    assert verdict['ok'] is False
+    assert verdict['reasons'] == ['its held-out audio is not finite (NaN or inf samples)',
+                                  'spectral loss not finite >= 17.100',
+                                  'f0 within 50 cents not finite < 0.97 - 0.05']
+    json.dumps({'trained': trained, 'verdict': verdict}, allow_nan=False)  # Plain JSON.
+    # The table shows n/a rather than failing on the missing values.
+    table = demo.metrics_table({'untrained': dict(dict.fromkeys(trained), **GOOD_UNTRAINED),
+                                'trained': trained}, 800)
+    assert 'n/a' in table
+
+
+def test_playable_audio_zeroes_non_finite_samples():
+    audio = np.array([[0.5, np.nan, np.inf, -0.25]], np.float32)
+    np.testing.assert_array_equal(demo._playable(audio), [[0.5, 0.0, 0.0, -0.25]])
+
+
+# The exit status of `python -m ddsp.demo` ------------------------------------------------------
+def test_cli_exits_1_when_the_verdict_fails(monkeypatch):
+    failed = demo.training_verdict(GOOD_UNTRAINED, {'spectral_loss': 20.0,
+                                                    'f0_within_50_cents': 0.2})
+    monkeypatch.setattr(demo, 'main', lambda argv=None: {'verdict': failed})
+    with pytest.raises(SystemExit) as info:
+        demo.cli([])
+    assert info.value.code == 1
+
+
+def test_cli_returns_the_paths_when_the_verdict_is_ok_or_absent(monkeypatch):
+    ok = demo.training_verdict(GOOD_UNTRAINED, {'spectral_loss': 7.0,
+                                                'f0_within_50_cents': 0.97})
+    for paths in ({'verdict': ok, 'metrics': 'm.json'}, {'harmonic': 'h.wav'}):
+        monkeypatch.setattr(demo, 'main', lambda argv=None, paths=paths: paths)
+        assert demo.cli([]) == paths
+
+
+def test_cli_turns_a_diverged_training_into_one_failure_line(monkeypatch):
+    from ddsp.training import train_util
+
+    def diverge(argv=None):
+        raise train_util.TrainingDivergedError(
+            551, {'total_loss': float('nan'), 'grad_norm': float('nan')}, '/x/train/ckpt-500')
+
+    monkeypatch.setattr(demo, 'main', diverge)
+    with pytest.raises(SystemExit) as info:
+        demo.cli([])
+    message = info.value.code
+    assert isinstance(message, str) and '\n' not in message  # Printed to stderr, status 1.
+    assert message.startswith('demo: FAILED: Training diverged at step 551: ')
+    assert '/x/train/ckpt-500' in message and '--learning_rate' in message
+
+
+def test_main_block_calls_cli():
+    # `python -m ddsp.demo` must go through cli (the exit status), not main.
+    import ast
+    import inspect
+    tree = ast.parse(inspect.getsource(demo))
+    blocks = [node for node in tree.body if isinstance(node, ast.If)
+              and ast.unparse(node.test) == "__name__ == '__main__'"]
+    assert len(blocks) == 1 and ast.unparse(blocks[0].body[0]) == 'cli()'

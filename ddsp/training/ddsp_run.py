@@ -17,8 +17,12 @@ Train a solo-instrument model on TFRecords made by ddsp_prepare_tfrecord:
     --gin_param="TFRecordProvider.file_pattern='/data/violin/train.tfrecord*'" \
     --gin_param="batch_size=16" --alsologtostderr
 
-Run it again with the same --save_dir to resume from the newest checkpoint. Then evaluate
-every new checkpoint as it appears (or once, with --run_once), or write audio samples:
+Run it again with the same --save_dir to resume from the newest checkpoint. A step whose loss
+or gradient is NaN or inf is not applied and stops training (exit status 1) with a one-line
+error naming the step, the newest checkpoint (saved before it, so finite) and what to try.
+
+Then evaluate every new checkpoint as it appears (or once, with --run_once), or write audio
+samples:
 
   ddsp_run --mode=eval --save_dir=~/runs/violin --run_once \
     --gin_param="TFRecordProvider.file_pattern='/data/violin/eval.tfrecord*'"
@@ -312,8 +316,9 @@ def main(argv: Sequence[Text]):
     try:
         parse_gin(restore_dir)
         _run(save_dir, restore_dir)
-    except (ConfigError, FileNotFoundError) as e:
-        # Bad configs and missing data / checkpoints end with their message, not a traceback.
+    except (ConfigError, FileNotFoundError, train_util.TrainingDivergedError) as e:
+        # Bad configs, missing data / checkpoints and a diverged run (its message names the
+        # step, the checkpoint left and what to try) end with their message, not a traceback.
         _exit_with_error(str(e))
     except RuntimeError as e:
         if 'Required bindings' not in str(e):

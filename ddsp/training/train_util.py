@@ -3,12 +3,16 @@
 Files in a save directory:
 * `ckpt-{step}.index` / `.data-*` (and TF's `checkpoint` state file): the model and optimizer;
 * `operative_config-{step}.gin`: the gin config in force when a run started at `step`;
-* `summaries/train/`: TensorBoard scalars `losses/{name}` and `steps_per_sec`, and the gin
-  config as text.
+* `summaries/train/`: TensorBoard scalars `losses/{name}`, `grad_norm` and `steps_per_sec`,
+  and the gin config as text.
+
+A step whose loss or gradient norm is not finite stops `train` with `TrainingDivergedError`;
+nothing is saved after it (see `train`).
 """
 
 import contextlib
 import json
+import math
 import os
 import re
 import subprocess
@@ -24,6 +28,39 @@ import tensorflow as tf
 from ddsp.training import summaries
 
 _CKPT_INDEX = re.compile(r'^(?P<name>.+)-(?P<step>\d+)\.index$')
+# The key of the global gradient norm (before clipping) in `Trainer.train_step`'s outputs.
+GRAD_NORM = 'grad_norm'
+
+
+class TrainingDivergedError(RuntimeError):
+    """A training step's total loss or gradient norm is not finite; training stopped.
+
+    The step was not applied and nothing was saved after it. Attributes: `step` (the
+    1-based number of the step that diverged: the model is still at `step - 1`), `values`
+    (`{name: float}`: the step's total loss and gradient norm) and `checkpoint` (the newest
+    checkpoint left in the save directory, or None).
+
+    Example:
+        >>> try:
+        ...     train(provider, trainer, save_dir='/tmp/run')
+        ... except TrainingDivergedError as e:
+        ...     print(e.step, e.checkpoint)  # 551 /tmp/run/ckpt-501
+    """
+
+    def __init__(self, step: int, values: dict, checkpoint: Optional[Text]):
+        self.step, self.values, self.checkpoint = int(step), dict(values), checkpoint
+        found = ', '.join(f'{name} = {value}' for name, value in self.values.items())
+        if checkpoint:
+            kept = (f'the newest checkpoint, {checkpoint}, holds the last finite state saved; '
+                    f'running again resumes from it')
+        else:
+            kept = 'no checkpoint was saved before it'
+        super().__init__(
+            f'Training diverged at step {self.step}: expected a finite total loss and '
+            f'gradient norm, got {found}. The step was not applied and nothing was saved; '
+            f'{kept}. Try a lower learning rate (Trainer.learning_rate) or '
+            f'Trainer.grad_clip_norm, and check the data for NaN or inf (audio, f0_hz, '
+            f'loudness_db).')
 
 
 # ------------------------------------------------------------------------------------------------
@@ -343,18 +380,31 @@ def train(data_provider, trainer, batch_size: int = 32, num_steps: int = 1000000
        warning for the previous one); with none, training starts at step 0.
     3. `operative_config-{step}.gin` is written to `save_dir`; summaries go to
        `save_dir/summaries/train` (in a multi-worker cluster, by the chief only).
-    4. Each step: the step is read, then `train_step` runs. When `step % steps_per_summary ==
-       0` the mean losses since the last summary (`losses/{name}`) and `steps_per_sec` are
-       written; when `step % steps_per_save == 0` a checkpoint is saved (so the first is
-       `ckpt-1`). Training stops early when `total_loss <= early_stop_loss_value`.
+    4. Each step: the step is read, then `train_step` runs. If its total loss or its
+       gradient norm is not finite, training stops at once: the trainer did not apply the
+       step, no summary or checkpoint is written (the newest checkpoint stays the last
+       finite one saved), and `TrainingDivergedError` is logged and raised. Otherwise, when
+       `step % steps_per_summary == 0` the mean losses since the last summary
+       (`losses/{name}`), the mean gradient norm before clipping (`grad_norm`) and
+       `steps_per_sec` are written; when `step % steps_per_save == 0` a checkpoint is saved
+       (so the first is `ckpt-1`). Training stops early when
+       `total_loss <= early_stop_loss_value`. Finite loss spikes do not stop training.
     5. A final checkpoint is saved (also when no step ran and `save_dir` has no checkpoint
-       at this step, e.g. one restored from another `restore_dir`).
+       at this step, e.g. one restored from another `restore_dir`); not after a divergence.
 
     Progress (steps/s, loss, time left) is one updating line when stdout is a terminal and a
     log line every minute (and at each summary) otherwise.
 
     Returns:
-        The last step's losses, as floats (empty if no step ran).
+        The last step's losses, as floats (empty if no step ran; `grad_norm` is not a loss
+        and is left out).
+
+    Raises:
+        TrainingDivergedError: a step's total loss or gradient norm is not finite.
+
+    Example:
+        >>> losses = train(provider, trainer, num_steps=800, save_dir='/tmp/run',
+        ...                restore_dir='/tmp/run')  # /tmp/run/ckpt-800
     """
     save_dir, restore_dir = expand_path(save_dir), expand_path(restore_dir)
     dataset = data_provider.get_batch(batch_size, shuffle=True, repeats=-1)
@@ -390,19 +440,18 @@ def train(data_provider, trainer, batch_size: int = 32, num_steps: int = 1000000
                 logging.warning('The dataset ran out at step %d; stopping.', step)
                 break
             losses = {name: float(value.numpy()) for name, value in step_losses.items()}
+            _stop_if_not_finite(losses, step, trainer, save_dir, progress, summary_writer)
             steps_since_summary += 1
             for name, value in losses.items():
                 if name not in loss_means:
                     loss_means[name] = keras.metrics.Mean(name=name)
                 loss_means[name].update_state(value)
+            losses.pop(GRAD_NORM, None)  # Not a loss (its mean is summarized below).
 
             if step % steps_per_summary == 0:
                 now = time.time()
-                scalar_summary('steps_per_sec', steps_since_summary / max(now - t_summary,
-                                                                             1e-9), step=step)
-                for name, metric in loss_means.items():
-                    scalar_summary(f'losses/{name}', metric.result(), step=step)
-                    metric.reset_state()
+                _write_summaries(loss_means, step,
+                                 steps_since_summary / max(now - t_summary, 1e-9))
                 summary_writer.flush()
                 t_summary, steps_since_summary = now, 0
                 if hypertune is not None:
@@ -432,6 +481,36 @@ def train(data_provider, trainer, batch_size: int = 32, num_steps: int = 1000000
     summary_writer.flush()
     logging.info('Training finished at step %d.', step)
     return losses
+
+
+def _write_summaries(means: dict, step: int, steps_per_sec: float):
+    """Writes `steps_per_sec` and each mean (`losses/{name}`, `grad_norm`), then resets them."""
+    scalar_summary('steps_per_sec', steps_per_sec, step=step)
+    for name, metric in means.items():
+        # The gradient norm is not a loss: its own tag keeps it out of the losses' charts.
+        scalar_summary(name if name == GRAD_NORM else f'losses/{name}', metric.result(),
+                       step=step)
+        metric.reset_state()
+
+
+def _stop_if_not_finite(outputs: dict, step: int, trainer, save_dir: Text, progress,
+                        summary_writer):
+    """Raises `TrainingDivergedError` when the step's total loss or gradient norm is not finite.
+
+    `step` is the step read before `train_step` ran; the trainer left the model there.
+    """
+    checked = {name: outputs[name] for name in ('total_loss', GRAD_NORM) if name in outputs}
+    if all(math.isfinite(value) for value in checked.values()):
+        return
+    progress.close()
+    summary_writer.flush()
+    try:
+        newest = get_latest_checkpoint(save_dir)
+    except FileNotFoundError:
+        newest = None
+    error = TrainingDivergedError(step + 1, checked, newest)
+    logging.error('%s (model left at step %d)', error, int(trainer.step.numpy()))
+    raise error
 
 
 def _get_hypertune():

@@ -24,6 +24,11 @@ class Trainer:
     `tf.train.Checkpoint(model=..., optimizer=...)` (the optimizer includes the step counter
     `iterations` and Adam's moments) and are named `ckpt-{step}`.
 
+    A step whose total loss or gradient norm is not finite (NaN or inf, on any replica) is
+    not applied: the weights, Adam's moments and `iterations` stay exactly as they were, and
+    its outputs show the non-finite values (`train_util.train` then stops with
+    `train_util.TrainingDivergedError`). Finite loss spikes are applied as usual.
+
     Args:
         model: The model; called as `model(batch, return_losses=True, training=True)`.
         strategy: A `tf.distribute.Strategy` (see `train_util.get_strategy`).
@@ -40,8 +45,9 @@ class Trainer:
     Example:
         >>> trainer = Trainer(model, train_util.get_strategy())
         >>> trainer.build(batch)
-        >>> losses = trainer.train_step(batch)  # {'spectral_loss': ..., 'total_loss': ...}
-        >>> trainer.save('/tmp/ddsp')  # /tmp/ddsp/ckpt-1
+        >>> outputs = trainer.train_step(batch)
+        >>> sorted(outputs)  # ['grad_norm', 'spectral_loss', 'total_loss']
+        >>> trainer.save('/tmp/ddsp')  # /tmp/ddsp/ckpt-1 (ckpt-0 had the step been NaN)
     """
 
     def __init__(self, model, strategy: tf.distribute.Strategy, checkpoints_to_keep: int = 100,
@@ -156,12 +162,20 @@ class Trainer:
     def train_step(self, inputs) -> Dict[Text, tf.Tensor]:
         """One optimizer step on a batch (or the next batch of an iterator).
 
-        Returns the losses of the batch before the update, each averaged over replicas.
+        Returns the losses of the batch before the update, averaged over replicas, and
+        `grad_norm`: the global norm of the gradient before clipping, which is what
+        `grad_clip_norm` bounds (with N replicas: the norm of each replica's gradient of
+        `total_loss / N`, averaged). When the total loss or the gradient norm is not finite
+        on any replica, no replica applies the update (see the class docstring).
+
+        Example:
+            >>> outputs = trainer.train_step(batch)
+            >>> float(outputs['total_loss']), float(outputs['grad_norm'])  # (6.58, 5.42)
         """
         batch = next(inputs) if hasattr(inputs, 'get_next') else inputs
-        losses = self.run(self.step_fn, batch)
+        outputs = self.run(self.step_fn, batch)
         return {name: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
-                for name, value in losses.items()}
+                for name, value in outputs.items()}
 
     @tf.function
     def step_fn(self, batch) -> Dict[Text, tf.Tensor]:
@@ -169,16 +183,54 @@ class Trainer:
         return self._xla_step(batch) if self.jit_compile else self._step(batch)
 
     def _step(self, batch) -> Dict[Text, tf.Tensor]:
-        """The body of `step_fn`."""
+        """The body of `step_fn`: the update is applied only if the step is finite."""
         with tf.GradientTape() as tape:
             _, losses = self.model(batch, return_losses=True, training=True)
             # Replica gradients are summed by the optimizer: scale for their mean.
             scaled = losses['total_loss'] / self.strategy.num_replicas_in_sync
         variables = self.model.trainable_variables
         grads = tape.gradient(scaled, variables)
-        grads, _ = tf.clip_by_global_norm(grads, self.grad_clip_norm)
-        self.optimizer.apply_gradients(zip(grads, variables))
-        return losses
+        grads, grad_norm = tf.clip_by_global_norm(grads, self.grad_clip_norm)
+        finite = self._finite_on_every_replica(losses['total_loss'], grad_norm)
+        self._apply_if(finite, grads, variables)
+        return {**losses, train_util.GRAD_NORM: grad_norm}
+
+    def _finite_on_every_replica(self, total_loss, grad_norm) -> tf.Tensor:
+        """A scalar bool: the loss and gradient norm are finite on every replica."""
+        finite = tf.logical_and(tf.math.is_finite(total_loss), tf.math.is_finite(grad_norm))
+        if self.strategy.num_replicas_in_sync == 1:
+            return finite
+        # All replicas must take the same branch: one skipping the update while the others
+        # all-reduce their gradients would leave them waiting for it forever.
+        n_bad = tf.distribute.get_replica_context().all_reduce(
+            tf.distribute.ReduceOp.SUM, tf.cast(tf.logical_not(finite), tf.float32))
+        return tf.equal(n_bad, 0.0)
+
+    def _apply_if(self, finite, grads, variables):
+        """Applies `grads` when `finite`; otherwise leaves variables, moments and step alone.
+
+        Zeroed gradients would not do: Adam's moments decay and `iterations` counts the step.
+        """
+        def apply(grads):
+            self.optimizer.apply_gradients(zip(grads, variables))
+
+        if tf.__internal__.distribute.strategy_supports_no_merge_call():
+            # One device or MultiWorkerMirroredStrategy (or MirroredStrategy under XLA on
+            # GPUs): the update needs no merge_call, so a cond in this replica context can
+            # hold it.
+            tf.cond(finite, lambda: apply(grads), lambda: None)
+            return
+
+        # MirroredStrategy otherwise updates variables through merge_call, which cannot run
+        # inside a cond built in a replica context: branch in the cross-replica context
+        # instead (as Keras's LossScaleOptimizer does), running the update for each replica.
+        def cross_replica(strategy, finite, grads):
+            finite = strategy.experimental_local_results(finite)[0]  # All replicas agree.
+            tf.cond(finite,
+                    lambda: strategy.extended.call_for_each_replica(apply, args=(grads,)),
+                    lambda: None)
+
+        tf.distribute.get_replica_context().merge_call(cross_replica, args=(finite, grads))
 
 
 @gin.configurable

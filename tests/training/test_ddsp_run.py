@@ -56,10 +56,11 @@ Trainer.learning_rate = 0.003
 '''
 
 
-def write_dataset(directory, n_files=2, per_file=4, seed=0):
+def write_dataset(directory, n_files=2, per_file=4, seed=0, nan_audio=False):
     """TFRecords in the ddsp_prepare_tfrecord format (data.TFRecordProvider); their pattern.
 
-    Each example is a decaying three-harmonic tone at a random f0 in 220-440 Hz.
+    Each example is a decaying three-harmonic tone at a random f0 in 220-440 Hz (with one NaN
+    sample if `nan_audio`).
     """
     rng = np.random.default_rng(seed)
     t = np.arange(N_SAMPLES) / 16000.0
@@ -71,6 +72,8 @@ def write_dataset(directory, n_files=2, per_file=4, seed=0):
                 f0 = rng.uniform(220.0, 440.0)
                 audio = sum(0.3 / k * np.sin(2 * np.pi * k * f0 * t) for k in (1, 2, 3))
                 audio = audio * np.linspace(1.0, 0.3, N_SAMPLES)
+                if nan_audio:
+                    audio[100] = np.nan
                 features = {'audio': audio, 'audio_16k': audio,
                             'f0_hz': np.full(N_FRAMES, f0), 'f0_confidence': np.ones(N_FRAMES),
                             'loudness_db': np.full(N_FRAMES, -30.0)}
@@ -260,6 +263,21 @@ def test_unknown_gin_file_is_a_one_line_error(tmp_path):
     assert result.returncode == 1
     assert "ddsp_run: error: Gin file 'models/nope.gin' not found" in result.stderr
     assert 'Traceback' not in result.stderr
+
+
+def test_diverged_training_is_a_one_line_error(tmp_path):
+    # Every example holds a NaN sample: step 1 diverges, nothing is saved, exit status 1.
+    pattern = write_dataset(str(tmp_path / 'data'), n_files=1, per_file=2, nan_audio=True)
+    gin_file = write_tiny_gin(tmp_path / 'tiny.gin', pattern, num_steps=4, steps_per_save=1)
+    save_dir = tmp_path / 'run'
+    result = run_cli([f'--save_dir={save_dir}', f'--gin_file={gin_file}'])
+    assert result.returncode == 1, result.stderr[-3000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith('ddsp_run: error: Training diverged at step 1: expected a finite '
+                           'total loss and gradient norm, got total_loss = nan'), last
+    assert 'no checkpoint was saved' in last and 'learning rate' in last
+    assert 'Traceback' not in result.stderr and 'Training finished' not in result.stderr
+    assert ckpt_steps(save_dir) == []
 
 
 def test_missing_binding_exits_with_its_name(tmp_path, clean_gin):

@@ -146,6 +146,10 @@ def test_train_saves_resumes_and_falls_back(tmp_path, caplog):
     assert [s for s, _ in tags['losses/total_loss']] == [0, 2, 4]
     assert [s for s, _ in tags['steps_per_sec']] == [0, 2, 4]
     assert all(float(v) > 0 for _, v in tags['losses/spectral_loss'])
+    # The gradient norm is summarized on its own, not as a loss, and not returned as one.
+    assert [s for s, _ in tags['grad_norm']] == [0, 2, 4]
+    assert all(float(v) > 0 for _, v in tags['grad_norm'])
+    assert 'losses/grad_norm' not in tags and 'grad_norm' not in losses
     weights_at_5 = [w.numpy() for w in trainer.model.weights]
 
     # The same command again, further: resumes at step 5 with the saved weights.

@@ -44,6 +44,26 @@ def test_loss_falls():
     assert np.mean(history[-5:]) < 0.6 * history[0], history
 
 
+def test_train_step_reports_the_gradient_norm_before_clipping(features):
+    # A clip norm of 1 is far below this batch's gradient norm (measured 16.5), so the
+    # reported norm must be the one before clipping, as computed here with a tape.
+    trainer = _trainer(noise=False, grad_clip_norm=1.0)
+    trainer.build(features)
+
+    @tf.function  # As the step computes it (eager float32 rounding differs by ~2e-3).
+    def gradient_norm():
+        with tf.GradientTape() as tape:
+            _, losses = trainer.model(features, return_losses=True, training=True)
+        return tf.linalg.global_norm(
+            tape.gradient(losses['total_loss'], trainer.model.trainable_variables))
+
+    expected = float(gradient_norm())
+    outputs = trainer.train_step(features)
+    assert sorted(outputs) == ['grad_norm', 'spectral_loss', 'total_loss']
+    assert expected > 2.0
+    np.testing.assert_allclose(float(outputs['grad_norm']), expected, rtol=1e-4)
+
+
 def test_learning_rate_decays():
     trainer = _trainer(learning_rate=1e-3, lr_decay_steps=2, lr_decay_rate=0.5)
     trainer.optimizer.iterations.assign(3)
