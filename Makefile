@@ -18,7 +18,18 @@ $(STAMP): setup.py
 	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
 	@touch $(STAMP)
 
-test: $(STAMP)
+# librosa's numba kernels (those pYIN uses, among them the localmin gufunc) are compiled once
+# into numba's on-disk cache, by this one process, before any test runs: the tests start
+# processes that load them at the same time (pYIN's reference child, Beam workers), and two
+# first compilations at once can leave the cache inconsistent, so that every later call
+# segfaults (numba/numba#10128). Redone after each reinstall (the cache index changes with it).
+NUMBA_WARM := $(VENV)/.numba-warm
+
+$(NUMBA_WARM): $(STAMP)
+	$(PY) -c "import numpy as np, librosa; librosa.pyin(np.random.default_rng(0).standard_normal(8000).astype(np.float32), fmin=65.0, fmax=2000.0, sr=16000, frame_length=1024, hop_length=160)"
+	@touch $@
+
+test: $(STAMP) $(NUMBA_WARM)
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 # Synthesis, the violin dataset, ~4 minutes of training on CPU, held-out resynthesis and

@@ -1,12 +1,16 @@
 """Smoke tests for benchmarks/run.py: the CLI, the table and the JSON schema.
 
-No timing is asserted; `--smoke` shrinks the inputs to batch 1 and 0.5 s.
+No timing is asserted; `--smoke` shrinks the inputs to batch 1 and 0.5 s. Every check runs the
+script in its own processes (each imports TensorFlow), so the runs are background jobs
+(tests/background.py): they start with the session and the tests read their results.
 """
 
 import json
 import pathlib
 import subprocess
 import sys
+
+import pytest
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 RUN = REPO_ROOT / 'benchmarks' / 'run.py'
@@ -26,23 +30,41 @@ def _run(*args):
                           check=True)
 
 
-def test_list_names_every_required_workload():
-    listed = [line.split()[0] for line in _run('--list').stdout.splitlines()]
+def _smoke_job(workload, json_name):
+    def factory(tmp_path_factory):
+        out = tmp_path_factory.mktemp('bench') / json_name
+        return lambda: (_run('--only', workload, '--repeats', '1', '--warmup', '0', '--smoke',
+                             '--json', str(out)), out)
+    return factory
+
+
+BACKGROUND_JOBS = {
+    'list': lambda tmp_path_factory: lambda: _run('--list'),
+    'unknown': lambda tmp_path_factory: lambda: subprocess.run(
+        [sys.executable, str(RUN), '--only', 'nope'], capture_output=True, text=True,
+        timeout=600, check=False),
+    'smoke_harmonic': _smoke_job('harmonic_fwd', 'bench.json'),
+    'smoke_train': _smoke_job('train_step_solo_b4', 'train.json'),
+}
+
+
+@pytest.mark.background_job('list')
+def test_list_names_every_required_workload(background_result):
+    listed = [line.split()[0] for line in background_result('list').stdout.splitlines()]
     assert set(REQUIRED) <= set(listed)
 
 
-def test_unknown_workload_is_an_error():
-    proc = subprocess.run([sys.executable, str(RUN), '--only', 'nope'],
-                          capture_output=True, text=True, timeout=600,
-                          check=False)
+@pytest.mark.background_job('unknown')
+def test_unknown_workload_is_an_error(background_result):
+    proc = background_result('unknown')
     assert proc.returncode == 2
     assert 'unknown workload' in proc.stderr
 
 
-def test_smoke_run_writes_table_and_json(tmp_path):
-    out = tmp_path / 'bench.json'
-    proc = _run('--only', 'harmonic_fwd', '--repeats', '1', '--warmup', '0',
-                '--smoke', '--json', str(out))
+@pytest.mark.background_job('smoke_harmonic')
+def test_smoke_run_writes_table_and_json(background_result):
+    # benchmarks/run.py --only harmonic_fwd --repeats 1 --warmup 0 --smoke --json <tmp>/bench.json
+    proc, out = background_result('smoke_harmonic')
     assert '| harmonic_fwd |' in proc.stdout
     assert '| floor_sin |' in proc.stdout
 
@@ -64,12 +86,12 @@ def test_smoke_run_writes_table_and_json(tmp_path):
     assert op['ratio_to_floor'] > 0
 
 
-def test_smoke_train_step_row_reports_steps_per_second(tmp_path):
+@pytest.mark.background_job('smoke_train')
+def test_smoke_train_step_row_reports_steps_per_second(background_result):
     # The solo-instrument train step at --smoke sizes (batch 1, 0.5 s, 125 frames, 6000-tap
     # reverb); the decoder keeps its full 4,801,150 weights.
-    out = tmp_path / 'train.json'
-    proc = _run('--only', 'train_step_solo_b4', '--repeats', '1', '--warmup', '0',
-                '--smoke', '--json', str(out))
+    # benchmarks/run.py --only train_step_solo_b4 --repeats 1 --warmup 0 --smoke --json ...
+    proc, out = background_result('smoke_train')
     result = json.loads(out.read_text())['results']['train_step_solo_b4']
     assert 'error' not in result, result.get('traceback')
     assert result['unit'] == 'steps'

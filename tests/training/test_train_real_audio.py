@@ -17,8 +17,11 @@ and thread scheduling.
 """
 
 import glob
+import json
 import os
 import pathlib
+import subprocess
+import sys
 
 import gin
 import numpy as np
@@ -30,18 +33,44 @@ from ddsp.training import data, models, train_util, trainers
 
 pytest.importorskip('apache_beam')
 
-TUNE = pathlib.Path(__file__).resolve().parents[2] / 'data' / 'violin' / 'heathy_hill.flac'
+REPO = pathlib.Path(__file__).resolve().parents[2]
+TUNE = REPO / 'data' / 'violin' / 'heathy_hill.flac'
 BATCH = 4
 
 
-@pytest.fixture(scope='module')
-def records(tmp_path_factory):
-    """The tune prepared by the real pipeline; the TFRecord glob (24 examples of 4 s)."""
-    from ddsp.training.data_preparation import prepare_tfrecord_lib
+_PREPARE = """
+import json, sys
+from ddsp.training.data_preparation import prepare_tfrecord_lib
+summary = prepare_tfrecord_lib.prepare_tfrecord([sys.argv[1]], sys.argv[2], num_shards=1,
+                                                crepe_capacity='tiny')
+print(json.dumps(summary['skipped']))
+"""
+
+
+def _records_job(tmp_path_factory):
+    """The tune prepared by the real pipeline (its default local runner: one Beam worker process
+    per core), in a child process that the session starts in the background
+    (tests/background.py): its ~20 s run beside other tests. Same call, same options and so the
+    same records, in the same order, as when this process ran the pipeline itself."""
     prefix = str(tmp_path_factory.mktemp('violin') / 'violin.tfrecord')
-    summary = prepare_tfrecord_lib.prepare_tfrecord([str(TUNE)], prefix, num_shards=1,
-                                                    crepe_capacity='tiny')
-    assert summary['skipped'] == []
+
+    def run():
+        result = subprocess.run([sys.executable, '-c', _PREPARE, str(TUNE), prefix],
+                                cwd=REPO, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return json.loads(result.stdout.strip().splitlines()[-1]), prefix
+
+    return run
+
+
+BACKGROUND_JOBS = {'records': _records_job}
+
+
+@pytest.fixture
+def records(background_result):
+    """The TFRecord glob of the prepared tune (24 examples of 4 s)."""
+    skipped, prefix = background_result('records')
+    assert skipped == []
     return prefix + '-*-of-*'
 
 
@@ -112,6 +141,7 @@ SOLO_LR = 1e-3
 
 
 @pytest.mark.slow
+@pytest.mark.background_job('records')
 def test_solo_instrument_config_learns_the_violin(records, tmp_path):
     curve, before, after = _curve(records, str(tmp_path), [], SOLO_STEPS, seed=0,
                                   learning_rate=SOLO_LR)
@@ -137,6 +167,7 @@ TINY_LR = demo.DEFAULT_LEARNING_RATE
 
 
 @pytest.mark.slow
+@pytest.mark.background_job('records')
 def test_small_model_loss_falls_steadily(records, tmp_path):
     curve, before, after = _curve(records, str(tmp_path), demo.TINY_BINDINGS, TINY_STEPS,
                                   seed=0, learning_rate=TINY_LR)
