@@ -4,6 +4,11 @@
 plus a little noise, so the spectral loss has something learnable.
 """
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import tensorflow as tf
 
@@ -14,6 +19,19 @@ SAMPLE_RATE = 16000
 N_SAMPLES = 4000  # 0.25 s
 N_FRAMES = 40
 FFT_SIZES = (512, 256, 128)
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_script(script, timeout=300):
+    """Runs `script` in a fresh Python (for a strategy over two CPUs, which must be set up
+    before TensorFlow starts) and returns the JSON dict it prints after 'RESULTS '."""
+    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='')
+    env.pop('TF_CONFIG', None)
+    result = subprocess.run([sys.executable, '-c', script], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=timeout)
+    lines = [line for line in result.stdout.splitlines() if line.startswith('RESULTS')]
+    assert lines, result.stdout[-2000:] + result.stderr[-4000:]
+    return json.loads(lines[0][len('RESULTS '):])  # json reads NaN; literal_eval does not.
 
 
 def make_features(n_examples=4, seed=0):

@@ -5,11 +5,8 @@ the gradient) NaN; `SqrtModel` has a finite loss whose gradient is NaN at one po
 """
 
 import glob
-import json
 import logging
 import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -21,7 +18,6 @@ from ddsp.training import train_util, trainers
 
 from . import model_fixtures as mf
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ITERATIONS = 'optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE'
 
 
@@ -213,13 +209,7 @@ _MIRRORED_SCRIPT = textwrap.dedent('''
 def test_mirrored_strategy_skips_the_step_on_every_replica():
     # One replica's NaN must stop the update on both (a replica skipping alone would hang
     # the other in the gradient all-reduce, or let the copies drift apart).
-    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='')
-    env.pop('TF_CONFIG', None)
-    result = subprocess.run([sys.executable, '-c', _MIRRORED_SCRIPT], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=300)
-    lines = [line for line in result.stdout.splitlines() if line.startswith('RESULTS')]
-    assert lines, result.stdout[-2000:] + result.stderr[-4000:]
-    results = json.loads(lines[0][len('RESULTS '):])
+    results = mf.run_script(_MIRRORED_SCRIPT)
     assert results['replicas'] == 2
     assert np.isfinite(results['first']) and np.isnan(results['nan_loss'])
     assert results['unchanged'] and results['n_copies'] > 60  # Both copies of each variable.

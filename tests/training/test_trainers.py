@@ -1,10 +1,7 @@
 """Tests of ddsp.training.trainers (and get_strategy): learning, checkpoints, distribution."""
 
-import ast
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import gin
@@ -15,8 +12,6 @@ import tensorflow as tf
 from ddsp.training import train_util, trainers
 
 from . import model_fixtures as mf
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope='module')
@@ -190,6 +185,7 @@ def test_get_strategy_bad_cluster_config():
 
 
 _MIRRORED_SCRIPT = textwrap.dedent('''
+    import json
     import os
     import shutil
     import tempfile
@@ -220,18 +216,12 @@ _MIRRORED_SCRIPT = textwrap.dedent('''
         trainer.restore(save_dir)
         results[name + '_restored_step'] = int(trainer.step.numpy())
         shutil.rmtree(save_dir)
-    print('RESULTS', results)
+    print('RESULTS', json.dumps(results))
 ''')
 
 
 def test_mirrored_strategy_over_two_cpus_matches_one_device():
-    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='2')
-    env.pop('TF_CONFIG', None)
-    result = subprocess.run([sys.executable, '-c', _MIRRORED_SCRIPT], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=300)
-    lines = [line for line in result.stdout.splitlines() if line.startswith('RESULTS')]
-    assert lines, result.stdout[-2000:] + result.stderr[-4000:]
-    results = ast.literal_eval(lines[0][len('RESULTS '):])
+    results = mf.run_script(_MIRRORED_SCRIPT)
     assert results['mirrored_type'] == 'MirroredStrategy'
     assert results['mirrored_replicas'] == 2 and results['one_replicas'] == 1
     assert results['mirrored_ckpt'] == 'ckpt-3' and results['mirrored_restored_step'] == 3
