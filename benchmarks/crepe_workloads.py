@@ -95,7 +95,7 @@ def _direct_f0(sizes, capacity, frame_rate):
     """Like crepe_f0, with the layer-by-layer reference graph (`method='direct'`)."""
     tracker = spectral_ops.PretrainedCREPE(capacity, hop_size=16000 // frame_rate)
     runner = crepe._runner(capacity, 'direct')
-    tracker._activations = runner.activations  # pylint: disable=protected-access
+    tracker._activations = runner.activations
     return tracker.predict_f0_and_confidence, (_clip(sizes),)
 
 

@@ -39,7 +39,7 @@ def configurable(fn_or_cls=None, **gin_kwargs):
         def call_with_readable_errors(*args, **kwargs):
             try:
                 return configured(*args, **kwargs)
-            except Exception as e:  # pylint: disable=broad-except
+            except Exception as e:  # Any error: gin wraps them all.
                 raise _unproxied(e) from None
 
         return call_with_readable_errors
@@ -54,7 +54,7 @@ def _unproxied(error):
     original_type = type(error).__mro__[1]
     try:
         clean = original_type(str(error))
-    except Exception:  # pylint: disable=broad-except
+    except Exception:  # A constructor that takes no message.
         error.args = (str(error),)  # Keep the proxy, but readable.
         return error
     return clean.with_traceback(error.__traceback__)

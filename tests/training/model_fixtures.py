@@ -65,7 +65,7 @@ def make_autoencoder(ch=16, seed=0, noise=True, fft_sizes=FFT_SIZES):
     `noise=False` leaves out the (random) noise synth, for exactly reproducible losses; fewer
     `fft_sizes` trace faster.
     """
-    import keras  # pylint: disable=import-outside-toplevel
+    import keras
     keras.utils.set_random_seed(seed)
     dag = [(synths.Harmonic(N_SAMPLES, SAMPLE_RATE), ['amps', 'harmonic_distribution', 'f0_hz'])]
     if noise:
