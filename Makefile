@@ -12,7 +12,7 @@ DEMO_ARGS ?=
 
 venv: $(STAMP)
 
-$(STAMP): setup.py
+$(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
@@ -33,16 +33,18 @@ test: $(STAMP) $(NUMBA_WARM)
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 # Synthesis, the violin dataset, ~4 minutes of training on CPU, held-out resynthesis and
-# metrics, all in demo_output/ (a second run reuses the dataset and resumes training).
+# metrics, all in demo_output/ (a second run reuses the dataset and resumes training). The demo
+# is the package examples/demo (one module a stage), run from the repository root.
 # E.g. make demo DEMO_ARGS='--train_steps 1000' trains on; DEMO_ARGS=--restart starts again.
 demo: $(STAMP)
-	$(PY) -m ddsp.demo --output_dir demo_output $(DEMO_ARGS)
+	$(PY) -m examples.demo --output_dir demo_output $(DEMO_ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check ddsp tests benchmarks
+	$(VENV)/bin/ruff check ddsp tests benchmarks examples conftest.py
+	$(VENV)/bin/ruff format --check ddsp tests benchmarks examples conftest.py
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache

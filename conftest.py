@@ -7,8 +7,7 @@ pytest_plugins = ['pytester']
 
 
 def pytest_configure(config):
-    config.addinivalue_line(
-        'markers', 'slow: a long test (still run by `make test` and CI).')
+    config.addinivalue_line('markers', 'slow: a long test (still run by `make test` and CI).')
 
 
 def pytest_collection_finish(session):

@@ -13,9 +13,9 @@ import math
 
 import tensorflow as tf
 
-Workload = collections.namedtuple('Workload',
-                                  ['fn', 'args', 'description', 'floor', 'unit'],
-                                  defaults=(None,))
+Workload = collections.namedtuple(
+    'Workload', ['fn', 'args', 'description', 'floor', 'unit'], defaults=(None,)
+)
 Workload.__doc__ = """What one row times.
 
 fn: the function timed (wrapped in `tf.function` by the runner).
@@ -51,8 +51,7 @@ class Sizes:
 def f0_contour(sizes):
     """Per-example f0 drawn from 200-600 Hz with a 1 %, 5 Hz vibrato: [B, T, 1]."""
     base = tf.random.uniform([sizes.batch, 1, 1], 200.0, 600.0)
-    t = tf.range(sizes.n_frames, dtype=tf.float32) * (sizes.seconds /
-                                                      sizes.n_frames)
+    t = tf.range(sizes.n_frames, dtype=tf.float32) * (sizes.seconds / sizes.n_frames)
     vibrato = 1.0 + 0.01 * tf.sin(2.0 * math.pi * 5.0 * t)
     return base * vibrato[tf.newaxis, :, tf.newaxis]
 

@@ -55,16 +55,21 @@ def crepe_f0(sizes: Sizes, capacity='full', frame_rate=250) -> Workload:
 
     def fn(audio):
         return tracker.predict_f0_and_confidence(audio)
+
     return Workload(
-        fn, (_clip(sizes),),
+        fn,
+        (_clip(sizes),),
         f'PretrainedCREPE({capacity!r}) f0 of {sizes.seconds:g} s at {frame_rate} frames/s: '
         f'{n_frames} frames, {gflop:.1f} GFLOP (direct-conv count); frames/s = {n_frames} / '
-        f'median, x real time = {sizes.seconds:g} / median', None)
+        f'median, x real time = {sizes.seconds:g} / median',
+        None,
+    )
 
 
-WORKLOADS = {f'crepe_{capacity}_{rate}': functools.partial(crepe_f0, capacity=capacity,
-                                                           frame_rate=rate)
-             for capacity, rate in CASES}
+WORKLOADS = {
+    f'crepe_{capacity}_{rate}': functools.partial(crepe_f0, capacity=capacity, frame_rate=rate)
+    for capacity, rate in CASES
+}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -88,7 +93,7 @@ def matmul_gflops(size=2048, repeats=5):
     fn = tf.function(lambda a, b: tf.reduce_sum(tf.matmul(a, b)))
     fn(a, b)
     best = min(_time(fn, (a, b), 1) for _ in range(repeats))
-    return 2.0 * size ** 3 / best / 1e9
+    return 2.0 * size**3 / best / 1e9
 
 
 def _direct_f0(sizes, capacity, frame_rate):
@@ -103,11 +108,12 @@ def report(seconds=4.0, repeats=3, cases=CASES, direct=False):
     """Markdown speed table of the CREPE rows (and the direct graph's, with `direct`)."""
     sizes = Sizes(n_samples=int(seconds * 16000))
     peak = matmul_gflops()
-    lines = [f'float32 matmul (2048^3 tf.matmul): {peak:.0f} GFLOP/s on {os.cpu_count()} '
-             'cores\n',
-             '| capacity | graph | frames/s (rate) | frames | median (s) | frames/s | '
-             'x real time | GFLOP/s nominal | GFLOP/s executed | executed / matmul |',
-             '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
+    lines = [
+        f'float32 matmul (2048^3 tf.matmul): {peak:.0f} GFLOP/s on {os.cpu_count()} cores\n',
+        '| capacity | graph | frames/s (rate) | frames | median (s) | frames/s | '
+        'x real time | GFLOP/s nominal | GFLOP/s executed | executed / matmul |',
+        '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ]
     rows = [(c, r, 'fast') for c, r in cases]
     if direct:
         rows += [(c, r, 'direct') for c, r in cases]
@@ -120,25 +126,32 @@ def report(seconds=4.0, repeats=3, cases=CASES, direct=False):
         median = _time(tf.function(fn), args, repeats)
         n_frames = _n_frames(sizes, rate)
         nominal = n_frames * crepe.flops_per_frame(capacity) / median / 1e9
-        executed = (n_frames * crepe._runner(capacity, method).executed_flops_per_frame()
-                    / median / 1e9)
-        lines.append(f'| {capacity} | {method} | {rate} | {n_frames} | {median:.3f} | '
-                     f'{n_frames / median:.0f} | {seconds / median:.1f} | {nominal:.0f} | '
-                     f'{executed:.0f} | {100 * executed / peak:.0f} % |')
-    lines.append('\nnominal: direct-convolution FLOPs (crepe.flops_per_frame, full 2.82 GFLOP '
-                 'a frame); executed: what the graph computes (the fast graph does conv2..6 '
-                 'as DFT products).')
+        executed = (
+            n_frames * crepe._runner(capacity, method).executed_flops_per_frame() / median / 1e9
+        )
+        lines.append(
+            f'| {capacity} | {method} | {rate} | {n_frames} | {median:.3f} | '
+            f'{n_frames / median:.0f} | {seconds / median:.1f} | {nominal:.0f} | '
+            f'{executed:.0f} | {100 * executed / peak:.0f} % |'
+        )
+    lines.append(
+        '\nnominal: direct-convolution FLOPs (crepe.flops_per_frame, full 2.82 GFLOP '
+        'a frame); executed: what the graph computes (the fast graph does conv2..6 '
+        'as DFT products).'
+    )
     return '\n'.join(lines)
 
 
 if __name__ == '__main__':
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument('--seconds', type=float, default=4.0)
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--only', default='', help='e.g. tiny or full')
-    parser.add_argument('--direct', action='store_true',
-                        help="also time the layer-by-layer graph (method='direct')")
+    parser.add_argument(
+        '--direct', action='store_true', help="also time the layer-by-layer graph (method='direct')"
+    )
     args = parser.parse_args()
     chosen = [c for c in CASES if not args.only or c[0] == args.only]
     print(report(args.seconds, args.repeats, chosen, args.direct))

@@ -23,8 +23,7 @@ import tensorflow as tf
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VIOLIN = os.path.join(REPO, 'data', 'violin', 'acrobats_hornpipe.flac')
-OPTIONS = ['--runner=DirectRunner', '--direct_num_workers=1',
-           '--direct_running_mode=in_memory']
+OPTIONS = ['--runner=DirectRunner', '--direct_num_workers=1', '--direct_running_mode=in_memory']
 
 
 def prepare_tfrecord(sizes: Sizes, capacity='full') -> Workload:
@@ -43,9 +42,17 @@ def prepare_tfrecord(sizes: Sizes, capacity='full') -> Workload:
     def run_pipeline():
         out = os.path.join(work, 'out', 'bench.tfrecord')
         summary = lib.prepare_tfrecord(
-            [path], out, num_shards=1, sample_rate=16000, frame_rate=250,
-            example_secs=sizes.seconds, hop_secs=sizes.seconds, chunk_secs=20.0,
-            crepe_capacity=capacity, pipeline_options=OPTIONS)
+            [path],
+            out,
+            num_shards=1,
+            sample_rate=16000,
+            frame_rate=250,
+            example_secs=sizes.seconds,
+            hop_secs=sizes.seconds,
+            chunk_secs=20.0,
+            crepe_capacity=capacity,
+            pipeline_options=OPTIONS,
+        )
         shutil.rmtree(os.path.join(work, 'out'), ignore_errors=True)
         return np.array([summary['counters'].get('examples', 0)], np.float32)
 
@@ -53,12 +60,16 @@ def prepare_tfrecord(sizes: Sizes, capacity='full') -> Workload:
         return tf.py_function(run_pipeline, [], tf.float32)
 
     return Workload(
-        fn, (),
+        fn,
+        (),
         f'prepare_tfrecord with CREPE {capacity!r} on {seconds:g} s of data/violin (16 kHz, '
         f'250 frames/s, {sizes.seconds:g} s examples, DirectRunner in memory, 1 worker); '
-        f'seconds of audio per second = {seconds:g} / median', None)
+        f'seconds of audio per second = {seconds:g} / median',
+        None,
+    )
 
 
-WORKLOADS = {f'prepare_tfrecord_crepe_{capacity}': functools.partial(prepare_tfrecord,
-                                                                     capacity=capacity)
-             for capacity in ('tiny', 'full')}
+WORKLOADS = {
+    f'prepare_tfrecord_crepe_{capacity}': functools.partial(prepare_tfrecord, capacity=capacity)
+    for capacity in ('tiny', 'full')
+}

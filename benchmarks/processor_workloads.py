@@ -21,36 +21,45 @@ FFT_SIZES = (2048, 1024, 512, 256, 128, 64)
 
 
 def _solo_group(sizes):
-    return ddsp.processors.ProcessorGroup(dag=[
-        (ddsp.synths.Harmonic(n_samples=sizes.n_samples,
-                              sample_rate=sizes.sample_rate),
-         ['amps', 'harmonic_distribution', 'f0_hz']),
-        (ddsp.synths.FilteredNoise(n_samples=sizes.n_samples, window_size=0),
-         ['noise_magnitudes']),
-        (ddsp.processors.Add(), ['filtered_noise/signal', 'harmonic/signal']),
-        (ddsp.effects.Reverb(trainable=True, reverb_length=sizes.ir_samples),
-         ['add/signal']),
-    ])
+    return ddsp.processors.ProcessorGroup(
+        dag=[
+            (
+                ddsp.synths.Harmonic(n_samples=sizes.n_samples, sample_rate=sizes.sample_rate),
+                ['amps', 'harmonic_distribution', 'f0_hz'],
+            ),
+            (
+                ddsp.synths.FilteredNoise(n_samples=sizes.n_samples, window_size=0),
+                ['noise_magnitudes'],
+            ),
+            (ddsp.processors.Add(), ['filtered_noise/signal', 'harmonic/signal']),
+            (ddsp.effects.Reverb(trainable=True, reverb_length=sizes.ir_samples), ['add/signal']),
+        ]
+    )
 
 
 def _solo_controls(sizes):
     shape = [sizes.batch, sizes.n_frames]
-    return (tf.random.normal(shape + [1]),
-            tf.random.normal(shape + [N_HARMONICS_SOLO]),
-            tf.random.normal(shape + [N_NOISE_BANDS]), f0_contour(sizes))
+    return (
+        tf.random.normal(shape + [1]),
+        tf.random.normal(shape + [N_HARMONICS_SOLO]),
+        tf.random.normal(shape + [N_NOISE_BANDS]),
+        f0_contour(sizes),
+    )
 
 
 def _built_group(sizes, controls):
     group = _solo_group(sizes)
     amps, dist, mags, f0 = controls
-    group({'amps': amps, 'harmonic_distribution': dist,
-           'noise_magnitudes': mags, 'f0_hz': f0})  # Creates the IR weight.
+    group(
+        {'amps': amps, 'harmonic_distribution': dist, 'noise_magnitudes': mags, 'f0_hz': f0}
+    )  # Creates the IR weight.
     return group
 
 
 def _spectral_loss():
-    return ddsp.losses.SpectralLoss(fft_sizes=FFT_SIZES, loss_type='L1',
-                                    mag_weight=1.0, logmag_weight=1.0)
+    return ddsp.losses.SpectralLoss(
+        fft_sizes=FFT_SIZES, loss_type='L1', mag_weight=1.0, logmag_weight=1.0
+    )
 
 
 def solo_group_fwd(sizes: Sizes) -> Workload:
@@ -59,10 +68,11 @@ def solo_group_fwd(sizes: Sizes) -> Workload:
     group = _built_group(sizes, controls)
 
     def fn(amps, dist, mags, f0):
-        return group({'amps': amps, 'harmonic_distribution': dist,
-                      'noise_magnitudes': mags, 'f0_hz': f0})
-    return Workload(fn, controls, 'solo ProcessorGroup forward',
-                    'floor_solo_group')
+        return group(
+            {'amps': amps, 'harmonic_distribution': dist, 'noise_magnitudes': mags, 'f0_hz': f0}
+        )
+
+    return Workload(fn, controls, 'solo ProcessorGroup forward', 'floor_solo_group')
 
 
 def solo_group_fwd_bwd(sizes: Sizes) -> Workload:
@@ -76,13 +86,18 @@ def solo_group_fwd_bwd(sizes: Sizes) -> Workload:
     def fn(amps, dist, mags, f0, target):
         with tf.GradientTape() as tape:
             tape.watch([amps, dist, mags])
-            audio = group({'amps': amps, 'harmonic_distribution': dist,
-                           'noise_magnitudes': mags, 'f0_hz': f0})
+            audio = group(
+                {'amps': amps, 'harmonic_distribution': dist, 'noise_magnitudes': mags, 'f0_hz': f0}
+            )
             loss = loss_fn(target, audio)
         return loss, tape.gradient(loss, [amps, dist, mags] + variables)
-    return Workload(fn, controls + (target,),
-                    'solo ProcessorGroup + SpectralLoss, gradient w.r.t. '
-                    'controls and reverb IR', 'floor_solo_group_fwd_bwd')
+
+    return Workload(
+        fn,
+        controls + (target,),
+        'solo ProcessorGroup + SpectralLoss, gradient w.r.t. controls and reverb IR',
+        'floor_solo_group_fwd_bwd',
+    )
 
 
 def spectral_loss_fwd_bwd(sizes: Sizes) -> Workload:
@@ -94,10 +109,14 @@ def spectral_loss_fwd_bwd(sizes: Sizes) -> Workload:
             tape.watch(audio)
             loss = loss_fn(target, audio)
         return loss, tape.gradient(loss, audio)
+
     shape = [sizes.batch, sizes.n_samples]
-    return Workload(fn, (noise(shape), noise(shape)),
-                    'SpectralLoss forward + gradient w.r.t. audio',
-                    'floor_spectral_loss')
+    return Workload(
+        fn,
+        (noise(shape), noise(shape)),
+        'SpectralLoss forward + gradient w.r.t. audio',
+        'floor_spectral_loss',
+    )
 
 
 def _stft_ffts(frames_by_size):
@@ -111,9 +130,10 @@ def _stft_ffts(frames_by_size):
 
 
 def _frames_for_sizes(sizes):
-    return {size: tf.signal.frame(noise([sizes.batch, sizes.n_samples]), size,
-                                  size // 4, pad_end=True)
-            for size in FFT_SIZES}
+    return {
+        size: tf.signal.frame(noise([sizes.batch, sizes.n_samples]), size, size // 4, pad_end=True)
+        for size in FFT_SIZES
+    }
 
 
 def floor_spectral_loss(sizes: Sizes) -> Workload:
@@ -122,15 +142,16 @@ def floor_spectral_loss(sizes: Sizes) -> Workload:
 
     def fn(*all_frames):
         return _stft_ffts(dict(zip(FFT_SIZES * 2, all_frames)))
+
     args = tuple(frames.values()) * 2
-    return Workload(fn, args, 'rfft + irfft of the frames of the six STFTs, '
-                    'target and audio', None)
+    return Workload(fn, args, 'rfft + irfft of the frames of the six STFTs, target and audio', None)
 
 
 def _solo_floor_args(sizes):
     hop = sizes.n_samples // sizes.n_frames
     phases = tf.random.uniform(
-        [sizes.batch, sizes.n_frames, hop, N_HARMONICS_SOLO], 0.0, 2 * math.pi)
+        [sizes.batch, sizes.n_frames, hop, N_HARMONICS_SOLO], 0.0, 2 * math.pi
+    )
     weights = tf.random.uniform([sizes.batch, sizes.n_frames, N_HARMONICS_SOLO])
     noise_frames = noise([sizes.batch, sizes.n_frames, hop])
     filters = noise([sizes.batch, sizes.n_frames, 2 * (N_NOISE_BANDS - 1)])
@@ -144,19 +165,24 @@ def _solo_floor(phases, weights, noise_frames, filters, audio, ir):
     harmonic = tf.einsum('bthk,btk->bth', tf.sin(phases), weights)
     filter_size = 2 * noise_frames.shape[-1]
     noise_out = tf.signal.irfft(
-        tf.signal.rfft(noise_frames, [filter_size]) *
-        tf.signal.rfft(filters, [filter_size]), [filter_size])
-    fft_size = 2**math.ceil(math.log2(audio.shape[-1] + ir.shape[-1] - 1))
-    wet = tf.signal.irfft(tf.signal.rfft(audio, [fft_size]) *
-                          tf.signal.rfft(ir, [fft_size]), [fft_size])
+        tf.signal.rfft(noise_frames, [filter_size]) * tf.signal.rfft(filters, [filter_size]),
+        [filter_size],
+    )
+    fft_size = 2 ** math.ceil(math.log2(audio.shape[-1] + ir.shape[-1] - 1))
+    wet = tf.signal.irfft(
+        tf.signal.rfft(audio, [fft_size]) * tf.signal.rfft(ir, [fft_size]), [fft_size]
+    )
     return harmonic, noise_out, wet
 
 
 def floor_solo_group(sizes: Sizes) -> Workload:
     """Floor of solo_group_fwd: sines, filter FFTs and reverb FFTs."""
-    return Workload(_solo_floor, _solo_floor_args(sizes),
-                    'sines of 60 harmonics summed per frame + noise filter '
-                    'FFTs + reverb FFTs', None)
+    return Workload(
+        _solo_floor,
+        _solo_floor_args(sizes),
+        'sines of 60 harmonics summed per frame + noise filter FFTs + reverb FFTs',
+        None,
+    )
 
 
 def floor_solo_group_fwd_bwd(sizes: Sizes) -> Workload:
@@ -167,13 +193,17 @@ def floor_solo_group_fwd_bwd(sizes: Sizes) -> Workload:
     def fn(phases, weights, noise_frames, filters, audio, ir):
         with tf.GradientTape() as tape:
             tape.watch([weights, filters, ir])
-            outputs = _solo_floor(phases, weights, noise_frames, filters,
-                                  audio, ir)
+            outputs = _solo_floor(phases, weights, noise_frames, filters, audio, ir)
             total = tf.add_n([tf.reduce_sum(o) for o in outputs])
         grads = tape.gradient(total, [weights, filters, ir])
         return total, grads, _stft_ffts(frames), _stft_ffts(frames)
-    return Workload(fn, args, 'solo floor + its gradients + the spectral '
-                    "loss's STFT FFTs (forward and backward)", None)
+
+    return Workload(
+        fn,
+        args,
+        "solo floor + its gradients + the spectral loss's STFT FFTs (forward and backward)",
+        None,
+    )
 
 
 WORKLOADS = {

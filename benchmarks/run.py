@@ -54,8 +54,13 @@ import pipeline_workloads  # noqa: E402
 import processor_workloads  # noqa: E402
 import training_workloads  # noqa: E402
 
-WORKLOAD_MODULES = (core_workloads, processor_workloads, crepe_workloads, pipeline_workloads,
-                    training_workloads)
+WORKLOAD_MODULES = (
+    core_workloads,
+    processor_workloads,
+    crepe_workloads,
+    pipeline_workloads,
+    training_workloads,
+)
 MIN_REPEAT_S = 0.2
 MAX_INNER = 50
 
@@ -86,6 +91,7 @@ def _peak_rss_mb():
 def _block(outputs):
     """Waits until every output is computed by fetching one element of each."""
     import tensorflow as tf
+
     for t in tf.nest.flatten(outputs):
         tf.reshape(t, [-1])[-1].numpy()
 
@@ -101,20 +107,29 @@ def _call_s(fn, args, n=1):
 def measure(name, sizes, repeats, warmup):
     """Builds and times one workload; returns its result dict."""
     import tensorflow as tf
+
     tf.random.set_seed(0)
     result = {'name': name, 'rss_after_import_mb': _peak_rss_mb()}
     workload = registry()[name](sizes)
     fn = tf.function(workload.fn)
-    result.update(description=workload.description, floor=workload.floor,
-                  first_call_s=_call_s(fn, workload.args))
+    result.update(
+        description=workload.description,
+        floor=workload.floor,
+        first_call_s=_call_s(fn, workload.args),
+    )
     last = result['first_call_s']
     for _ in range(warmup):
         last = _call_s(fn, workload.args)
     inner = max(1, min(MAX_INNER, math.ceil(MIN_REPEAT_S / max(last, 1e-6))))
     times = [_call_s(fn, workload.args, inner) for _ in range(repeats)]
-    result.update(median_s=statistics.median(times), min_s=min(times),
-                  max_s=max(times), times_s=times, inner_loops=inner,
-                  peak_rss_mb=_peak_rss_mb())
+    result.update(
+        median_s=statistics.median(times),
+        min_s=min(times),
+        max_s=max(times),
+        times_s=times,
+        inner_loops=inner,
+        peak_rss_mb=_peak_rss_mb(),
+    )
     if workload.unit:
         result.update(unit=workload.unit, rate_per_s=1.0 / result['median_s'])
     return result
@@ -126,9 +141,12 @@ def _child_main(name, args, out_path):
     try:
         result = measure(name, sizes, args.repeats, args.warmup)
     except Exception as e:  # Reported in the table and the JSON.
-        result = {'name': name, 'error': f'{type(e).__name__}: {e}',
-                  'traceback': traceback.format_exc()[-3000:],
-                  'peak_rss_mb': _peak_rss_mb()}
+        result = {
+            'name': name,
+            'error': f'{type(e).__name__}: {e}',
+            'traceback': traceback.format_exc()[-3000:],
+            'peak_rss_mb': _peak_rss_mb(),
+        }
     with open(out_path, 'w') as f:
         json.dump(result, f)
 
@@ -140,19 +158,32 @@ def run_in_child(name, args):
     """Runs `name` in a fresh interpreter so that its peak RSS is its own."""
     fd, out_path = tempfile.mkstemp(prefix='ddsp-bench-', suffix='.json')
     os.close(fd)
-    cmd = [sys.executable, os.path.abspath(__file__), '--_child', name,
-           '--_out', out_path, '--repeats', str(args.repeats),
-           '--warmup', str(args.warmup)] + (['--smoke'] if args.smoke else [])
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        '--_child',
+        name,
+        '--_out',
+        out_path,
+        '--repeats',
+        str(args.repeats),
+        '--warmup',
+        str(args.warmup),
+    ] + (['--smoke'] if args.smoke else [])
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True,
-                              check=False, timeout=args.timeout)
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, check=False, timeout=args.timeout
+        )
         with open(out_path) as f:
             return json.load(f)
     except subprocess.TimeoutExpired:
         return {'name': name, 'error': f'timed out after {args.timeout} s'}
     except (OSError, ValueError):
-        return {'name': name, 'error': f'child exited {proc.returncode} '
-                f'without a result', 'log_tail': proc.stderr[-3000:]}
+        return {
+            'name': name,
+            'error': f'child exited {proc.returncode} without a result',
+            'log_tail': proc.stderr[-3000:],
+        }
     finally:
         os.remove(out_path)
 
@@ -166,11 +197,9 @@ def run_all(names, args):
     queue, results = list(names), {}
     while queue:
         name = queue.pop(0)
-        print(f'[{time.strftime("%H:%M:%S")}] {name} ...', end=' ',
-              file=sys.stderr, flush=True)
+        print(f'[{time.strftime("%H:%M:%S")}] {name} ...', end=' ', file=sys.stderr, flush=True)
         results[name] = result = run_in_child(name, args)
-        print(result.get('error') or f'{result["median_s"]:.4g} s',
-              file=sys.stderr, flush=True)
+        print(result.get('error') or f'{result["median_s"]:.4g} s', file=sys.stderr, flush=True)
         floor = result.get('floor')
         if floor and floor not in results and floor not in queue:
             queue.insert(0, floor)
@@ -190,9 +219,13 @@ def _fmt(value, spec='.4g', suffix=''):
 
 def markdown_table(results):
     """The results as a Markdown table plus a note per row."""
-    lines = [('| workload | median (s) | min (s) | first call (s) | '
-              'peak RSS (MiB) | floor | floor median (s) | x floor |'),
-             '| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |']
+    lines = [
+        (
+            '| workload | median (s) | min (s) | first call (s) | '
+            'peak RSS (MiB) | floor | floor median (s) | x floor |'
+        ),
+        '| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
+    ]
     for name, r in results.items():
         if 'error' in r:
             lines.append(f'| {name} | ERROR: {r["error"][:80]} |||||||')
@@ -202,17 +235,21 @@ def markdown_table(results):
             f'{_fmt(r["first_call_s"], ".3g")} | '
             f'{_fmt(r["peak_rss_mb"], ".0f")} | {r["floor"] or "-"} | '
             f'{_fmt(r.get("floor_median_s"))} | '
-            f'{_fmt(r.get("ratio_to_floor"), ".1f", "x")} |')
+            f'{_fmt(r.get("ratio_to_floor"), ".1f", "x")} |'
+        )
     lines.append('')
-    lines += [f'- `{name}`: {r.get("description", "")}' + (
-        f' ({r["rate_per_s"]:.3g} {r["unit"]}/s)' if 'rate_per_s' in r else '')
-              for name, r in results.items()]
+    lines += [
+        f'- `{name}`: {r.get("description", "")}'
+        + (f' ({r["rate_per_s"]:.3g} {r["unit"]}/s)' if 'rate_per_s' in r else '')
+        for name, r in results.items()
+    ]
     return '\n'.join(lines)
 
 
 def _meta(args, sizes):
     """Run settings and machine facts stored beside the results."""
     import tensorflow as tf
+
     return {
         'argv': sys.argv,
         'started': datetime.datetime.now().astimezone().isoformat(),
@@ -229,22 +266,25 @@ def _meta(args, sizes):
 
 def parse_args(argv=None):
     workloads = registry()
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument('--only', default='',
-                   help='Comma-separated workload names (default: all '
-                   'non-floor rows; floors follow automatically).')
-    p.add_argument('--repeats', type=int, default=5,
-                   help='Timed repeats per workload (default 5).')
-    p.add_argument('--warmup', type=int, default=2,
-                   help='Untimed calls after the tracing call (default 2).')
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument(
+        '--only',
+        default='',
+        help='Comma-separated workload names (default: all '
+        'non-floor rows; floors follow automatically).',
+    )
+    p.add_argument('--repeats', type=int, default=5, help='Timed repeats per workload (default 5).')
+    p.add_argument(
+        '--warmup', type=int, default=2, help='Untimed calls after the tracing call (default 2).'
+    )
     p.add_argument('--json', help='Also write the results to this JSON file.')
-    p.add_argument('--smoke', action='store_true',
-                   help='Tiny sizes (batch 1, 0.5 s): checks, not timings.')
-    p.add_argument('--timeout', type=float, default=1800,
-                   help='Seconds allowed per workload process.')
-    p.add_argument('--list', action='store_true',
-                   help='List the workloads and exit.')
+    p.add_argument(
+        '--smoke', action='store_true', help='Tiny sizes (batch 1, 0.5 s): checks, not timings.'
+    )
+    p.add_argument(
+        '--timeout', type=float, default=1800, help='Seconds allowed per workload process.'
+    )
+    p.add_argument('--list', action='store_true', help='List the workloads and exit.')
     p.add_argument('--_child', help=argparse.SUPPRESS)
     p.add_argument('--_out', help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -270,9 +310,11 @@ def main(argv=None):
     sizes = common.Sizes.smoke() if args.smoke else common.Sizes()
     meta = _meta(args, sizes)
     results = run_all(args.names, args)
-    print(f'batch {sizes.batch}, {sizes.seconds:g} s at {sizes.sample_rate} '
-          f'Hz, {sizes.n_frames} frames; {args.repeats} repeats after '
-          f'{args.warmup} warm-up calls\n')
+    print(
+        f'batch {sizes.batch}, {sizes.seconds:g} s at {sizes.sample_rate} '
+        f'Hz, {sizes.n_frames} frames; {args.repeats} repeats after '
+        f'{args.warmup} warm-up calls\n'
+    )
     print(markdown_table(results))
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)

@@ -10,5 +10,13 @@ tensorflow-datasets, matplotlib) are imported only where they are used.
 from ddsp import core, dags, effects, losses, processors, spectral_ops, synths
 from ddsp.version import __version__
 
-__all__ = ['core', 'dags', 'effects', 'losses', 'processors', 'spectral_ops',
-           'synths', '__version__']
+__all__ = [
+    'core',
+    'dags',
+    'effects',
+    'losses',
+    'processors',
+    'spectral_ops',
+    'synths',
+    '__version__',
+]

@@ -14,12 +14,11 @@ from typing import Any, Dict, Sequence, Text, Tuple, Union
 import gin
 import keras
 
-from ddsp import core, gin_keras
+from ddsp import core, gin_keras, validation
 
 TensorDict = Dict[Text, Any]
 KeyOrModule = Union[Text, keras.layers.Layer]
-Node = Union[Tuple[KeyOrModule, Sequence[Text]],
-             Tuple[KeyOrModule, Sequence[Text], Sequence[Text]]]
+Node = Union[Tuple[KeyOrModule, Sequence[Text]], Tuple[KeyOrModule, Sequence[Text], Sequence[Text]]]
 DAG = Sequence[Node]
 
 _KERAS_KWARGS = ('name', 'trainable', 'dtype', 'autocast')
@@ -58,8 +57,12 @@ def serialize_function(fn) -> Any:
         return fn
     module, name = getattr(fn, '__module__', None), getattr(fn, '__qualname__', '')
     if not module or '<' in name:
-        raise ValueError(f'Cannot serialize {fn!r}: only named module-level '
-                         f'functions (like ddsp.core.exp_sigmoid) can be saved.')
+        validation.fail(
+            'serialize_function',
+            'fn',
+            'a named module-level function (like ddsp.core.exp_sigmoid): only those can be saved',
+            fn,
+        )
     return f'{module}.{name}'
 
 
@@ -68,14 +71,25 @@ def deserialize_function(path) -> Any:
     if path is None or callable(path):
         return path
     if not isinstance(path, str):
-        raise ValueError(f'Expected a function or its dotted path (like '
-                         f'"ddsp.core.exp_sigmoid"), got {path!r}.')
+        validation.fail(
+            'deserialize_function',
+            'path',
+            'a function or its dotted path (like "ddsp.core.exp_sigmoid")',
+            path,
+        )
     module_name, _, attribute = path.rpartition('.')
     try:
         return getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError, ValueError) as e:
-        raise ValueError(f'Cannot find the function "{path}" named in the '
-                         f'config: {e}') from e
+        raise ValueError(
+            validation.message(
+                'deserialize_function',
+                'path',
+                f'the dotted path of an importable function '
+                f'(the one named in the config cannot be found: {e})',
+                path,
+            )
+        ) from e
 
 
 @gin.register
@@ -102,17 +116,25 @@ class DAGLayer(keras.layers.Layer):
         self.module_names = []
         for key, module in kwarg_modules.items():
             if not is_module(module):
-                raise ValueError(f'DAGLayer got keyword argument {key}={module!r}; '
-                                 f'keyword arguments must be Keras layers.')
+                validation.fail(
+                    'DAGLayer',
+                    key,
+                    'a Keras layer (keyword arguments attach layers to the DAG)',
+                    module,
+                )
             self._attach(key, module)
         self.dag = self.format_dag(dag)
 
     def _attach(self, key: Text, module: keras.layers.Layer):
         existing = getattr(self, key, None)
         if existing is not None and existing is not module:
-            raise ValueError(
-                f'Two layers, or a layer and an attribute of DAGLayer, share the '
-                f'name "{key}". Give each layer in the DAG a unique name.')
+            validation.fail(
+                'DAGLayer',
+                'layer name',
+                "unique among the DAG's layers and "
+                "DAGLayer's attributes (give each layer a unique name)",
+                key,
+            )
         setattr(self, key, module)
         if key not in self.module_names:
             self.module_names.append(key)
@@ -120,18 +142,25 @@ class DAGLayer(keras.layers.Layer):
     def format_dag(self, dag: DAG) -> list:
         """Attaches layer instances as attributes; nodes then refer by name."""
         formatted = []
-        for node in dag:
+        for i, node in enumerate(dag):
             if not isinstance(node, (list, tuple)) or len(node) not in (2, 3):
-                raise ValueError(f'A DAG node must be (layer, [input keys]) or '
-                                 f'(layer, [input keys], [output keys]); got '
-                                 f'{node!r}.')
+                validation.fail(
+                    'DAGLayer',
+                    f'dag[{i}]',
+                    'a DAG node (layer, [input keys]) or (layer, [input keys], [output keys])',
+                    node,
+                )
             module, input_keys = node[0], list(core.make_iterable(node[1]))
             if is_module(module):
                 self._attach(module.name, module)
                 module = module.name
             elif not isinstance(module, str):
-                raise ValueError(f'A DAG node must start with a Keras layer or '
-                                 f'the name of one; got {module!r}.')
+                validation.fail(
+                    'DAGLayer',
+                    f'dag[{i}][0]',
+                    'a Keras layer or the name of one (the first element of a DAG node)',
+                    module,
+                )
             output_keys = list(node[2]) if len(node) == 3 else None
             formatted.append((module, input_keys, output_keys))
         return formatted
@@ -149,10 +178,8 @@ class DAGLayer(keras.layers.Layer):
     def call(self, inputs: TensorDict, **kwargs) -> TensorDict:
         return self.run_dag(inputs, **kwargs)
 
-    @gin_keras.configurable('run_dag', module='ddsp.dags.DAGLayer',
-                            allowlist=['verbose'])
-    def run_dag(self, inputs: TensorDict, verbose: bool = False,
-                **kwargs) -> TensorDict:
+    @gin_keras.configurable('run_dag', module='ddsp.dags.DAGLayer', allowlist=['verbose'])
+    def run_dag(self, inputs: TensorDict, verbose: bool = False, **kwargs) -> TensorDict:
         """Runs the DAG; returns every node's outputs (see the module docs).
 
         Args:
@@ -166,12 +193,13 @@ class DAGLayer(keras.layers.Layer):
         for key, input_keys, output_keys in self.dag:
             module = getattr(self, key, None)
             if module is None:
-                raise KeyError(f'DAG node "{key}" names no layer of this DAG; '
-                               f'known layers: {self.module_names}.')
+                raise KeyError(
+                    f'DAG node "{key}" names no layer of this DAG; '
+                    f'known layers: {self.module_names}.'
+                )
             node_inputs = [core.nested_lookup(k, outputs) for k in input_keys]
             if is_processor(module):
-                node_outputs = module(*node_inputs, return_outputs_dict=True,
-                                      **kwargs)
+                node_outputs = module(*node_inputs, return_outputs_dict=True, **kwargs)
             elif is_loss(module):
                 node_outputs = module.get_losses_dict(*node_inputs, **kwargs)
             else:
@@ -180,8 +208,7 @@ class DAGLayer(keras.layers.Layer):
                 node_outputs = core.to_dict(node_outputs, output_keys or [key])
             outputs[key] = node_outputs
             if verbose:
-                shapes = {k: getattr(v, 'shape', None)
-                          for k, v in node_outputs.items()}
+                shapes = {k: getattr(v, 'shape', None) for k, v in node_outputs.items()}
                 print(f'DAG node {key}: inputs {input_keys} -> {shapes}')
         outputs['out'] = node_outputs
         return outputs
@@ -199,16 +226,21 @@ class DAGLayer(keras.layers.Layer):
         config['dag'] = nodes
         config['kwarg_modules'] = {
             name: keras.saving.serialize_keras_object(getattr(self, name))
-            for name in self.module_names if name not in in_dag}
+            for name in self.module_names
+            if name not in in_dag
+        }
         return config
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        dag = [[keras.saving.deserialize_keras_object(node[0])] + node[1:]
-               for node in config.pop('dag')]
+        dag = [
+            [keras.saving.deserialize_keras_object(node[0])] + node[1:]
+            for node in config.pop('dag')
+        ]
         kwarg_modules = {
             name: keras.saving.deserialize_keras_object(module)
-            for name, module in config.pop('kwarg_modules', {}).items()}
+            for name, module in config.pop('kwarg_modules', {}).items()
+        }
         config.pop('dtype', None)
         return cls(dag=dag, **kwarg_modules, **config)

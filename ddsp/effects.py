@@ -23,7 +23,6 @@ Old names kept working: `TrainableReverb` and `FixedReverb` are
 `Reverb(add_dry=False)` (with a `DeprecationWarning`).
 """
 
-import numbers
 from typing import Callable, Optional, Text, Union
 import warnings
 
@@ -31,7 +30,8 @@ import gin
 import keras
 import tensorflow as tf
 
-from ddsp import core, dags, processors, synths
+from ddsp import core, dags, processors, synths, validation
+from ddsp.serialization import keras_serializable
 
 tf_float32 = core.tf_float32
 
@@ -41,32 +41,11 @@ ScaleFn = Optional[Union[Callable, Text]]
 # ------------------------------------------------------------------------------
 # Argument checks and helpers
 # ------------------------------------------------------------------------------
-def _check_positive_int(name: Text, value, minimum: int = 1) -> int:
-    """`value` as an int if it is an integer >= `minimum`, else ValueError."""
-    if (isinstance(value, bool) or not isinstance(value, numbers.Integral) or
-            value < minimum):
-        raise ValueError(f'Received an invalid value for `{name}`, expected an '
-                         f'integer >= {minimum}. Received: {name}={value!r}')
-    return int(value)
-
-
-def _check_non_negative(name: Text, value) -> float:
-    """`value` as a float if it is a real number >= 0, else ValueError."""
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real) or
-            not value >= 0):
-        raise ValueError(f'Received an invalid value for `{name}`, expected a '
-                         f'number >= 0. Received: {name}={value!r}')
-    return float(value)
-
-
-def _check_scale_fn(name: Text, fn: ScaleFn) -> Optional[Callable]:
+def _check_scale_fn(owner: Text, name: Text, fn: ScaleFn) -> Optional[Callable]:
     """A callable or None; dotted paths (from `get_config`) are imported."""
     if isinstance(fn, str):
         fn = dags.deserialize_function(fn)
-    if fn is not None and not callable(fn):
-        raise ValueError(f'Received an invalid value for `{name}`, expected a '
-                         f'callable or None. Received: {name}={fn!r}')
-    return fn
+    return validation.check_callable(owner, name, fn)
 
 
 def _apply(fn: Optional[Callable], x):
@@ -74,11 +53,16 @@ def _apply(fn: Optional[Callable], x):
     return x if fn is None else fn(x)
 
 
-def _check_audio(layer: Text, audio) -> tf.Tensor:
+def _owner(layer: keras.layers.Layer) -> Text:
+    """Who received a control, for messages: `Reverb "reverb"`."""
+    return f'{type(layer).__name__} "{layer.name}"'
+
+
+def _check_audio(owner: Text, audio) -> tf.Tensor:
+    """`audio` as float32 `[batch, n_samples]`, or a ValueError."""
     audio = tf_float32(audio)
     if audio.shape.rank != 2:
-        raise ValueError(f'{layer} expects audio of shape [batch, n_samples]. '
-                         f'Received: audio.shape={audio.shape}')
+        validation.fail(owner, 'audio.shape', '[batch, n_samples]', audio.shape)
     return audio
 
 
@@ -86,12 +70,11 @@ def _tile_to_batch(weight: tf.Variable, audio: tf.Tensor) -> tf.Tensor:
     """`weight` with a new leading axis repeated to the batch size of audio."""
     weight = tf.convert_to_tensor(weight)
     batch_size = tf.shape(audio)[0]
-    multiples = tf.concat([[batch_size], tf.ones([weight.shape.rank], tf.int32)],
-                          axis=0)
+    multiples = tf.concat([[batch_size], tf.ones([weight.shape.rank], tf.int32)], axis=0)
     return tf.tile(weight[tf.newaxis], multiples)
 
 
-def _batch_scalar(layer: Text, name: Text, x) -> tf.Tensor:
+def _batch_scalar(owner: Text, name: Text, x) -> tf.Tensor:
     """A per-example scalar control, `[B]`, `[B, 1]` or `[B, 1, 1]`, as `[B, 1]`."""
     x = tf_float32(x)
     if x.shape.rank == 1:
@@ -99,21 +82,14 @@ def _batch_scalar(layer: Text, name: Text, x) -> tf.Tensor:
     elif x.shape.rank == 3 and x.shape[1:] == (1, 1):
         x = x[..., 0]
     if x.shape.rank != 2 or x.shape[1] != 1:
-        raise ValueError(f'{layer} expects `{name}` of shape [batch, 1]. '
-                         f'Received: {name}.shape={x.shape}')
+        validation.fail(owner, f'{name}.shape', '[batch, 1] (or [batch] or [batch, 1, 1])', x.shape)
     return x
-
-
-def _n_equal_frames(n_samples: int, n_frames: int) -> int:
-    """Frames that `core.fft_convolve` cuts n_samples into for n_frames IRs."""
-    frame_size = -(-n_samples // n_frames)
-    return -(-n_samples // frame_size)
 
 
 # ------------------------------------------------------------------------------
 # Reverbs
 # ------------------------------------------------------------------------------
-@keras.saving.register_keras_serializable(package='ddsp')
+@keras_serializable
 @gin.register
 class Reverb(processors.Processor):
     """Convolutional reverb with a given or a learned impulse response.
@@ -139,29 +115,46 @@ class Reverb(processors.Processor):
         >>> Reverb()(audio, ir)  # A given IR, [batch, ir_size].
     """
 
-    def __init__(self, trainable: bool = False, reverb_length: int = 48000,
-                 add_dry: bool = True, name: Text = 'reverb', **kwargs):
+    def __init__(
+        self,
+        trainable: bool = False,
+        reverb_length: int = 48000,
+        add_dry: bool = True,
+        name: Text = 'reverb',
+        **kwargs,
+    ):
         reverb_only = kwargs.pop('reverb_only', None)
         super().__init__(name=name, trainable=trainable, **kwargs)
         if reverb_only is not None:
-            warnings.warn('Reverb(reverb_only=...) is deprecated; use '
-                          f'add_dry={not reverb_only} instead.',
-                          DeprecationWarning, stacklevel=2)
+            warnings.warn(
+                f'Reverb(reverb_only=...) is deprecated; use add_dry={not reverb_only} instead.',
+                DeprecationWarning,
+                stacklevel=2,
+            )
             if not reverb_only and add_dry is False:
-                raise ValueError('Received conflicting arguments reverb_only=False '
-                                 'and add_dry=False; pass only add_dry.')
+                validation.fail(
+                    type(self).__name__,
+                    'reverb_only',
+                    'omitted with add_dry=False (conflicting arguments: '
+                    'reverb_only is the deprecated opposite of add_dry; pass only '
+                    'add_dry)',
+                    reverb_only,
+                )
             add_dry = not reverb_only
         self._learns_controls = bool(trainable)
-        self.reverb_length = _check_positive_int('reverb_length', reverb_length)
+        self.reverb_length = validation.check_int(
+            type(self).__name__, 'reverb_length', reverb_length
+        )
         self.add_dry = bool(add_dry)
 
     def build(self, input_shape=None):
         """Creates the weight `ir` (trainable only); the shape is not used."""
         if self._learns_controls:
             self.ir = self.add_weight(
-                name='ir', shape=(self.reverb_length,),
-                initializer=keras.initializers.RandomNormal(mean=0.0,
-                                                            stddev=1e-6))
+                name='ir',
+                shape=(self.reverb_length,),
+                initializer=keras.initializers.RandomNormal(mean=0.0, stddev=1e-6),
+            )
 
     def get_controls(self, audio, ir=None) -> processors.TensorDict:
         """Pairs the audio with its IR: the learned one, or `ir` as `[B, L]`.
@@ -174,15 +167,18 @@ class Reverb(processors.Processor):
         Returns:
             `{'audio': [B, N], 'ir': [B, L]}`.
         """
-        audio = _check_audio(self.name, audio)
+        audio = _check_audio(_owner(self), audio)
         if self._learns_controls:
             ir = _tile_to_batch(self.ir, audio)
         elif ir is None:
-            raise ValueError(
-                f'{type(self).__name__} "{self.name}" was called without an '
-                f'impulse response: pass one, `reverb(audio, ir)` with ir of '
-                f'shape [batch, ir_size], or create it with trainable=True to '
-                f'learn the IR.')
+            validation.fail(
+                _owner(self),
+                'ir',
+                'an impulse response of shape [batch, ir_size], as in '
+                '`reverb(audio, ir)`, unless the reverb is created with '
+                'trainable=True to learn it',
+                ir,
+            )
         else:
             ir = self._check_ir(ir)
         return {'audio': audio, 'ir': ir}
@@ -192,10 +188,9 @@ class Reverb(processors.Processor):
         if ir.shape.rank == 3 and ir.shape[-1] == 1:
             ir = ir[..., 0]
         if ir.shape.rank != 2:
-            raise ValueError(f'{type(self).__name__} "{self.name}" expects an '
-                             f'impulse response of shape [batch, ir_size] or '
-                             f'[batch, ir_size, 1]. Received: ir.shape='
-                             f'{ir.shape}')
+            validation.fail(
+                _owner(self), 'ir.shape', '[batch, ir_size] or [batch, ir_size, 1]', ir.shape
+            )
         return ir
 
     def get_signal(self, audio, ir) -> tf.Tensor:
@@ -212,12 +207,13 @@ class Reverb(processors.Processor):
         config = super().get_config()
         # `trainable` records whether the layer owns weights (its structure),
         # not whether they are currently frozen with `layer.trainable = False`.
-        config.update(trainable=self._learns_controls,
-                      reverb_length=self.reverb_length, add_dry=self.add_dry)
+        config.update(
+            trainable=self._learns_controls, reverb_length=self.reverb_length, add_dry=self.add_dry
+        )
         return config
 
 
-@keras.saving.register_keras_serializable(package='ddsp')
+@keras_serializable
 @gin.register
 class ExpDecayReverb(Reverb):
     """Reverb whose IR is noise under an exponentially decaying envelope.
@@ -239,30 +235,36 @@ class ExpDecayReverb(Reverb):
         >>> ExpDecayReverb(reverb_length=16000)(audio, gain, decay)  # [B, 1]s
     """
 
-    def __init__(self, trainable: bool = False, reverb_length: int = 48000,
-                 scale_fn: ScaleFn = core.exp_sigmoid, add_dry: bool = True,
-                 name: Text = 'exp_decay_reverb', **kwargs):
-        super().__init__(trainable=trainable, reverb_length=reverb_length,
-                         add_dry=add_dry, name=name, **kwargs)
-        self.scale_fn = _check_scale_fn('scale_fn', scale_fn)
+    def __init__(
+        self,
+        trainable: bool = False,
+        reverb_length: int = 48000,
+        scale_fn: ScaleFn = core.exp_sigmoid,
+        add_dry: bool = True,
+        name: Text = 'exp_decay_reverb',
+        **kwargs,
+    ):
+        super().__init__(
+            trainable=trainable, reverb_length=reverb_length, add_dry=add_dry, name=name, **kwargs
+        )
+        self.scale_fn = _check_scale_fn(type(self).__name__, 'scale_fn', scale_fn)
 
     def build(self, input_shape=None):
         """Creates the weights `gain` and `decay` (trainable only)."""
         if self._learns_controls:
             self.gain = self.add_weight(
-                name='gain', shape=(1,),
-                initializer=keras.initializers.Constant(2.0))
+                name='gain', shape=(1,), initializer=keras.initializers.Constant(2.0)
+            )
             self.decay = self.add_weight(
-                name='decay', shape=(1,),
-                initializer=keras.initializers.Constant(4.0))
+                name='decay', shape=(1,), initializer=keras.initializers.Constant(4.0)
+            )
 
     def _get_ir(self, gain: tf.Tensor, decay: tf.Tensor) -> tf.Tensor:
         """`[B, reverb_length]` IRs for gain and decay of shape `[B, 1]`."""
         gain = _apply(self.scale_fn, gain)
         decay_rate = 2.0 + tf.exp(decay)
         time = tf.linspace(0.0, 1.0, self.reverb_length)[tf.newaxis, :]
-        noise = tf.random.uniform([tf.shape(gain)[0], self.reverb_length],
-                                  minval=-1.0, maxval=1.0)
+        noise = tf.random.uniform([tf.shape(gain)[0], self.reverb_length], minval=-1.0, maxval=1.0)
         return gain * tf.exp(-decay_rate * time) * noise
 
     def get_controls(self, audio, gain=None, decay=None) -> processors.TensorDict:
@@ -277,18 +279,22 @@ class ExpDecayReverb(Reverb):
         Returns:
             `{'audio': [B, N], 'ir': [B, reverb_length]}`.
         """
-        audio = _check_audio(self.name, audio)
+        audio = _check_audio(_owner(self), audio)
         if self._learns_controls:
             gain = _tile_to_batch(self.gain, audio)
             decay = _tile_to_batch(self.decay, audio)
         elif gain is None or decay is None:
-            raise ValueError(
-                f'{type(self).__name__} "{self.name}" needs `gain` and `decay` '
-                f'of shape [batch, 1]: call it as `reverb(audio, gain, decay)`, '
-                f'or create it with trainable=True to learn them.')
+            name, value = ('gain', gain) if gain is None else ('decay', decay)
+            validation.fail(
+                _owner(self),
+                name,
+                'of shape [batch, 1], as in `reverb(audio, gain, decay)`, unless '
+                'the reverb is created with trainable=True to learn gain and decay',
+                value,
+            )
         else:
-            gain = _batch_scalar(self.name, 'gain', gain)
-            decay = _batch_scalar(self.name, 'decay', decay)
+            gain = _batch_scalar(_owner(self), 'gain', gain)
+            decay = _batch_scalar(_owner(self), 'decay', decay)
         return {'audio': audio, 'ir': self._get_ir(gain, decay)}
 
     def get_config(self):
@@ -297,7 +303,7 @@ class ExpDecayReverb(Reverb):
         return config
 
 
-@keras.saving.register_keras_serializable(package='ddsp')
+@keras_serializable
 @gin.register
 class FilteredNoiseReverb(Reverb):
     """Reverb whose IR is filtered noise with time-varying spectral shape.
@@ -323,40 +329,59 @@ class FilteredNoiseReverb(Reverb):
         name: Layer name.
     """
 
-    def __init__(self, trainable: bool = False, reverb_length: int = 48000,
-                 window_size: int = 257, n_frames: int = 1000,
-                 n_filter_banks: int = 16, scale_fn: ScaleFn = core.exp_sigmoid,
-                 initial_bias: float = -3.0, add_dry: bool = True,
-                 name: Text = 'filtered_noise_reverb', **kwargs):
-        super().__init__(trainable=trainable, reverb_length=reverb_length,
-                         add_dry=add_dry, name=name, **kwargs)
-        self.window_size = _check_positive_int('window_size', window_size)
-        self.n_frames = _check_positive_int('n_frames', n_frames)
-        self.n_filter_banks = _check_positive_int('n_filter_banks',
-                                                  n_filter_banks, minimum=2)
+    def __init__(
+        self,
+        trainable: bool = False,
+        reverb_length: int = 48000,
+        window_size: int = 257,
+        n_frames: int = 1000,
+        n_filter_banks: int = 16,
+        scale_fn: ScaleFn = core.exp_sigmoid,
+        initial_bias: float = -3.0,
+        add_dry: bool = True,
+        name: Text = 'filtered_noise_reverb',
+        **kwargs,
+    ):
+        super().__init__(
+            trainable=trainable, reverb_length=reverb_length, add_dry=add_dry, name=name, **kwargs
+        )
+        owner = type(self).__name__
+        self.window_size = validation.check_int(owner, 'window_size', window_size)
+        self.n_frames = validation.check_int(owner, 'n_frames', n_frames)
+        self.n_filter_banks = validation.check_int(
+            owner, 'n_filter_banks', n_filter_banks, minimum=2
+        )
         # Only the learned magnitudes have n_frames frames; given magnitudes
         # are checked by `core.frequency_filter` when the IR is drawn.
         if self._learns_controls and (
-                self.n_frames > self.reverb_length or
-                _n_equal_frames(self.reverb_length, self.n_frames) != self.n_frames):
-            raise ValueError(
-                f'Received n_frames={n_frames}, which cannot split '
-                f'reverb_length={reverb_length} into equal frames; expected '
-                f'a number of frames such as a divisor of reverb_length.')
-        self.scale_fn = _check_scale_fn('scale_fn', scale_fn)
-        self.initial_bias = float(initial_bias)
+            self.n_frames > self.reverb_length
+            or core.equal_frames(self.reverb_length, self.n_frames)[1] != self.n_frames
+        ):
+            validation.fail(
+                owner,
+                'n_frames',
+                f'a number of frames that cuts reverb_length={reverb_length} '
+                'into that many equal frames, such as a divisor of it',
+                n_frames,
+            )
+        self.scale_fn = _check_scale_fn(owner, 'scale_fn', scale_fn)
+        self.initial_bias = validation.check_number(owner, 'initial_bias', initial_bias)
         self._noise = synths.FilteredNoise(
-            n_samples=self.reverb_length, window_size=self.window_size,
-            scale_fn=self.scale_fn, initial_bias=self.initial_bias,
-            name='filtered_noise')
+            n_samples=self.reverb_length,
+            window_size=self.window_size,
+            scale_fn=self.scale_fn,
+            initial_bias=self.initial_bias,
+            name='filtered_noise',
+        )
 
     def build(self, input_shape=None):
         """Creates the weight `magnitudes` (trainable only)."""
         if self._learns_controls:
             self.magnitudes = self.add_weight(
-                name='magnitudes', shape=(self.n_frames, self.n_filter_banks),
-                initializer=keras.initializers.RandomNormal(mean=0.0,
-                                                            stddev=0.01))
+                name='magnitudes',
+                shape=(self.n_frames, self.n_filter_banks),
+                initializer=keras.initializers.RandomNormal(mean=0.0, stddev=0.01),
+            )
 
     def get_controls(self, audio, magnitudes=None) -> processors.TensorDict:
         """Draws a filtered-noise IR from the learned or given magnitudes.
@@ -370,31 +395,39 @@ class FilteredNoiseReverb(Reverb):
         Returns:
             `{'audio': [B, N], 'ir': [B, reverb_length]}`.
         """
-        audio = _check_audio(self.name, audio)
+        audio = _check_audio(_owner(self), audio)
         if self._learns_controls:
             magnitudes = _tile_to_batch(self.magnitudes, audio)
         elif magnitudes is None:
-            raise ValueError(
-                f'{type(self).__name__} "{self.name}" needs `magnitudes` of '
-                f'shape [batch, n_frames, n_filter_banks]: call it as '
-                f'`reverb(audio, magnitudes)`, or create it with '
-                f'trainable=True to learn them.')
+            validation.fail(
+                _owner(self),
+                'magnitudes',
+                'of shape [batch, n_frames, n_filter_banks], as in '
+                '`reverb(audio, magnitudes)`, unless the reverb is created with '
+                'trainable=True to learn them',
+                magnitudes,
+            )
         else:
             magnitudes = tf_float32(magnitudes)
             if magnitudes.shape.rank != 3:
-                raise ValueError(
-                    f'{type(self).__name__} "{self.name}" expects magnitudes of '
-                    f'shape [batch, n_frames, n_filter_banks]. Received: '
-                    f'magnitudes.shape={magnitudes.shape}')
+                validation.fail(
+                    _owner(self),
+                    'magnitudes.shape',
+                    '[batch, n_frames, n_filter_banks]',
+                    magnitudes.shape,
+                )
         ir = self._noise(magnitudes)
         return {'audio': audio, 'ir': ir}
 
     def get_config(self):
         config = super().get_config()
-        config.update(window_size=self.window_size, n_frames=self.n_frames,
-                      n_filter_banks=self.n_filter_banks,
-                      scale_fn=dags.serialize_function(self.scale_fn),
-                      initial_bias=self.initial_bias)
+        config.update(
+            window_size=self.window_size,
+            n_frames=self.n_frames,
+            n_filter_banks=self.n_filter_banks,
+            scale_fn=dags.serialize_function(self.scale_fn),
+            initial_bias=self.initial_bias,
+        )
         return config
 
 
@@ -402,13 +435,18 @@ class FilteredNoiseReverb(Reverb):
 # Old names (2019-2020 releases)
 # ------------------------------------------------------------------------------
 def _check_always_trainable(cls_name: Text, base: Text, trainable) -> None:
+    """The old trainable-only names accept only `trainable=True`."""
     if not trainable:
-        raise ValueError(f'{cls_name} always learns its controls; received '
-                         f'trainable={trainable!r}. Use {base}(trainable=False) '
-                         f'for controls given as inputs.')
+        validation.fail(
+            cls_name,
+            'trainable',
+            f'True: {cls_name} always learns its controls (use '
+            f'{base}(trainable=False) for controls given as inputs)',
+            trainable,
+        )
 
 
-@keras.saving.register_keras_serializable(package='ddsp')
+@keras_serializable
 @gin.register
 class TrainableReverb(Reverb):
     """Old name of `Reverb(trainable=True)`: a learned IR, the weight `ir`.
@@ -418,14 +456,21 @@ class TrainableReverb(Reverb):
         >>> dag = [..., (reverb, ['add/signal'])]  # Outputs 'reverb/signal'.
     """
 
-    def __init__(self, reverb_length: int = 48000, add_dry: bool = True,
-                 name: Text = 'reverb', trainable: bool = True, **kwargs):
+    def __init__(
+        self,
+        reverb_length: int = 48000,
+        add_dry: bool = True,
+        name: Text = 'reverb',
+        trainable: bool = True,
+        **kwargs,
+    ):
         _check_always_trainable(type(self).__name__, 'Reverb', trainable)
-        super().__init__(trainable=True, reverb_length=reverb_length,
-                         add_dry=add_dry, name=name, **kwargs)
+        super().__init__(
+            trainable=True, reverb_length=reverb_length, add_dry=add_dry, name=name, **kwargs
+        )
 
 
-@keras.saving.register_keras_serializable(package='ddsp')
+@keras_serializable
 @gin.register
 class FixedReverb(Reverb):
     """Old name (first release) of `Reverb(trainable=True)`.
@@ -434,33 +479,49 @@ class FixedReverb(Reverb):
     than predicted per example; the 3.7.0 equivalent is a trainable `Reverb`.
     """
 
-    def __init__(self, reverb_length: int = 48000, add_dry: bool = True,
-                 name: Text = 'reverb', trainable: bool = True, **kwargs):
+    def __init__(
+        self,
+        reverb_length: int = 48000,
+        add_dry: bool = True,
+        name: Text = 'reverb',
+        trainable: bool = True,
+        **kwargs,
+    ):
         _check_always_trainable(type(self).__name__, 'Reverb', trainable)
-        super().__init__(trainable=True, reverb_length=reverb_length,
-                         add_dry=add_dry, name=name, **kwargs)
+        super().__init__(
+            trainable=True, reverb_length=reverb_length, add_dry=add_dry, name=name, **kwargs
+        )
 
 
-@keras.saving.register_keras_serializable(package='ddsp')
+@keras_serializable
 @gin.register
 class TrainableExpDecayReverb(ExpDecayReverb):
     """Old name of `ExpDecayReverb(trainable=True)`: weights `gain`, `decay`."""
 
-    def __init__(self, reverb_length: int = 48000,
-                 scale_fn: ScaleFn = core.exp_sigmoid, add_dry: bool = True,
-                 name: Text = 'exp_decay_reverb', trainable: bool = True,
-                 **kwargs):
-        _check_always_trainable(type(self).__name__, 'ExpDecayReverb',
-                                trainable)
-        super().__init__(trainable=True, reverb_length=reverb_length,
-                         scale_fn=scale_fn, add_dry=add_dry, name=name,
-                         **kwargs)
+    def __init__(
+        self,
+        reverb_length: int = 48000,
+        scale_fn: ScaleFn = core.exp_sigmoid,
+        add_dry: bool = True,
+        name: Text = 'exp_decay_reverb',
+        trainable: bool = True,
+        **kwargs,
+    ):
+        _check_always_trainable(type(self).__name__, 'ExpDecayReverb', trainable)
+        super().__init__(
+            trainable=True,
+            reverb_length=reverb_length,
+            scale_fn=scale_fn,
+            add_dry=add_dry,
+            name=name,
+            **kwargs,
+        )
 
 
 # ------------------------------------------------------------------------------
 # Filtering and delay
 # ------------------------------------------------------------------------------
-@keras.saving.register_keras_serializable(package='ddsp')
+@keras_serializable
 @gin.register
 class FIRFilter(processors.Processor):
     """Time-varying FIR filtering of audio from frequency-response magnitudes.
@@ -475,12 +536,16 @@ class FIRFilter(processors.Processor):
         >>> FIRFilter(scale_fn=None)(audio, magnitudes)  # [B, T, K] gains.
     """
 
-    def __init__(self, window_size: int = 257,
-                 scale_fn: ScaleFn = core.exp_sigmoid, name: Text = 'fir_filter',
-                 **kwargs):
+    def __init__(
+        self,
+        window_size: int = 257,
+        scale_fn: ScaleFn = core.exp_sigmoid,
+        name: Text = 'fir_filter',
+        **kwargs,
+    ):
         super().__init__(name=name, **kwargs)
-        self.window_size = _check_positive_int('window_size', window_size)
-        self.scale_fn = _check_scale_fn('scale_fn', scale_fn)
+        self.window_size = validation.check_int(type(self).__name__, 'window_size', window_size)
+        self.scale_fn = _check_scale_fn(type(self).__name__, 'scale_fn', scale_fn)
 
     def get_controls(self, audio, magnitudes) -> processors.TensorDict:
         """`{'audio': [B, N], 'magnitudes': scale_fn(magnitudes)}`.
@@ -488,23 +553,21 @@ class FIRFilter(processors.Processor):
         `magnitudes` are `[B, T, K]` raw gains from 0 Hz to Nyquist; T must
         split N into equal frames.
         """
-        audio = _check_audio(self.name, audio)
+        audio = _check_audio(_owner(self), audio)
         magnitudes = _apply(self.scale_fn, tf_float32(magnitudes))
         return {'audio': audio, 'magnitudes': magnitudes}
 
     def get_signal(self, audio, magnitudes) -> tf.Tensor:
         """Filtered audio, `[B, N]`."""
-        return core.frequency_filter(audio, magnitudes,
-                                     window_size=self.window_size)
+        return core.frequency_filter(audio, magnitudes, window_size=self.window_size)
 
     def get_config(self):
         config = super().get_config()
-        config.update(window_size=self.window_size,
-                      scale_fn=dags.serialize_function(self.scale_fn))
+        config.update(window_size=self.window_size, scale_fn=dags.serialize_function(self.scale_fn))
         return config
 
 
-@keras.saving.register_keras_serializable(package='ddsp')
+@keras_serializable
 class ModDelay(processors.Processor):
     """Modulated delay line: chorus, flanger and vibrato effects.
 
@@ -526,27 +589,33 @@ class ModDelay(processors.Processor):
         >>> ModDelay()(audio, gain, phase)  # gain and phase [B, N, 1].
     """
 
-    def __init__(self, center_ms: float = 15.0, depth_ms: float = 10.0,
-                 sample_rate: int = 16000,
-                 gain_scale_fn: ScaleFn = core.exp_sigmoid,
-                 phase_scale_fn: ScaleFn = tf.nn.sigmoid, add_dry: bool = True,
-                 name: Text = 'mod_delay', **kwargs):
+    def __init__(
+        self,
+        center_ms: float = 15.0,
+        depth_ms: float = 10.0,
+        sample_rate: int = 16000,
+        gain_scale_fn: ScaleFn = core.exp_sigmoid,
+        phase_scale_fn: ScaleFn = tf.nn.sigmoid,
+        add_dry: bool = True,
+        name: Text = 'mod_delay',
+        **kwargs,
+    ):
         super().__init__(name=name, **kwargs)
-        self.center_ms = _check_non_negative('center_ms', center_ms)
-        self.depth_ms = _check_non_negative('depth_ms', depth_ms)
-        if _check_non_negative('sample_rate', sample_rate) == 0:
-            raise ValueError(f'Received an invalid value for `sample_rate`, '
-                             f'expected a positive number. Received: '
-                             f'sample_rate={sample_rate!r}')
-        self.sample_rate = sample_rate
+        owner = type(self).__name__
+        self.center_ms = validation.check_number(owner, 'center_ms', center_ms, minimum=0.0)
+        self.depth_ms = validation.check_number(owner, 'depth_ms', depth_ms, minimum=0.0)
+        validation.check_positive_number(owner, 'sample_rate', sample_rate)
+        self.sample_rate = sample_rate  # Kept as given: an int stays an int in the config.
         if self.max_length < 1:
-            raise ValueError(
-                f'Received center_ms={center_ms} and depth_ms={depth_ms} at '
-                f'sample_rate={sample_rate}, a longest delay of less than one '
-                f'sample; expected center_ms + depth_ms >= '
-                f'{1000.0 / sample_rate} ms.')
-        self.gain_scale_fn = _check_scale_fn('gain_scale_fn', gain_scale_fn)
-        self.phase_scale_fn = _check_scale_fn('phase_scale_fn', phase_scale_fn)
+            validation.fail(
+                owner,
+                'center_ms + depth_ms',
+                f'at least {1000.0 / sample_rate} ms, a longest delay of one '
+                f'sample at sample_rate={sample_rate}',
+                self.center_ms + self.depth_ms,
+            )
+        self.gain_scale_fn = _check_scale_fn(owner, 'gain_scale_fn', gain_scale_fn)
+        self.phase_scale_fn = _check_scale_fn(owner, 'phase_scale_fn', phase_scale_fn)
         self.add_dry = bool(add_dry)
 
     @property
@@ -565,7 +634,7 @@ class ModDelay(processors.Processor):
         Returns:
             `{'audio': [B, N], 'gain': [B, N, 1], 'phase': [B, N, 1]}`.
         """
-        audio = _check_audio(self.name, audio)
+        audio = _check_audio(_owner(self), audio)
         gain = _apply(self.gain_scale_fn, tf_float32(gain))
         phase = _apply(self.phase_scale_fn, tf_float32(phase))
         return {'audio': audio, 'gain': gain, 'phase': phase}
@@ -579,15 +648,17 @@ class ModDelay(processors.Processor):
         # Phase 0..1 -> delays center..center + depth, as a fraction of the
         # longest delay.
         phase = phase * (self.depth_ms / total_ms) + self.center_ms / total_ms
-        wet = core.variable_length_delay(phase, audio,
-                                         max_length=self.max_length) * gain
+        wet = core.variable_length_delay(phase, audio, max_length=self.max_length) * gain
         return wet + audio if self.add_dry else wet
 
     def get_config(self):
         config = super().get_config()
-        config.update(center_ms=self.center_ms, depth_ms=self.depth_ms,
-                      sample_rate=self.sample_rate,
-                      gain_scale_fn=dags.serialize_function(self.gain_scale_fn),
-                      phase_scale_fn=dags.serialize_function(self.phase_scale_fn),
-                      add_dry=self.add_dry)
+        config.update(
+            center_ms=self.center_ms,
+            depth_ms=self.depth_ms,
+            sample_rate=self.sample_rate,
+            gain_scale_fn=dags.serialize_function(self.gain_scale_fn),
+            phase_scale_fn=dags.serialize_function(self.phase_scale_fn),
+            add_dry=self.add_dry,
+        )
         return config

@@ -13,7 +13,8 @@ import gin
 import keras
 import tensorflow as tf
 
-from ddsp import core, dags, gin_keras
+from ddsp import core, dags, gin_keras, validation
+from ddsp.serialization import keras_serializable
 
 TensorDict = Dict[Text, tf.Tensor]
 
@@ -32,8 +33,7 @@ class Processor(keras.layers.Layer):
     """
 
     def __init__(self, name: Text = None, trainable: bool = False, **kwargs):
-        super().__init__(name=name, trainable=trainable, autocast=False,
-                         **kwargs)
+        super().__init__(name=name, trainable=trainable, autocast=False, **kwargs)
         # Controls may be Python numbers or None (e.g. Reverb's optional IR).
         self._allow_non_tensor_positional_args = True
 
@@ -44,8 +44,10 @@ class Processor(keras.layers.Layer):
     @classmethod
     def from_config(cls, config):
         """Restores callables (`*_fn` arguments) saved as dotted paths."""
-        config = {key: dags.deserialize_function(value) if key.endswith('_fn')
-                  else value for key, value in config.items()}
+        config = {
+            key: dags.deserialize_function(value) if key.endswith('_fn') else value
+            for key, value in config.items()
+        }
         return super().from_config(config)
 
     def call(self, *args, return_outputs_dict: bool = False, **kwargs):
@@ -64,16 +66,14 @@ class Processor(keras.layers.Layer):
 
     def get_controls(self, *args, **kwargs) -> TensorDict:
         """Converts raw inputs to synthesizer controls."""
-        raise NotImplementedError(
-            f'{type(self).__name__} must implement get_controls().')
+        raise NotImplementedError(f'{type(self).__name__} must implement get_controls().')
 
     def get_signal(self, *args, **kwargs) -> tf.Tensor:
         """Renders a signal from controls."""
-        raise NotImplementedError(
-            f'{type(self).__name__} must implement get_signal().')
+        raise NotImplementedError(f'{type(self).__name__} must implement get_signal().')
 
 
-@keras.saving.register_keras_serializable(package='ddsp')
+@keras_serializable
 @gin_keras.configurable
 class ProcessorGroup(dags.DAGLayer):
     """Runs a DAG of processors and returns the last one's signal.
@@ -103,8 +103,7 @@ class ProcessorGroup(dags.DAGLayer):
     def processors(self):
         return self.modules
 
-    def call(self, inputs: TensorDict, return_outputs_dict: bool = False,
-             **kwargs):
+    def call(self, inputs: TensorDict, return_outputs_dict: bool = False, **kwargs):
         """The DAG's final signal; or `{'signal', 'controls': all outputs}`."""
         outputs = self.get_controls(inputs, **kwargs)
         signal = self.get_signal(outputs)
@@ -122,7 +121,7 @@ class ProcessorGroup(dags.DAGLayer):
         return outputs['out']['signal']
 
 
-@keras.saving.register_keras_serializable(package='ddsp')
+@keras_serializable
 @gin.register
 class Add(Processor):
     """Sums two signals. Example: `Add()(harmonic_audio, noise_audio)`."""
@@ -131,46 +130,60 @@ class Add(Processor):
         super().__init__(name=name, **kwargs)
 
     def get_controls(self, signal_one, signal_two) -> TensorDict:
+        """The two signals, passed through."""
         return {'signal_one': signal_one, 'signal_two': signal_two}
 
     def get_signal(self, signal_one, signal_two) -> tf.Tensor:
+        """Their sum (broadcasting as `+` does)."""
         return signal_one + signal_two
 
 
-@keras.saving.register_keras_serializable(package='ddsp')
+@keras_serializable
 @gin.register
 class Mix(Processor):
     """Crossfades two signals with a time-varying mix level.
 
     `get_controls(signal_one, signal_two, nn_out_mix_level)`: signals `[B, N]`
-    of equal length and raw mix levels `[B, T, 1]`, squashed by a sigmoid and
-    upsampled to N. The signal is `sqrt(m) s1 + sqrt(1 - m) s2`, an equal
-    -power crossfade: `m = 1` gives `s1`, `m = 0` gives `s2`.
+    or `[B, N, C]` of equal length and raw mix levels `[B, T, 1]` (or `[B, T]`),
+    squashed by a sigmoid and upsampled linearly to N; with `[B, N, C]` signals the
+    level `[B, N, 1]` applies to every channel. `get_signal` returns
+    `sqrt(m) s1 + sqrt(1 - m) s2`, an equal-power crossfade: `m = 1` gives `s1`,
+    `m = 0` gives `s2`.
+
+    Example:
+        >>> mixed = Mix()(harmonic_audio, noise_audio, raw_levels)  # [B, N], [B, T, 1]
     """
 
     def __init__(self, name: Text = 'mix', **kwargs):
         super().__init__(name=name, **kwargs)
 
-    def get_controls(self, signal_one, signal_two,
-                     nn_out_mix_level) -> TensorDict:
-        signal_one, signal_two = core.tf_float32(signal_one), core.tf_float32(
-            signal_two)
-        if signal_one.shape[1] != signal_two.shape[1]:
-            raise ValueError(f'Mix needs signals of equal length, got '
-                             f'{signal_one.shape[1]} and {signal_two.shape[1]} '
-                             f'samples.')
+    def get_controls(self, signal_one, signal_two, nn_out_mix_level) -> TensorDict:
+        """`{'signal_one', 'signal_two', 'mix_level'}`, the level in [0, 1] at audio rate."""
+        signal_one = core.tf_float32(signal_one)
+        signal_two = core.tf_float32(signal_two)
+        n_samples = signal_one.shape[1]
+        if n_samples != signal_two.shape[1]:
+            validation.fail(
+                'Mix',
+                'signal_two.shape',
+                f'of equal length to signal_one ({n_samples} samples)',
+                signal_two.shape,
+            )
         mix_level = tf.nn.sigmoid(core.tf_float32(nn_out_mix_level))
-        mix_level = core.resample(mix_level, signal_one.shape[1])
-        return {'signal_one': signal_one, 'signal_two': signal_two,
-                'mix_level': mix_level[..., 0]}
+        mix_level = core.resample(mix_level, n_samples)
+        if signal_one.shape.rank == 2 and mix_level.shape.rank == 3:
+            mix_level = mix_level[..., 0]  # [B, N] signals: a [B, N] level.
+        elif signal_one.shape.rank == 3 and mix_level.shape.rank == 2:
+            mix_level = mix_level[..., tf.newaxis]  # One level for every channel.
+        return {'signal_one': signal_one, 'signal_two': signal_two, 'mix_level': mix_level}
 
     def get_signal(self, signal_one, signal_two, mix_level) -> tf.Tensor:
+        """The crossfade, shaped like the signals."""
         mix_level = tf.clip_by_value(mix_level, 0.0, 1.0)
-        return (tf.sqrt(mix_level) * signal_one +
-                tf.sqrt(1.0 - mix_level) * signal_two)
+        return tf.sqrt(mix_level) * signal_one + tf.sqrt(1.0 - mix_level) * signal_two
 
 
-@keras.saving.register_keras_serializable(package='ddsp')
+@keras_serializable
 @gin.register
 class Crop(Processor):
     """Removes samples from the back, front, or both ends of audio.
@@ -180,31 +193,34 @@ class Crop(Processor):
             from that end; `'center'` removes `frame_size // 2` from each end
             (undoing centre padding).
         crop_location: 'back', 'front' or 'center'.
+
+    Example:
+        >>> Crop(frame_size=1024, crop_location='center')(audio)  # [B, N] -> [B, N - 1024]
     """
 
-    def __init__(self, frame_size: int, crop_location: Text = 'back',
-                 name: Text = 'crop', **kwargs):
+    def __init__(
+        self, frame_size: int, crop_location: Text = 'back', name: Text = 'crop', **kwargs
+    ):
         super().__init__(name=name, **kwargs)
-        if crop_location not in _CROP_LOCATIONS:
-            raise ValueError(f'Unknown crop_location "{crop_location}"; use one '
-                             f'of {list(_CROP_LOCATIONS)}.')
-        self.frame_size = frame_size
+        validation.check_choice('Crop', 'crop_location', crop_location, _CROP_LOCATIONS)
+        self.frame_size = validation.check_int('Crop', 'frame_size', frame_size, minimum=0)
         self.crop_location = crop_location
 
     def get_controls(self, audio) -> TensorDict:
+        """`{'audio': [B, N]}` as float32."""
         return {'audio': core.tf_float32(audio)}
 
     def get_signal(self, audio) -> tf.Tensor:
+        """The cropped `[B, N - 2 * (frame_size // 2)]` audio."""
         half = self.frame_size // 2
         n = audio.shape[1]
         if self.crop_location == 'back':
-            return audio[:, :n - 2 * half]
+            return audio[:, : n - 2 * half]
         if self.crop_location == 'front':
-            return audio[:, 2 * half:]
-        return audio[:, half:n - half]
+            return audio[:, 2 * half :]
+        return audio[:, half : n - half]
 
     def get_config(self):
         config = super().get_config()
-        config.update(frame_size=self.frame_size,
-                      crop_location=self.crop_location)
+        config.update(frame_size=self.frame_size, crop_location=self.crop_location)
         return config

@@ -14,78 +14,35 @@ renders `[batch, n_samples]` audio from them. Calling the layer does both.
 * `TensorToAudio`: turns `[batch, n_samples, 1]` network outputs into audio.
 """
 
-import numbers
 from typing import Callable, Optional, Text
 
 import gin
-import keras
 import tensorflow as tf
 
-from ddsp import core, dags, processors
+from ddsp import core, dags, processors, validation
+from ddsp.serialization import keras_serializable
 
 Processor = processors.Processor
 TensorDict = processors.TensorDict
 ScaleFn = Optional[Callable[[tf.Tensor], tf.Tensor]]
 
+_SCALE_FN = 'a callable (e.g. ddsp.core.exp_sigmoid) or None for no scaling'
+
 
 # ------------------------------------------------------------------------------
 # Argument and input checks
 # ------------------------------------------------------------------------------
-def _check_positive_int(owner, name, value):
-    if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
-            or value <= 0):
-        raise ValueError(f'{owner}: {name} must be a positive integer, got '
-                         f'{value!r}.')
-    return int(value)
-
-
 def _check_sample_rate(owner, value):
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-            or value <= 0):
-        raise ValueError(f'{owner}: sample_rate must be a positive number of '
-                         f'samples per second, got {value!r}.')
+    """A positive number of samples per second, kept as given (an int stays an int)."""
+    validation.check_positive_number(owner, 'sample_rate', value)
     return value
-
-
-def _check_window_size(owner, value):
-    if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
-            or value < 0):
-        raise ValueError(f'{owner}: window_size must be an integer >= 0 (0 '
-                         f'means the full impulse response), got {value!r}.')
-    return int(value)
-
-
-def _check_resample_method(owner, name, value):
-    methods = core._RESAMPLE_METHODS  # pylint: disable=protected-access
-    if value not in methods:
-        raise ValueError(f'{owner}: {name} must be one of {list(methods)}, got '
-                         f'{value!r}.')
-    return value
-
-
-def _check_fn(owner, name, fn):
-    if fn is not None and not callable(fn):
-        raise ValueError(f'{owner}: {name} must be a callable (e.g. '
-                         f'ddsp.core.exp_sigmoid) or None for no scaling, got '
-                         f'{fn!r}.')
-    return fn
-
-
-def _check_real(owner, name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f'{owner}: {name} must be a number, got {value!r}.')
-    return float(value)
 
 
 def _as_controls(owner, name, x, shape_doc, ranks=(3,), channels=None):
     """`x` as a float32 tensor, or a ValueError naming the expected shape."""
     x = core.tf_float32(x)
-    if x.shape.rank not in ranks:
-        raise ValueError(f'{owner}: {name} must be {shape_doc}, got shape '
-                         f'{x.shape}.')
-    if channels is not None and x.shape[-1] not in (None, channels):
-        raise ValueError(f'{owner}: {name} must be {shape_doc} (last axis '
-                         f'{channels}), got shape {x.shape}.')
+    if x.shape.rank not in ranks or (channels is not None and x.shape[-1] not in (None, channels)):
+        validation.fail(owner, f'{name}.shape', shape_doc, x.shape)
     return x
 
 
@@ -96,7 +53,7 @@ def _scale(fn: ScaleFn, x):
 # ------------------------------------------------------------------------------
 # Synthesizers
 # ------------------------------------------------------------------------------
-@keras.saving.register_keras_serializable(package='ddsp')
+@keras_serializable
 @gin.register
 class TensorToAudio(Processor):
     """Turns `[batch, n_samples, 1]` network outputs into `[batch, n_samples]`.
@@ -114,8 +71,9 @@ class TensorToAudio(Processor):
 
     def get_controls(self, samples) -> TensorDict:
         """`samples` `[batch, n_samples, 1]` -> `{'samples': samples}`."""
-        samples = _as_controls(type(self).__name__, 'samples', samples,
-                               '[batch, n_samples, 1]', channels=1)
+        samples = _as_controls(
+            type(self).__name__, 'samples', samples, '[batch, n_samples, 1]', channels=1
+        )
         return {'samples': samples}
 
     def get_signal(self, samples) -> tf.Tensor:
@@ -123,7 +81,7 @@ class TensorToAudio(Processor):
         return tf.squeeze(core.tf_float32(samples), axis=2)
 
 
-@keras.saving.register_keras_serializable(package='ddsp')
+@keras_serializable
 @gin.register
 class Harmonic(Processor):
     """Harmonic synthesizer: a sum of sinusoids at integer multiples of f0.
@@ -166,23 +124,26 @@ class Harmonic(Processor):
         >>> audio = harmonic(amps, harmonic_distribution, f0_hz)  # [B, 64000]
     """
 
-    def __init__(self,
-                 n_samples: int = 64000,
-                 sample_rate: int = 16000,
-                 scale_fn: ScaleFn = core.exp_sigmoid,
-                 normalize_below_nyquist: bool = True,
-                 amp_resample_method: Text = 'window',
-                 use_angular_cumsum: bool = False,
-                 name: Text = 'harmonic',
-                 **kwargs):
+    def __init__(
+        self,
+        n_samples: int = 64000,
+        sample_rate: int = 16000,
+        scale_fn: ScaleFn = core.exp_sigmoid,
+        normalize_below_nyquist: bool = True,
+        amp_resample_method: Text = 'window',
+        use_angular_cumsum: bool = False,
+        name: Text = 'harmonic',
+        **kwargs,
+    ):
         super().__init__(name=name, **kwargs)
         owner = type(self).__name__
-        self.n_samples = _check_positive_int(owner, 'n_samples', n_samples)
+        self.n_samples = validation.check_int(owner, 'n_samples', n_samples)
         self.sample_rate = _check_sample_rate(owner, sample_rate)
-        self.scale_fn = _check_fn(owner, 'scale_fn', scale_fn)
+        self.scale_fn = validation.check_callable(owner, 'scale_fn', scale_fn, _SCALE_FN)
         self.normalize_below_nyquist = bool(normalize_below_nyquist)
-        self.amp_resample_method = _check_resample_method(
-            owner, 'amp_resample_method', amp_resample_method)
+        self.amp_resample_method = validation.check_choice(
+            owner, 'amp_resample_method', amp_resample_method, core.RESAMPLE_METHODS
+        )
         self.use_angular_cumsum = bool(use_angular_cumsum)
 
     def get_config(self):
@@ -193,31 +154,32 @@ class Harmonic(Processor):
             scale_fn=dags.serialize_function(self.scale_fn),
             normalize_below_nyquist=self.normalize_below_nyquist,
             amp_resample_method=self.amp_resample_method,
-            use_angular_cumsum=self.use_angular_cumsum)
+            use_angular_cumsum=self.use_angular_cumsum,
+        )
         return config
 
-    def get_controls(self, amplitudes, harmonic_distribution,
-                     f0_hz) -> TensorDict:
+    def get_controls(self, amplitudes, harmonic_distribution, f0_hz) -> TensorDict:
         """Scales the raw amplitudes and distribution; see the class docs."""
         owner = type(self).__name__
-        amplitudes = _as_controls(owner, 'amplitudes', amplitudes,
-                                  '[batch, n_frames, 1]', channels=1)
+        amplitudes = _as_controls(
+            owner, 'amplitudes', amplitudes, '[batch, n_frames, 1]', channels=1
+        )
         harmonic_distribution = _as_controls(
-            owner, 'harmonic_distribution', harmonic_distribution,
-            '[batch, n_frames, n_harmonics]')
-        f0_hz = _as_controls(owner, 'f0_hz', f0_hz, '[batch, n_frames, 1]',
-                             channels=1)
+            owner, 'harmonic_distribution', harmonic_distribution, '[batch, n_frames, n_harmonics]'
+        )
+        f0_hz = _as_controls(owner, 'f0_hz', f0_hz, '[batch, n_frames, 1]', channels=1)
         amplitudes = _scale(self.scale_fn, amplitudes)
         harmonic_distribution = _scale(self.scale_fn, harmonic_distribution)
         harmonic_distribution = core.normalize_harmonics(
-            harmonic_distribution,
-            f0_hz if self.normalize_below_nyquist else None, self.sample_rate)
-        return {'amplitudes': amplitudes,
-                'harmonic_distribution': harmonic_distribution,
-                'f0_hz': f0_hz}
+            harmonic_distribution, f0_hz if self.normalize_below_nyquist else None, self.sample_rate
+        )
+        return {
+            'amplitudes': amplitudes,
+            'harmonic_distribution': harmonic_distribution,
+            'f0_hz': f0_hz,
+        }
 
-    def get_signal(self, amplitudes, harmonic_distribution,
-                   f0_hz) -> tf.Tensor:
+    def get_signal(self, amplitudes, harmonic_distribution, f0_hz) -> tf.Tensor:
         """Renders `[batch, n_samples]` audio from the controls."""
         return core.harmonic_synthesis(
             frequencies=f0_hz,
@@ -226,7 +188,8 @@ class Harmonic(Processor):
             n_samples=self.n_samples,
             sample_rate=self.sample_rate,
             amp_resample_method=self.amp_resample_method,
-            use_angular_cumsum=self.use_angular_cumsum)
+            use_angular_cumsum=self.use_angular_cumsum,
+        )
 
 
 class _Unset:
@@ -241,11 +204,13 @@ class _Unset:
 
 _EXP_SIGMOID_BY_DEFAULT = _Unset('exp_sigmoid')
 
-_OLD_CONTROL_NAMES = {'nn_out_amplitudes': 'amplitudes',
-                      'nn_out_harmonic_distribution': 'harmonic_distribution'}
+_OLD_CONTROL_NAMES = {
+    'nn_out_amplitudes': 'amplitudes',
+    'nn_out_harmonic_distribution': 'harmonic_distribution',
+}
 
 
-@keras.saving.register_keras_serializable(package='ddsp')
+@keras_serializable
 @gin.register
 class Additive(Harmonic):
     """The first release's name of `Harmonic`; prefer `Harmonic` in new code.
@@ -265,61 +230,72 @@ class Additive(Harmonic):
         >>> audio = additive(amplitudes, harmonic_distribution, f0_hz)
     """
 
-    def __init__(self,
-                 n_samples: int = 64000,
-                 sample_rate: int = 16000,
-                 scale_fn: ScaleFn = _EXP_SIGMOID_BY_DEFAULT,
-                 normalize_below_nyquist: bool = True,
-                 amp_resample_method: Text = 'window',
-                 use_angular_cumsum: bool = False,
-                 name: Text = 'additive',
-                 amp_scale_fn: ScaleFn = _EXP_SIGMOID_BY_DEFAULT,
-                 **kwargs):
+    def __init__(
+        self,
+        n_samples: int = 64000,
+        sample_rate: int = 16000,
+        scale_fn: ScaleFn = _EXP_SIGMOID_BY_DEFAULT,
+        normalize_below_nyquist: bool = True,
+        amp_resample_method: Text = 'window',
+        use_angular_cumsum: bool = False,
+        name: Text = 'additive',
+        amp_scale_fn: ScaleFn = _EXP_SIGMOID_BY_DEFAULT,
+        **kwargs,
+    ):
         given_scale = scale_fn is not _EXP_SIGMOID_BY_DEFAULT
         given_amp_scale = amp_scale_fn is not _EXP_SIGMOID_BY_DEFAULT
         if given_scale and given_amp_scale:
-            raise ValueError(
-                f'Additive: got both scale_fn={scale_fn!r} and amp_scale_fn='
-                f'{amp_scale_fn!r}. amp_scale_fn is the old name of scale_fn; '
-                f'pass only scale_fn.')
+            validation.fail(
+                'Additive',
+                'amp_scale_fn',
+                f'omitted when scale_fn={scale_fn!r} is given (amp_scale_fn is '
+                'the old name of scale_fn; pass only scale_fn)',
+                amp_scale_fn,
+            )
         if given_amp_scale:
             scale_fn = amp_scale_fn
         elif not given_scale:
             scale_fn = core.exp_sigmoid
-        super().__init__(n_samples=n_samples,
-                         sample_rate=sample_rate,
-                         scale_fn=scale_fn,
-                         normalize_below_nyquist=normalize_below_nyquist,
-                         amp_resample_method=amp_resample_method,
-                         use_angular_cumsum=use_angular_cumsum,
-                         name=name,
-                         **kwargs)
+        super().__init__(
+            n_samples=n_samples,
+            sample_rate=sample_rate,
+            scale_fn=scale_fn,
+            normalize_below_nyquist=normalize_below_nyquist,
+            amp_resample_method=amp_resample_method,
+            use_angular_cumsum=use_angular_cumsum,
+            name=name,
+            **kwargs,
+        )
 
-    def get_controls(self, amplitudes=None, harmonic_distribution=None,
-                     f0_hz=None, **old_names) -> TensorDict:
+    def get_controls(
+        self, amplitudes=None, harmonic_distribution=None, f0_hz=None, **old_names
+    ) -> TensorDict:
         """`Harmonic.get_controls`, also under the first release's names."""
-        given = {'amplitudes': amplitudes,
-                 'harmonic_distribution': harmonic_distribution}
+        given = {'amplitudes': amplitudes, 'harmonic_distribution': harmonic_distribution}
         for old, new in _OLD_CONTROL_NAMES.items():
             if old not in old_names:
                 continue
             if given[new] is not None:
-                raise TypeError(f'Additive.get_controls() got both {new} and '
-                                f'its old name {old}; pass one of them.')
+                raise TypeError(
+                    f'Additive.get_controls() got both {new} and '
+                    f'its old name {old}; pass one of them.'
+                )
             given[new] = old_names.pop(old)
         if old_names:
-            raise TypeError(f'Additive.get_controls() got unexpected keyword '
-                            f'arguments {sorted(old_names)}.')
+            raise TypeError(
+                f'Additive.get_controls() got unexpected keyword arguments {sorted(old_names)}.'
+            )
         missing = [k for k, v in dict(given, f0_hz=f0_hz).items() if v is None]
         if missing:
-            raise TypeError(f'Additive.get_controls() is missing {missing}; it '
-                            f'takes (amplitudes, harmonic_distribution, '
-                            f'f0_hz).')
-        return super().get_controls(given['amplitudes'],
-                                    given['harmonic_distribution'], f0_hz)
+            raise TypeError(
+                f'Additive.get_controls() is missing {missing}; it '
+                f'takes (amplitudes, harmonic_distribution, '
+                f'f0_hz).'
+            )
+        return super().get_controls(given['amplitudes'], given['harmonic_distribution'], f0_hz)
 
 
-@keras.saving.register_keras_serializable(package='ddsp')
+@keras_serializable
 @gin.register
 class FilteredNoise(Processor):
     """Uniform white noise shaped by time-varying FIR filters.
@@ -354,38 +330,46 @@ class FilteredNoise(Processor):
         >>> audio = noise(magnitudes)  # [B, 250, 65] -> [B, 64000]
     """
 
-    def __init__(self,
-                 n_samples: int = 64000,
-                 window_size: int = 257,
-                 scale_fn: ScaleFn = core.exp_sigmoid,
-                 initial_bias: float = -5.0,
-                 name: Text = 'filtered_noise',
-                 **kwargs):
+    def __init__(
+        self,
+        n_samples: int = 64000,
+        window_size: int = 257,
+        scale_fn: ScaleFn = core.exp_sigmoid,
+        initial_bias: float = -5.0,
+        name: Text = 'filtered_noise',
+        **kwargs,
+    ):
         if 'noise_fade_fn' in kwargs:
             raise TypeError(
                 'FilteredNoise: the noise_fade_fn argument was removed. Set the '
                 'noise level through the magnitudes, which are scaled by '
                 'scale_fn(magnitudes + initial_bias), or multiply the signal '
-                'by an envelope yourself.')
+                'by an envelope yourself.'
+            )
         super().__init__(name=name, **kwargs)
         owner = type(self).__name__
-        self.n_samples = _check_positive_int(owner, 'n_samples', n_samples)
-        self.window_size = _check_window_size(owner, window_size)
-        self.scale_fn = _check_fn(owner, 'scale_fn', scale_fn)
-        self.initial_bias = _check_real(owner, 'initial_bias', initial_bias)
+        self.n_samples = validation.check_int(owner, 'n_samples', n_samples)
+        self.window_size = validation.check_int(
+            owner, 'window_size', window_size, minimum=0, hint='(0 means the full impulse response)'
+        )
+        self.scale_fn = validation.check_callable(owner, 'scale_fn', scale_fn, _SCALE_FN)
+        self.initial_bias = validation.check_number(owner, 'initial_bias', initial_bias)
 
     def get_config(self):
         config = super().get_config()
-        config.update(n_samples=self.n_samples,
-                      window_size=self.window_size,
-                      scale_fn=dags.serialize_function(self.scale_fn),
-                      initial_bias=self.initial_bias)
+        config.update(
+            n_samples=self.n_samples,
+            window_size=self.window_size,
+            scale_fn=dags.serialize_function(self.scale_fn),
+            initial_bias=self.initial_bias,
+        )
         return config
 
     def get_controls(self, magnitudes) -> TensorDict:
         """Scales raw `[B, T, K]` magnitudes; see the class docs."""
-        magnitudes = _as_controls(type(self).__name__, 'magnitudes',
-                                  magnitudes, '[batch, n_frames, n_bands]')
+        magnitudes = _as_controls(
+            type(self).__name__, 'magnitudes', magnitudes, '[batch, n_frames, n_bands]'
+        )
         if self.scale_fn is not None:
             magnitudes = self.scale_fn(magnitudes + self.initial_bias)
         return {'magnitudes': magnitudes}
@@ -394,13 +378,11 @@ class FilteredNoise(Processor):
         """Filters fresh uniform noise; `[batch, n_samples]`."""
         magnitudes = core.tf_float32(magnitudes)
         batch_size = tf.shape(magnitudes)[0]
-        noise = tf.random.uniform([batch_size, self.n_samples],
-                                  minval=-1.0, maxval=1.0)
-        return core.frequency_filter(noise, magnitudes,
-                                     window_size=self.window_size)
+        noise = tf.random.uniform([batch_size, self.n_samples], minval=-1.0, maxval=1.0)
+        return core.frequency_filter(noise, magnitudes, window_size=self.window_size)
 
 
-@keras.saving.register_keras_serializable(package='ddsp')
+@keras_serializable
 @gin.register
 class Wavetable(Processor):
     """Wavetable oscillator: reads one period of a waveform at f0.
@@ -430,52 +412,60 @@ class Wavetable(Processor):
         >>> audio = wavetable(amps, sine[tf.newaxis, :], f0_hz)
     """
 
-    def __init__(self,
-                 n_samples: int = 64000,
-                 sample_rate: int = 16000,
-                 scale_fn: ScaleFn = core.exp_sigmoid,
-                 name: Text = 'wavetable',
-                 **kwargs):
+    def __init__(
+        self,
+        n_samples: int = 64000,
+        sample_rate: int = 16000,
+        scale_fn: ScaleFn = core.exp_sigmoid,
+        name: Text = 'wavetable',
+        **kwargs,
+    ):
         super().__init__(name=name, **kwargs)
         owner = type(self).__name__
-        self.n_samples = _check_positive_int(owner, 'n_samples', n_samples)
+        self.n_samples = validation.check_int(owner, 'n_samples', n_samples)
         self.sample_rate = _check_sample_rate(owner, sample_rate)
-        self.scale_fn = _check_fn(owner, 'scale_fn', scale_fn)
+        self.scale_fn = validation.check_callable(owner, 'scale_fn', scale_fn, _SCALE_FN)
 
     def get_config(self):
         config = super().get_config()
-        config.update(n_samples=self.n_samples,
-                      sample_rate=self.sample_rate,
-                      scale_fn=dags.serialize_function(self.scale_fn))
+        config.update(
+            n_samples=self.n_samples,
+            sample_rate=self.sample_rate,
+            scale_fn=dags.serialize_function(self.scale_fn),
+        )
         return config
 
     def get_controls(self, amplitudes, wavetables, f0_hz) -> TensorDict:
         """Scales the raw amplitudes and wavetables; see the class docs."""
         owner = type(self).__name__
-        amplitudes = _as_controls(owner, 'amplitudes', amplitudes,
-                                  '[batch, n_frames, 1]', channels=1)
+        amplitudes = _as_controls(
+            owner, 'amplitudes', amplitudes, '[batch, n_frames, 1]', channels=1
+        )
         wavetables = _as_controls(
-            owner, 'wavetables', wavetables,
+            owner,
+            'wavetables',
+            wavetables,
             '[batch, n_frames, n_wavetable] or [batch, n_wavetable]',
-            ranks=(2, 3))
-        f0_hz = _as_controls(owner, 'f0_hz', f0_hz, '[batch, n_frames, 1]',
-                             channels=1)
+            ranks=(2, 3),
+        )
+        f0_hz = _as_controls(owner, 'f0_hz', f0_hz, '[batch, n_frames, 1]', channels=1)
         amplitudes = _scale(self.scale_fn, amplitudes)
         wavetables = _scale(self.scale_fn, wavetables)
-        return {'amplitudes': amplitudes, 'wavetables': wavetables,
-                'f0_hz': f0_hz}
+        return {'amplitudes': amplitudes, 'wavetables': wavetables, 'f0_hz': f0_hz}
 
     def get_signal(self, amplitudes, wavetables, f0_hz) -> tf.Tensor:
         """Renders `[batch, n_samples]` audio from the controls."""
         # wavetable_synthesis upsamples frame-wise tables to audio rate.
-        return core.wavetable_synthesis(frequencies=f0_hz,
-                                        amplitudes=amplitudes,
-                                        wavetables=wavetables,
-                                        n_samples=self.n_samples,
-                                        sample_rate=self.sample_rate)
+        return core.wavetable_synthesis(
+            frequencies=f0_hz,
+            amplitudes=amplitudes,
+            wavetables=wavetables,
+            n_samples=self.n_samples,
+            sample_rate=self.sample_rate,
+        )
 
 
-@keras.saving.register_keras_serializable(package='ddsp')
+@keras_serializable
 @gin.register
 class Sinusoidal(Processor):
     """A bank of K sinusoids with free, time-varying frequencies.
@@ -505,22 +495,29 @@ class Sinusoidal(Processor):
         >>> audio = sinusoidal(amps, freqs_hz)  # [B, T, K] each -> [B, 16000]
     """
 
-    def __init__(self,
-                 n_samples: int = 64000,
-                 sample_rate: int = 16000,
-                 amp_scale_fn: ScaleFn = core.exp_sigmoid,
-                 amp_resample_method: Text = 'window',
-                 freq_scale_fn: ScaleFn = core.frequencies_sigmoid,
-                 name: Text = 'sinusoidal',
-                 **kwargs):
+    def __init__(
+        self,
+        n_samples: int = 64000,
+        sample_rate: int = 16000,
+        amp_scale_fn: ScaleFn = core.exp_sigmoid,
+        amp_resample_method: Text = 'window',
+        freq_scale_fn: ScaleFn = core.frequencies_sigmoid,
+        name: Text = 'sinusoidal',
+        **kwargs,
+    ):
         super().__init__(name=name, **kwargs)
         owner = type(self).__name__
-        self.n_samples = _check_positive_int(owner, 'n_samples', n_samples)
+        self.n_samples = validation.check_int(owner, 'n_samples', n_samples)
         self.sample_rate = _check_sample_rate(owner, sample_rate)
-        self.amp_scale_fn = _check_fn(owner, 'amp_scale_fn', amp_scale_fn)
-        self.amp_resample_method = _check_resample_method(
-            owner, 'amp_resample_method', amp_resample_method)
-        self.freq_scale_fn = _check_fn(owner, 'freq_scale_fn', freq_scale_fn)
+        self.amp_scale_fn = validation.check_callable(
+            owner, 'amp_scale_fn', amp_scale_fn, _SCALE_FN
+        )
+        self.amp_resample_method = validation.check_choice(
+            owner, 'amp_resample_method', amp_resample_method, core.RESAMPLE_METHODS
+        )
+        self.freq_scale_fn = validation.check_callable(
+            owner, 'freq_scale_fn', freq_scale_fn, _SCALE_FN
+        )
 
     def get_config(self):
         config = super().get_config()
@@ -529,34 +526,41 @@ class Sinusoidal(Processor):
             sample_rate=self.sample_rate,
             amp_scale_fn=dags.serialize_function(self.amp_scale_fn),
             amp_resample_method=self.amp_resample_method,
-            freq_scale_fn=dags.serialize_function(self.freq_scale_fn))
+            freq_scale_fn=dags.serialize_function(self.freq_scale_fn),
+        )
         return config
 
     def get_controls(self, amplitudes, frequencies) -> TensorDict:
         """Scales amplitudes and frequencies; see the class docs."""
         owner = type(self).__name__
-        amplitudes = _as_controls(owner, 'amplitudes', amplitudes,
-                                  '[batch, n_frames, n_sinusoids]')
+        amplitudes = _as_controls(owner, 'amplitudes', amplitudes, '[batch, n_frames, n_sinusoids]')
         frequencies = core.tf_float32(frequencies)
         amplitudes = _scale(self.amp_scale_fn, amplitudes)
         frequencies = _as_controls(
-            owner, 'frequencies (after freq_scale_fn)',
+            owner,
+            'frequencies',
             _scale(self.freq_scale_fn, frequencies),
-            '[batch, n_frames, n_sinusoids] in Hz')
+            '[batch, n_frames, n_sinusoids] in Hz (after freq_scale_fn)',
+        )
         n_amps, n_freqs = amplitudes.shape[-1], frequencies.shape[-1]
         if None not in (n_amps, n_freqs) and n_amps != n_freqs:
-            raise ValueError(
-                f'{owner}: got {n_amps} amplitudes but {n_freqs} frequencies '
-                f'per frame (after freq_scale_fn). With a freq_scale_fn of '
-                f'depth d, pass d raw values per sinusoid.')
-        amplitudes = core.remove_above_nyquist(frequencies, amplitudes,
-                                               self.sample_rate)
+            validation.fail(
+                owner,
+                'frequencies.shape',
+                f'[batch, n_frames, {n_amps}] after freq_scale_fn, one frequency '
+                f'per amplitude (with a freq_scale_fn of depth d, pass d raw '
+                f'values per sinusoid)',
+                frequencies.shape,
+            )
+        amplitudes = core.remove_above_nyquist(frequencies, amplitudes, self.sample_rate)
         return {'amplitudes': amplitudes, 'frequencies': frequencies}
 
     def get_signal(self, amplitudes, frequencies) -> tf.Tensor:
         """Renders `[batch, n_samples]` audio from the controls."""
-        amplitude_envelopes = core.resample(amplitudes, self.n_samples,
-                                            method=self.amp_resample_method)
+        amplitude_envelopes = core.resample(
+            amplitudes, self.n_samples, method=self.amp_resample_method
+        )
         frequency_envelopes = core.resample(frequencies, self.n_samples)
-        return core.oscillator_bank(frequency_envelopes, amplitude_envelopes,
-                                    sample_rate=self.sample_rate)
+        return core.oscillator_bank(
+            frequency_envelopes, amplitude_envelopes, sample_rate=self.sample_rate
+        )

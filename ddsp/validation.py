@@ -47,14 +47,19 @@ def check_int(owner: Text, name: Text, value, minimum: int = 1, hint: Text = '')
     `hint` is added to what was expected, e.g. '(0 means the whole impulse response)'.
     """
     if not _is_int(value) or value < minimum:
-        expected = ('a positive integer' if minimum == 1 else
-                    f'an integer >= {minimum}')
+        expected = 'a positive integer' if minimum == 1 else f'an integer >= {minimum}'
         fail(owner, name, f'{expected} {hint}'.strip(), value)
     return int(value)
 
 
-def check_number(owner: Text, name: Text, value, minimum: Optional[float] = None,
-                 positive: bool = False, hint: Text = '') -> float:
+def check_number(
+    owner: Text,
+    name: Text,
+    value,
+    minimum: Optional[float] = None,
+    positive: bool = False,
+    hint: Text = '',
+) -> float:
     """`value` as a finite float; `positive` asks for > 0, `minimum` for >= minimum."""
     ok = _is_real(value) and math.isfinite(float(value))
     if ok and positive:
@@ -62,8 +67,13 @@ def check_number(owner: Text, name: Text, value, minimum: Optional[float] = None
     if ok and minimum is not None:
         ok = value >= minimum
     if not ok:
-        expected = ('a positive number' if positive else
-                    f'a number >= {minimum}' if minimum is not None else 'a finite number')
+        expected = (
+            'a positive number'
+            if positive
+            else f'a number >= {minimum}'
+            if minimum is not None
+            else 'a finite number'
+        )
         fail(owner, name, f'{expected} {hint}'.strip(), value)
     return float(value)
 
@@ -84,8 +94,9 @@ def check_choice(owner: Text, name: Text, value, choices: Sequence[Any]):
     return value
 
 
-def check_callable(owner: Text, name: Text, fn,
-                   expected: Text = 'a callable or None') -> Optional[Callable]:
+def check_callable(
+    owner: Text, name: Text, fn, expected: Text = 'a callable or None'
+) -> Optional[Callable]:
     """`fn` if it is callable or None."""
     if fn is not None and not callable(fn):
         fail(owner, name, expected, fn)
@@ -108,16 +119,21 @@ def check_keys(owner: Text, name: Text, keys) -> Optional[list]:
 
 def check_output_splits(owner: Text, output_splits) -> Tuple[Tuple[Text, int], ...]:
     """`((key, size), ...)` with distinct non-empty string keys and positive int sizes."""
-    expected = ('a non-empty sequence of (key, size) pairs with distinct keys and positive '
-                'integer sizes, like (("amps", 1), ("harmonic_distribution", 60))')
+    expected = (
+        'a non-empty sequence of (key, size) pairs with distinct keys and positive '
+        'integer sizes, like (("amps", 1), ("harmonic_distribution", 60))'
+    )
     try:
         splits = tuple((k, v) for k, v in output_splits)
     except (TypeError, ValueError):
         splits = ()
     keys = [k for k, _ in splits]
-    if (not splits or not all(isinstance(k, str) and k for k in keys)
-            or not all(_is_int(v) and v >= 1 for _, v in splits)
-            or len(set(keys)) != len(keys)):
+    if (
+        not splits
+        or not all(isinstance(k, str) and k for k in keys)
+        or not all(_is_int(v) and v >= 1 for _, v in splits)
+        or len(set(keys)) != len(keys)
+    ):
         fail(owner, 'output_splits', expected, output_splits)
     return tuple((str(k), int(v)) for k, v in splits)
 
@@ -142,7 +158,11 @@ def hop_size(sample_rate, frame_rate, owner: Text = '') -> int:
         if not _is_real(value) or value <= 0 or not float(value).is_integer():
             fail(owner, name, 'a positive whole number of Hz', value)
     if int(sample_rate) % int(frame_rate):
-        fail(owner, 'frame_rate',
-             f'a divisor of sample_rate={sample_rate} (samples and frames must align exactly '
-             'here); pick such a frame rate or resample the audio', frame_rate)
+        fail(
+            owner,
+            'frame_rate',
+            f'a divisor of sample_rate={sample_rate} (samples and frames must align exactly '
+            'here); pick such a frame rate or resample the audio',
+            frame_rate,
+        )
     return int(sample_rate) // int(frame_rate)

@@ -47,8 +47,14 @@ def _import_report_job(tmp_path_factory):
 
         # `python -c`, from the repository root: the same interpreter setup as the checks
         # this replaces (the checkout's ddsp first on sys.path).
-        result = subprocess.run([sys.executable, '-c', source], cwd=REPO_ROOT, env=env,
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [sys.executable, '-c', source],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -65,7 +71,8 @@ class _BackgroundJobs:
     def __init__(self, tmp_path_factory):
         self._tmp_path_factory = tmp_path_factory
         self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix='background-job')
+            max_workers=1, thread_name_prefix='background-job'
+        )
         self._lock = threading.Lock()
         self._futures = {}
         self._jobs = {}
@@ -77,15 +84,19 @@ class _BackgroundJobs:
             return (module.__name__, name), jobs[name]
         if name in SHARED_JOBS:
             return ('', name), SHARED_JOBS[name]
-        raise KeyError(f'no background job {name!r} in {module.__name__}.BACKGROUND_JOBS or '
-                       f'tests/conftest.py SHARED_JOBS')
+        raise KeyError(
+            f'no background job {name!r} in {module.__name__}.BACKGROUND_JOBS or '
+            f'tests/conftest.py SHARED_JOBS'
+        )
 
     def _prepare(self, factory):
         try:
             return factory(self._tmp_path_factory)
         except Exception as e:  # Fails only the tests that read this job.
+
             def raise_it(error=e):
                 raise error
+
             return raise_it
 
     def submit(self, module, name):
@@ -124,17 +135,22 @@ class _BackgroundJobs:
 
 def pytest_configure(config):
     config.addinivalue_line(
-        'markers', f'{_MARK}(*names): the test reads these background jobs (tests/conftest.py).')
+        'markers', f'{_MARK}(*names): the test reads these background jobs (tests/conftest.py).'
+    )
 
 
 def pytest_collection_modifyitems(session, config, items):
     """Modules with background-job tests run last (in their usual order), so that the jobs
     started at the beginning of the session have time to finish beside the other tests."""
-    uses_jobs = {item.module for item in items
-                 if item.get_closest_marker(_MARK) is not None and hasattr(item, 'module')}
+    uses_jobs = {
+        item.module
+        for item in items
+        if item.get_closest_marker(_MARK) is not None and hasattr(item, 'module')
+    }
     if uses_jobs:
-        items[:] = ([i for i in items if getattr(i, 'module', None) not in uses_jobs]
-                    + [i for i in items if getattr(i, 'module', None) in uses_jobs])
+        items[:] = [i for i in items if getattr(i, 'module', None) not in uses_jobs] + [
+            i for i in items if getattr(i, 'module', None) in uses_jobs
+        ]
 
 
 @pytest.fixture(scope='session', autouse=True)

@@ -28,26 +28,31 @@ def main():
     start = _modules()
     steps = {'startup': sorted(start)}  # Already there when the script starts.
     import tensorflow  # noqa: F401
+
     after_tf = _modules()
     steps['tensorflow'] = sorted(after_tf - start)
     import ddsp  # noqa: F401
+
     after_ddsp = _modules()
     steps['ddsp'] = sorted(after_ddsp - after_tf)
     import ddsp.spectral_ops  # noqa: F401
+
     after_spectral = _modules()
     steps['ddsp.spectral_ops'] = sorted(after_spectral - after_ddsp)
     from ddsp import crepe
+
     after_crepe = _modules()
     steps['ddsp.crepe'] = sorted(after_crepe - after_spectral)
     crepe_caches = {'_MODELS': repr(crepe._MODELS), '_RUNNERS': repr(crepe._RUNNERS)}
     import ddsp.training.data  # noqa: F401
+
     after_data = _modules()
     steps['ddsp.training.data'] = sorted(after_data - after_crepe)
-    print(json.dumps({
-        'order': list(steps),
-        'added': steps,
-        'crepe_caches_after_import': crepe_caches,
-    }))
+    print(
+        json.dumps(
+            {'order': list(steps), 'added': steps, 'crepe_caches_after_import': crepe_caches}
+        )
+    )
 
 
 if __name__ == '__main__':

@@ -69,8 +69,17 @@ def _signal_name(number):
         return f'signal {number}'
 
 
-def run_isolated(func, args=(), kwargs=None, *, name=None, timeout=_DEFAULT_TIMEOUT_S, env=None,
-                 forbid_modules=('tensorflow',), crash_hint=None):
+def run_isolated(
+    func,
+    args=(),
+    kwargs=None,
+    *,
+    name=None,
+    timeout=_DEFAULT_TIMEOUT_S,
+    env=None,
+    forbid_modules=('tensorflow',),
+    crash_hint=None,
+):
     """`func(*args, **kwargs)` in a fresh Python process; returns its result.
 
     Args:
@@ -90,12 +99,16 @@ def run_isolated(func, args=(), kwargs=None, *, name=None, timeout=_DEFAULT_TIME
     import pytest
 
     label = _describe(func, args, name)
-    payload = pickle.dumps({
-        'sys_path': list(sys.path),
-        'call': pickle.dumps((func, tuple(args), dict(kwargs or {})),
-                             protocol=pickle.HIGHEST_PROTOCOL),
-        'forbid_modules': tuple(forbid_modules),
-    }, protocol=pickle.HIGHEST_PROTOCOL)
+    payload = pickle.dumps(
+        {
+            'sys_path': list(sys.path),
+            'call': pickle.dumps(
+                (func, tuple(args), dict(kwargs or {})), protocol=pickle.HIGHEST_PROTOCOL
+            ),
+            'forbid_modules': tuple(forbid_modules),
+        },
+        protocol=pickle.HIGHEST_PROTOCOL,
+    )
     child_env = dict(os.environ)
     child_env.update(env or {})
     child_env['PYTHONFAULTHANDLER'] = '1'
@@ -104,30 +117,42 @@ def run_isolated(func, args=(), kwargs=None, *, name=None, timeout=_DEFAULT_TIME
         command = [sys.executable, '-X', 'faulthandler', os.path.abspath(__file__), result_path]
         start = time.perf_counter()
         try:
-            proc = subprocess.run(command, input=payload, capture_output=True, env=child_env,
-                                  timeout=timeout)
+            proc = subprocess.run(
+                command, input=payload, capture_output=True, env=child_env, timeout=timeout
+            )
         except subprocess.TimeoutExpired as e:
-            pytest.fail(f'reference computation {label} did not finish within {timeout:g} s in '
-                        f'its subprocess (killed).\nchild stderr:\n{_tail(e.stderr)}',
-                        pytrace=False)
+            pytest.fail(
+                f'reference computation {label} did not finish within {timeout:g} s in '
+                f'its subprocess (killed).\nchild stderr:\n{_tail(e.stderr)}',
+                pytrace=False,
+            )
         seconds = time.perf_counter() - start
         if proc.stdout:  # What the computation printed (shown with `pytest -s`).
             sys.stdout.write(proc.stdout.decode('utf-8', 'replace'))
         if proc.returncode < 0:
             hint = f'\n{crash_hint}' if crash_hint else ''
-            pytest.fail(f'reference computation {label} died with '
-                        f'{_signal_name(-proc.returncode)} in its subprocess after {seconds:.1f} s'
-                        f'{hint}\nchild stderr:\n{_tail(proc.stderr)}', pytrace=False)
+            pytest.fail(
+                f'reference computation {label} died with '
+                f'{_signal_name(-proc.returncode)} in its subprocess after {seconds:.1f} s'
+                f'{hint}\nchild stderr:\n{_tail(proc.stderr)}',
+                pytrace=False,
+            )
         if not os.path.exists(result_path):
-            pytest.fail(f'reference computation {label} exited with status {proc.returncode} '
-                        f'without a result\nchild stderr:\n{_tail(proc.stderr)}', pytrace=False)
+            pytest.fail(
+                f'reference computation {label} exited with status {proc.returncode} '
+                f'without a result\nchild stderr:\n{_tail(proc.stderr)}',
+                pytrace=False,
+            )
         with open(result_path, 'rb') as f:
             outcome = pickle.load(f)
 
     if outcome['forbidden']:
-        pytest.fail(f'reference computation {label} imported {", ".join(outcome["forbidden"])} '
-                    f'in its subprocess; keep its module free of that import, or pass '
-                    f'forbid_modules=()', pytrace=False)
+        pytest.fail(
+            f'reference computation {label} imported {", ".join(outcome["forbidden"])} '
+            f'in its subprocess; keep its module free of that import, or pass '
+            f'forbid_modules=()',
+            pytrace=False,
+        )
     if outcome['ok']:
         return pickle.loads(outcome['value'])
     error = None
@@ -138,8 +163,10 @@ def run_isolated(func, args=(), kwargs=None, *, name=None, timeout=_DEFAULT_TIME
             error = None
     if not isinstance(error, BaseException):
         error = ChildError(outcome['summary'])
-    error.add_note(f'(raised in the subprocess of reference computation {label}; '
-                   f'child traceback:)\n{outcome["traceback"].rstrip()}')
+    error.add_note(
+        f'(raised in the subprocess of reference computation {label}; '
+        f'child traceback:)\n{outcome["traceback"].rstrip()}'
+    )
     raise error
 
 
@@ -147,8 +174,14 @@ def _child_main(result_path):
     """Child side: read the call from stdin, run it, pickle the outcome to `result_path`."""
     header = pickle.loads(sys.stdin.buffer.read())
     sys.path[:] = header['sys_path']
-    outcome = {'ok': False, 'value': None, 'exception': None, 'summary': '', 'traceback': '',
-               'forbidden': ()}
+    outcome = {
+        'ok': False,
+        'value': None,
+        'exception': None,
+        'summary': '',
+        'traceback': '',
+        'forbidden': (),
+    }
     try:
         func, args, kwargs = pickle.loads(header['call'])
         value = func(*args, **kwargs)

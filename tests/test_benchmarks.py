@@ -14,35 +14,66 @@ import pytest
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 RUN = REPO_ROOT / 'benchmarks' / 'run.py'
-REQUIRED = ['harmonic_fwd', 'harmonic_fwd_bwd', 'frequency_filter',
-            'fft_convolve', 'compute_loudness', 'floor_sin', 'train_step_solo',
-            'train_step_solo_b4', 'train_step_solo_jit'] + [
-                f'compute_mag_{s}' for s in (2048, 1024, 512, 256, 128, 64)]
-RESULT_KEYS = {'name': str, 'description': str, 'first_call_s': float,
-               'median_s': float, 'min_s': float, 'max_s': float,
-               'times_s': list, 'inner_loops': int, 'peak_rss_mb': float,
-               'rss_after_import_mb': float}
+REQUIRED = [
+    'harmonic_fwd',
+    'harmonic_fwd_bwd',
+    'frequency_filter',
+    'fft_convolve',
+    'compute_loudness',
+    'floor_sin',
+    'train_step_solo',
+    'train_step_solo_b4',
+    'train_step_solo_jit',
+] + [f'compute_mag_{s}' for s in (2048, 1024, 512, 256, 128, 64)]
+RESULT_KEYS = {
+    'name': str,
+    'description': str,
+    'first_call_s': float,
+    'median_s': float,
+    'min_s': float,
+    'max_s': float,
+    'times_s': list,
+    'inner_loops': int,
+    'peak_rss_mb': float,
+    'rss_after_import_mb': float,
+}
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, str(RUN), *args], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=600,
-                          check=True)
+    return subprocess.run(
+        [sys.executable, str(RUN), *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
 
 
 def _smoke_job(workload, json_name):
     def factory(tmp_path_factory):
         out = tmp_path_factory.mktemp('bench') / json_name
-        return lambda: (_run('--only', workload, '--repeats', '1', '--warmup', '0', '--smoke',
-                             '--json', str(out)), out)
+        return lambda: (
+            _run(
+                '--only', workload, '--repeats', '1', '--warmup', '0', '--smoke', '--json', str(out)
+            ),
+            out,
+        )
+
     return factory
 
 
 BACKGROUND_JOBS = {
     'list': lambda tmp_path_factory: lambda: _run('--list'),
-    'unknown': lambda tmp_path_factory: lambda: subprocess.run(
-        [sys.executable, str(RUN), '--only', 'nope'], capture_output=True, text=True,
-        timeout=600, check=False),
+    'unknown': lambda tmp_path_factory: (
+        lambda: subprocess.run(
+            [sys.executable, str(RUN), '--only', 'nope'],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    ),
     'smoke_harmonic': _smoke_job('harmonic_fwd', 'bench.json'),
     'smoke_train': _smoke_job('train_step_solo_b4', 'train.json'),
 }

@@ -14,7 +14,7 @@ import pytest
 import scipy.signal
 import tensorflow as tf
 
-from ddsp import core
+from ddsp import core, dags
 
 SR = 16000
 
@@ -53,15 +53,18 @@ def _np_exp_sigmoid(x, exponent=10.0, max_value=2.0, threshold=1e-7):
 # ------------------------------------------------------------------------------
 # Utilities
 # ------------------------------------------------------------------------------
-@pytest.mark.parametrize('value', [
-    [1, 2, 3],
-    np.array([1.5, -2.0], np.float64),
-    np.array([[1, 2]], np.int64),
-    tf.constant([4, 5], tf.int32),
-    tf.constant([1.0], tf.float64),
-    tf.Variable([2.0, 3.0], dtype=tf.float64),
-    3,
-])
+@pytest.mark.parametrize(
+    'value',
+    [
+        [1, 2, 3],
+        np.array([1.5, -2.0], np.float64),
+        np.array([[1, 2]], np.int64),
+        tf.constant([4, 5], tf.int32),
+        tf.constant([1.0], tf.float64),
+        tf.Variable([2.0, 3.0], dtype=tf.float64),
+        3,
+    ],
+)
 def test_tf_float32(value):
     out = core.tf_float32(value)
     assert isinstance(out, tf.Tensor)
@@ -191,8 +194,7 @@ def test_slice_axis_matches_indexing_and_its_gradient(axis, start, size):
         y = core.slice_axis(xt, start, size, axis)
     expected = np.zeros_like(x)
     expected[index] = upstream
-    np.testing.assert_array_equal(tape.gradient(y, xt, output_gradients=upstream).numpy(),
-                                  expected)
+    np.testing.assert_array_equal(tape.gradient(y, xt, output_gradients=upstream).numpy(), expected)
 
 
 @pytest.mark.parametrize('axis', [0, 1, 2, -1, -3])
@@ -215,8 +217,7 @@ def test_diff_default_axis_and_errors():
 @pytest.mark.parametrize('value', [0.0, -3.5])
 def test_nan_to_num(value):
     x = np.array([[1.0, np.nan], [np.nan, -2.0]], np.float32)
-    np.testing.assert_array_equal(core.nan_to_num(x, value).numpy(),
-                                  np.nan_to_num(x, nan=value))
+    np.testing.assert_array_equal(core.nan_to_num(x, value).numpy(), np.nan_to_num(x, nan=value))
 
 
 def test_safe_divide():
@@ -243,8 +244,7 @@ def test_safe_log():
 def test_logb(base):
     x = np.array([0.5, 1.0, 7.0, 1000.0], np.float32)
     np.testing.assert_allclose(core.logb(x, base).numpy(), np.log(x) / np.log(base), rtol=1e-5)
-    np.testing.assert_allclose(core.logb(0.0, base).numpy(), np.log(1e-5) / np.log(base),
-                               rtol=1e-5)
+    np.testing.assert_allclose(core.logb(0.0, base).numpy(), np.log(1e-5) / np.log(base), rtol=1e-5)
 
 
 def test_log10():
@@ -280,8 +280,9 @@ def test_soft_limit_mid_range_passes_unchanged():
     x = np.array([100.0, 1000.0, 4000.0, 7900.0], np.float32)
     np.testing.assert_allclose(core.soft_limit(x, 20.0, 8000.0).numpy(), x, rtol=1e-6)
     # Far outside, it tends to the limits.
-    np.testing.assert_allclose(core.soft_limit([-1e4, 1e5], 20.0, 8000.0).numpy(),
-                               [20.0, 8000.0], rtol=1e-6)
+    np.testing.assert_allclose(
+        core.soft_limit([-1e4, 1e5], 20.0, 8000.0).numpy(), [20.0, 8000.0], rtol=1e-6
+    )
     # softplus(x) - softplus(x - 1) at x = 0.5 is softplus(0.5) - softplus(-0.5) = 0.5.
     np.testing.assert_allclose(core.soft_limit(0.5).numpy(), 0.5, rtol=1e-6)
 
@@ -311,7 +312,7 @@ POWERS = np.array([[1e-12, 1e-9, 1e-8, 1e-4, 0.01, 1.0, 3.0, 0.0]], np.float32)
 @pytest.mark.parametrize('use_tf', [True, False])
 @pytest.mark.parametrize('ref_db,range_db', [(0.0, 80.0), (20.0, 80.0), (0.0, 60.0)])
 def test_power_to_db(use_tf, ref_db, range_db):
-    amin = 10.0**(-range_db / 10.0)
+    amin = 10.0 ** (-range_db / 10.0)
     expected = librosa.power_to_db(POWERS.astype(np.float64), ref=1.0, amin=amin, top_db=None)
     expected = np.maximum(expected - ref_db, -range_db)
     out = np.asarray(core.power_to_db(POWERS, ref_db=ref_db, range_db=range_db, use_tf=use_tf))
@@ -341,33 +342,40 @@ def test_db_floor_is_absolute(use_tf):
 
 def test_db_to_amplitude_and_power():
     db = np.linspace(-80.0, 20.0, 11).astype(np.float32)
-    np.testing.assert_allclose(core.db_to_amplitude(db).numpy(), 10.0**(db / 20.0), rtol=1e-5)
-    np.testing.assert_allclose(core.db_to_power(db).numpy(), 10.0**(db / 10.0), rtol=1e-5)
+    np.testing.assert_allclose(core.db_to_amplitude(db).numpy(), 10.0 ** (db / 20.0), rtol=1e-5)
+    np.testing.assert_allclose(core.db_to_power(db).numpy(), 10.0 ** (db / 10.0), rtol=1e-5)
     # Inverses of the dB conversions above the floor.
     amps = np.array([1e-3, 0.2, 1.0, 5.0], np.float32)
-    np.testing.assert_allclose(core.db_to_amplitude(core.amplitude_to_db(amps)).numpy(), amps,
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        core.db_to_amplitude(core.amplitude_to_db(amps)).numpy(), amps, rtol=1e-4
+    )
     np.testing.assert_allclose(core.db_to_power(core.power_to_db(amps)).numpy(), amps, rtol=1e-4)
 
 
 def test_midi_to_hz():
     notes = np.array([0.0, 21.0, 60.0, 69.0, 69.5, 127.0], np.float32)
-    np.testing.assert_allclose(core.midi_to_hz(notes).numpy(), librosa.midi_to_hz(notes),
-                               rtol=1e-5)
+    np.testing.assert_allclose(core.midi_to_hz(notes).numpy(), librosa.midi_to_hz(notes), rtol=1e-5)
     np.testing.assert_allclose(core.midi_to_hz(69).numpy(), 440.0, rtol=1e-7)
     # MIDI 0 is 440 * 2^(-69/12) = 8.1758 Hz, unless it means silence.
-    np.testing.assert_allclose(core.midi_to_hz([0.0, 69.0]).numpy(),
-                               [440.0 * 2.0**(-69.0 / 12.0), 440.0], rtol=1e-6)
-    np.testing.assert_allclose(core.midi_to_hz([0.0, 69.0, 12.0], midi_zero_silence=True).numpy(),
-                               [0.0, 440.0, 440.0 * 2.0**(-57.0 / 12.0)], rtol=1e-6)
+    np.testing.assert_allclose(
+        core.midi_to_hz([0.0, 69.0]).numpy(), [440.0 * 2.0 ** (-69.0 / 12.0), 440.0], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        core.midi_to_hz([0.0, 69.0, 12.0], midi_zero_silence=True).numpy(),
+        [0.0, 440.0, 440.0 * 2.0 ** (-57.0 / 12.0)],
+        rtol=1e-6,
+    )
 
 
-@pytest.mark.parametrize('value', [
-    [440.0, 880.0, 27.5, 1000.0, 0.0, -5.0],
-    np.array([[261.63, 0.0], [-1.0, 8000.0]], np.float64),
-    [440, 0, 220],
-    tf.constant([440.0, 0.0], tf.float64),
-])
+@pytest.mark.parametrize(
+    'value',
+    [
+        [440.0, 880.0, 27.5, 1000.0, 0.0, -5.0],
+        np.array([[261.63, 0.0], [-1.0, 8000.0]], np.float64),
+        [440, 0, 220],
+        tf.constant([440.0, 0.0], tf.float64),
+    ],
+)
 def test_hz_to_midi(value):
     out = core.hz_to_midi(value)
     assert isinstance(out, tf.Tensor) and out.dtype == tf.float32
@@ -388,8 +396,7 @@ def test_unit_midi_round_trip(midi_min, midi_max):
     unit = np.linspace(0.0, 1.0, 11).astype(np.float32)
     midi = core.unit_to_midi(unit, midi_min, midi_max).numpy()
     np.testing.assert_allclose(midi, midi_min + (midi_max - midi_min) * unit, rtol=1e-6)
-    np.testing.assert_allclose(core.midi_to_unit(midi, midi_min, midi_max).numpy(), unit,
-                               atol=1e-5)
+    np.testing.assert_allclose(core.midi_to_unit(midi, midi_min, midi_max).numpy(), unit, atol=1e-5)
 
 
 def test_unit_midi_clip():
@@ -399,6 +406,44 @@ def test_unit_midi_clip():
     midi = np.array([0.0, 55.0, 100.0], np.float32)
     np.testing.assert_allclose(core.midi_to_unit(midi).numpy(), (midi - 20.0) / 70.0, rtol=1e-6)
     np.testing.assert_allclose(core.midi_to_unit(midi, clip=True).numpy(), [0.0, 0.5, 1.0])
+
+
+_UNITS = np.concatenate(
+    [np.linspace(0.0, 1.0, n) for n in (4, 7, 11, 16, 101, 1001)] + [[-0.25, 1.5]]
+)  # clip=False extrapolates linearly.
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+@pytest.mark.parametrize(
+    'midi_min,midi_max', [(20.0, 90.0), (0.0, 127.0), (30.5, 40.0), (24.0, 84.0)]
+)
+def test_unit_to_midi_is_the_float32_rounding_of_the_formula(dtype, midi_min, midi_max):
+    # The reference formula midi_min + (midi_max - midi_min) * unit evaluated exactly (in
+    # float64 every product and sum of these inputs is exact) and rounded once to float32.
+    unit = _UNITS.astype(dtype)
+    expected = np.float32(midi_min + (midi_max - midi_min) * unit.astype(np.float64))
+    out = core.unit_to_midi(unit, midi_min, midi_max).numpy()
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(
+        core.unit_to_midi(unit, midi_min, midi_max, clip=True).numpy(),
+        np.float32(midi_min + (midi_max - midi_min) * np.clip(unit.astype(np.float64), 0, 1)),
+    )
+
+
+def test_unit_to_midi_rounds_once():
+    # Float32 units 1/15 and 13/15 (linspace(0, 1, 16)) on the default [20, 90]: a float32
+    # product then sum rounds twice and lands one float32 step from the nearest float32 of
+    # the exact value; a single rounding does not.
+    unit = np.linspace(0.0, 1.0, 16).astype(np.float32)[[1, 13]]
+    exact = 20.0 + 70.0 * unit.astype(np.float64)
+    twice = np.float32(20.0) + np.float32(70.0) * unit
+    assert np.all(twice != np.float32(exact))
+    np.testing.assert_array_equal(core.unit_to_midi(unit).numpy(), np.float32(exact))
+    # Tensor bounds (as unit_to_hz passes them) take the same path.
+    lo, hi = core.hz_to_midi(20.0), core.hz_to_midi(8000.0)
+    exact = np.float64(lo) + (np.float64(hi) - np.float64(lo)) * unit.astype(np.float64)
+    np.testing.assert_array_equal(core.unit_to_midi(unit, lo, hi).numpy(), np.float32(exact))
 
 
 @pytest.mark.parametrize('hz_min,hz_max', [(20.0, 8000.0), (0.0, 8000.0), (55.0, 1760.0)])
@@ -416,8 +461,9 @@ def test_unit_hz_anchors_and_clip():
     # The MIDI midpoint of 220 and 880 Hz is the geometric mean, 440 Hz.
     np.testing.assert_allclose(core.unit_to_hz(0.5, 220.0, 880.0).numpy(), 440.0, rtol=1e-5)
     # hz_min = 0 means MIDI 0, i.e. 8.1758 Hz.
-    np.testing.assert_allclose(core.unit_to_hz(0.0, 0.0, 8000.0).numpy(),
-                               440.0 * 2.0**(-69.0 / 12.0), rtol=1e-5)
+    np.testing.assert_allclose(
+        core.unit_to_hz(0.0, 0.0, 8000.0).numpy(), 440.0 * 2.0 ** (-69.0 / 12.0), rtol=1e-5
+    )
     out = core.unit_to_hz([-1.0, 2.0], 20.0, 8000.0, clip=True).numpy()
     np.testing.assert_allclose(out, [20.0, 8000.0], rtol=1e-4)
     out = core.unit_to_hz([-1.0, 2.0], 20.0, 8000.0).numpy()
@@ -439,11 +485,15 @@ def test_bark():
 def test_mel_htk():
     hz = np.array([0.0, 20.0, 440.0, 1000.0, 4000.0, 8000.0], np.float32)
     mel = core.hz_to_mel(hz).numpy()
-    np.testing.assert_allclose(mel, librosa.hz_to_mel(hz.astype(np.float64), htk=True),
-                               rtol=1e-5, atol=1e-3)
-    np.testing.assert_allclose(core.mel_to_hz(mel).numpy(),
-                               librosa.mel_to_hz(mel.astype(np.float64), htk=True),
-                               rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(
+        mel, librosa.hz_to_mel(hz.astype(np.float64), htk=True), rtol=1e-5, atol=1e-3
+    )
+    np.testing.assert_allclose(
+        core.mel_to_hz(mel).numpy(),
+        librosa.mel_to_hz(mel.astype(np.float64), htk=True),
+        rtol=1e-5,
+        atol=1e-3,
+    )
     np.testing.assert_allclose(core.mel_to_hz(mel).numpy(), hz, rtol=1e-4, atol=1e-3)
 
 
@@ -458,24 +508,30 @@ def test_erb():
 # ------------------------------------------------------------------------------
 # Scaling nonlinearities
 # ------------------------------------------------------------------------------
-@pytest.mark.parametrize('kwargs', [
-    {},
-    {'exponent': 2.0},
-    {'max_value': 1.0, 'threshold': 1e-3},
-    {'exponent': 20.0, 'max_value': 5.0, 'threshold': 0.0},
-])
+@pytest.mark.parametrize(
+    'kwargs',
+    [
+        {},
+        {'exponent': 2.0},
+        {'max_value': 1.0, 'threshold': 1e-3},
+        {'exponent': 20.0, 'max_value': 5.0, 'threshold': 0.0},
+    ],
+)
 def test_exp_sigmoid(kwargs):
     x = np.linspace(-8.0, 8.0, 33).astype(np.float32)
-    np.testing.assert_allclose(core.exp_sigmoid(x, **kwargs).numpy(),
-                               _np_exp_sigmoid(x, **kwargs), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        core.exp_sigmoid(x, **kwargs).numpy(), _np_exp_sigmoid(x, **kwargs), rtol=1e-5, atol=1e-7
+    )
 
 
 def test_exp_sigmoid_defaults():
     # 2 * 0.5^ln(10) + 1e-7; the range is [1e-7, 2 + 1e-7].
-    np.testing.assert_allclose(core.exp_sigmoid(0.0).numpy(), 2.0 * 0.5**np.log(10.0) + 1e-7,
-                               rtol=1e-6)
-    np.testing.assert_allclose(core.exp_sigmoid([-200.0, 200.0]).numpy(), [1e-7, 2.0 + 1e-7],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        core.exp_sigmoid(0.0).numpy(), 2.0 * 0.5 ** np.log(10.0) + 1e-7, rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        core.exp_sigmoid([-200.0, 200.0]).numpy(), [1e-7, 2.0 + 1e-7], rtol=1e-6
+    )
 
 
 def test_sym_exp_sigmoid():
@@ -502,8 +558,9 @@ def test_frequencies_softmax(depth, hz_min, hz_max):
     logits = _rand([2, 3, 5 * depth], seed=1, scale=2.0)
     expected = _np_frequencies_softmax(logits, depth, hz_min, hz_max)
     out3 = core.frequencies_softmax(logits, depth=depth, hz_min=hz_min, hz_max=hz_max)
-    out4 = core.frequencies_softmax(logits.reshape(2, 3, 5, depth), depth=depth,
-                                    hz_min=hz_min, hz_max=hz_max)
+    out4 = core.frequencies_softmax(
+        logits.reshape(2, 3, 5, depth), depth=depth, hz_min=hz_min, hz_max=hz_max
+    )
     assert out3.shape == (2, 3, 5) and out4.shape == (2, 3, 5)
     np.testing.assert_allclose(out3.numpy(), expected, rtol=1e-4)
     np.testing.assert_allclose(out4.numpy(), expected, rtol=1e-4)
@@ -514,11 +571,11 @@ def _np_frequencies_sigmoid(logits4, hz_min, hz_max):
     depth = logits4.shape[-1]
     s = _np_sigmoid(logits4)
     width = hz_max - hz_min
-    scale = width**(1.0 / depth)
+    scale = width ** (1.0 / depth)
     total = 0.0
     for d in range(depth - 1):
         total = total + _np_unit_to_hz(s[..., d], 0.0, width * (1.0 - 1.0 / scale) / scale**d)
-    return total + _np_unit_to_hz(s[..., -1], hz_min, hz_min + width / scale**(depth - 1))
+    return total + _np_unit_to_hz(s[..., -1], hz_min, hz_min + width / scale ** (depth - 1))
 
 
 @pytest.mark.parametrize('depth', [1, 2, 3])
@@ -533,7 +590,9 @@ def test_frequencies_sigmoid(depth, hz_min, hz_max):
     if depth == 1:
         np.testing.assert_allclose(
             core.frequencies_sigmoid(logits, hz_min=hz_min, hz_max=hz_max).numpy(),
-            _np_unit_to_hz(_np_sigmoid(logits), hz_min, hz_max), rtol=1e-4)
+            _np_unit_to_hz(_np_sigmoid(logits), hz_min, hz_max),
+            rtol=1e-4,
+        )
 
 
 @pytest.mark.parametrize('depth', [1, 2, 4])
@@ -541,17 +600,20 @@ def test_frequencies_sigmoid_range(depth):
     hz_min, hz_max = 20.0, 8000.0
     # Saturated high: each component reaches the top of its sub-range, and the widths
     # R(1 - 1/s)(1 + 1/s + ... + 1/s^(depth-2)) + R/s^(depth-1) sum to R, so the total is hz_max.
-    high = core.frequencies_sigmoid(np.full([1, 1, depth], 50.0, np.float32), depth=depth,
-                                    hz_min=hz_min, hz_max=hz_max).numpy()
+    high = core.frequencies_sigmoid(
+        np.full([1, 1, depth], 50.0, np.float32), depth=depth, hz_min=hz_min, hz_max=hz_max
+    ).numpy()
     np.testing.assert_allclose(high, [[[hz_max]]], rtol=1e-4)
     # Saturated low: each coarse component gives unit_to_hz(0, 0, w) = MIDI 0 = 8.1758 Hz
     # (hz_min = 0 means MIDI 0), the last gives hz_min.
-    low = core.frequencies_sigmoid(np.full([1, 1, depth], -50.0, np.float32), depth=depth,
-                                   hz_min=hz_min, hz_max=hz_max).numpy()
-    midi_zero_hz = 440.0 * 2.0**(-69.0 / 12.0)
+    low = core.frequencies_sigmoid(
+        np.full([1, 1, depth], -50.0, np.float32), depth=depth, hz_min=hz_min, hz_max=hz_max
+    ).numpy()
+    midi_zero_hz = 440.0 * 2.0 ** (-69.0 / 12.0)
     np.testing.assert_allclose(low, [[[hz_min + (depth - 1) * midi_zero_hz]]], rtol=1e-4)
-    out = core.frequencies_sigmoid(_rand([2, 50, 3 * depth], seed=3, scale=5.0), depth=depth,
-                                   hz_min=hz_min, hz_max=hz_max).numpy()
+    out = core.frequencies_sigmoid(
+        _rand([2, 50, 3 * depth], seed=3, scale=5.0), depth=depth, hz_min=hz_min, hz_max=hz_max
+    ).numpy()
     assert out.min() >= hz_min - 1e-3 and out.max() <= hz_max * (1 + 1e-5)
 
 
@@ -565,7 +627,7 @@ def _np_critical_bands(x4, depth_scale, bandwidth_scale, hz_min, hz_max, scale):
     n, depth = x4.shape[2], x4.shape[3]
     centres = from_s(np.linspace(to_s(hz_min), to_s(hz_max), n))
     erb = 24.7 + 0.108 * centres
-    offsets = (np.tanh(x4.astype(np.float64)) * depth_scale**-np.arange(depth)).sum(-1)
+    offsets = (np.tanh(x4.astype(np.float64)) * depth_scale ** -np.arange(depth)).sum(-1)
     f = centres + bandwidth_scale * erb * offsets
     return hz_min + _np_softplus(f - hz_min) - _np_softplus(f - hz_max)
 
@@ -575,17 +637,25 @@ def _np_critical_bands(x4, depth_scale, bandwidth_scale, hz_min, hz_max, scale):
 def test_frequencies_critical_bands(scale, depth, depth_scale, bandwidth_scale):
     hz_min, hz_max = 20.0, 8000.0
     x = _rand([2, 3, 6 * depth], seed=4, scale=2.0)
-    expected = _np_critical_bands(x.reshape(2, 3, 6, depth), depth_scale, bandwidth_scale,
-                                  hz_min, hz_max, scale)
+    expected = _np_critical_bands(
+        x.reshape(2, 3, 6, depth), depth_scale, bandwidth_scale, hz_min, hz_max, scale
+    )
     for inputs in (x, x.reshape(2, 3, 6, depth)):
-        out = core.frequencies_critical_bands(inputs, depth=depth, depth_scale=depth_scale,
-                                              bandwidth_scale=bandwidth_scale, hz_min=hz_min,
-                                              hz_max=hz_max, scale=scale)
+        out = core.frequencies_critical_bands(
+            inputs,
+            depth=depth,
+            depth_scale=depth_scale,
+            bandwidth_scale=bandwidth_scale,
+            hz_min=hz_min,
+            hz_max=hz_max,
+            scale=scale,
+        )
         assert out.shape == (2, 3, 6)
         np.testing.assert_allclose(out.numpy(), expected, rtol=1e-4)
     # Extreme inputs stay inside the soft limits.
-    out = core.frequencies_critical_bands(100.0 * x, depth=depth, depth_scale=depth_scale,
-                                          bandwidth_scale=50.0, scale=scale).numpy()
+    out = core.frequencies_critical_bands(
+        100.0 * x, depth=depth, depth_scale=depth_scale, bandwidth_scale=50.0, scale=scale
+    ).numpy()
     assert out.min() >= hz_min - 1e-3 and out.max() <= hz_max + 1e-2
 
 
@@ -627,10 +697,12 @@ def _reference_resize(x, n_out, method, add_endpoint):
     else:
         image = x  # [B, T, F, C] is an image of height T and width F; resize height only.
     size = [n_out, image.shape[2]]
-    raw = _RAW_RESIZE[method](images=image, size=size, align_corners=not add_endpoint,
-                              half_pixel_centers=False).numpy()
-    v1 = tf.compat.v1.image.resize(image, size, method=_V1_METHOD[method],
-                                   align_corners=not add_endpoint).numpy()
+    raw = _RAW_RESIZE[method](
+        images=image, size=size, align_corners=not add_endpoint, half_pixel_centers=False
+    ).numpy()
+    v1 = tf.compat.v1.image.resize(
+        image, size, method=_V1_METHOD[method], align_corners=not add_endpoint
+    ).numpy()
     np.testing.assert_allclose(raw, v1, rtol=1e-6, atol=1e-6)
     if rank == 1:
         return raw[0, :, 0, 0]
@@ -668,8 +740,9 @@ def test_resample_frames_land_on_hops_and_last_frame_held(method):
     # cubic kernel clamps taps at the edge but still reads frame T-2 through its -1 tap, so it
     # only holds the last frame on the hop itself; the resize test above covers its values.)
     if method != 'cubic':
-        np.testing.assert_allclose(out[:, -hop:], np.repeat(x[:, -1:], hop, axis=1),
-                                   rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(
+            out[:, -hop:], np.repeat(x[:, -1:], hop, axis=1), rtol=1e-6, atol=1e-6
+        )
 
 
 @pytest.mark.parametrize('method', ['nearest', 'linear', 'cubic'])
@@ -691,10 +764,13 @@ def test_resample_linear_analytic():
 
 def test_resample_window_delegates_and_errors():
     x = np.abs(_rand([2, 4, 3], seed=7))
-    np.testing.assert_allclose(core.resample(x, 16, 'window').numpy(),
-                               core.upsample_with_windows(x, 16).numpy())
-    np.testing.assert_allclose(core.resample(x, 15, 'window', add_endpoint=False).numpy(),
-                               core.upsample_with_windows(x, 15, add_endpoint=False).numpy())
+    np.testing.assert_allclose(
+        core.resample(x, 16, 'window').numpy(), core.upsample_with_windows(x, 16).numpy()
+    )
+    np.testing.assert_allclose(
+        core.resample(x, 15, 'window', add_endpoint=False).numpy(),
+        core.upsample_with_windows(x, 15, add_endpoint=False).numpy(),
+    )
     with pytest.raises(ValueError):
         core.resample(x, 16, method='sinc')
     with pytest.raises(ValueError):
@@ -713,14 +789,22 @@ def _np_upsample_with_windows(x, n_timesteps, add_endpoint=True):
     window = scipy.signal.get_window('hann', 2 * hop, fftbins=True)  # periodic
     out = np.zeros([x.shape[0], (n_frames + 1) * hop, x.shape[2]])
     for k in range(n_frames):
-        out[:, k * hop:k * hop + 2 * hop] += x[:, k:k + 1] * window[None, :, None]
+        out[:, k * hop : k * hop + 2 * hop] += x[:, k : k + 1] * window[None, :, None]
     return out[:, hop:-hop]
 
 
-@pytest.mark.parametrize('n_frames,n_timesteps,add_endpoint', [
-    (4, 16, True), (5, 5, True), (3, 30, True), (1, 8, True),
-    (4, 15, False), (5, 8, False), (2, 10, False),
-])
+@pytest.mark.parametrize(
+    'n_frames,n_timesteps,add_endpoint',
+    [
+        (4, 16, True),
+        (5, 5, True),
+        (3, 30, True),
+        (1, 8, True),
+        (4, 15, False),
+        (5, 8, False),
+        (2, 10, False),
+    ],
+)
 def test_upsample_with_windows_matches_overlap_add(n_frames, n_timesteps, add_endpoint):
     x = _rand([2, n_frames, 3], seed=8)
     out = core.upsample_with_windows(x, n_timesteps, add_endpoint=add_endpoint)
@@ -731,8 +815,9 @@ def test_upsample_with_windows_matches_overlap_add(n_frames, n_timesteps, add_en
 
 def test_upsample_with_windows_numpy_hann_is_periodic():
     # Guard on the reference itself: periodic Hann == np.hanning(2 hop + 1)[:-1].
-    np.testing.assert_allclose(scipy.signal.get_window('hann', 8, fftbins=True),
-                               np.hanning(9)[:-1], atol=1e-12)
+    np.testing.assert_allclose(
+        scipy.signal.get_window('hann', 8, fftbins=True), np.hanning(9)[:-1], atol=1e-12
+    )
 
 
 def test_upsample_with_windows_frames_on_hops_and_constants():
@@ -742,8 +827,9 @@ def test_upsample_with_windows_frames_on_hops_and_constants():
     np.testing.assert_allclose(out[:, ::4], x, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(out[:, -4:], np.repeat(x[:, -1:], 4, axis=1), rtol=1e-6)
     for add_endpoint, n in ((True, 64), (False, 60)):
-        const = core.upsample_with_windows(np.full([2, 4, 3], 0.7, np.float32), n,
-                                           add_endpoint=add_endpoint).numpy()
+        const = core.upsample_with_windows(
+            np.full([2, 4, 3], 0.7, np.float32), n, add_endpoint=add_endpoint
+        ).numpy()
         # Periodic Hann windows at 50 % overlap sum to one.
         np.testing.assert_allclose(const, np.full([2, n, 3], 0.7), rtol=1e-6)
 
@@ -759,8 +845,9 @@ def test_upsample_with_windows_errors():
     with pytest.raises(ValueError, match=r'(?s)(?=.*\b10\b)(?=.*\b3\b)'):
         core.upsample_with_windows(np.zeros([1, 3, 1], np.float32), 10)
     # Without it four frames give three intervals: 9 works, 8 does not.
-    assert core.upsample_with_windows(np.zeros([1, 4, 1], np.float32), 9,
-                                      add_endpoint=False).shape == (1, 9, 1)
+    assert core.upsample_with_windows(
+        np.zeros([1, 4, 1], np.float32), 9, add_endpoint=False
+    ).shape == (1, 9, 1)
     with pytest.raises(ValueError, match=r'(?s)(?=.*\b8\b)(?=.*\b3\b)'):
         core.upsample_with_windows(np.zeros([1, 4, 1], np.float32), 8, add_endpoint=False)
 
@@ -771,7 +858,7 @@ def test_center_crop(frame_size):
     crop = frame_size // 2
     out = core.center_crop(tf.constant(audio), frame_size)
     assert out.shape == (2, 100 - 2 * crop)
-    np.testing.assert_array_equal(out.numpy(), audio[:, crop:100 - crop])
+    np.testing.assert_array_equal(out.numpy(), audio[:, crop : 100 - crop])
 
 
 # ------------------------------------------------------------------------------
@@ -781,7 +868,7 @@ def _np_sinusoidal_to_harmonic(amps, freqs, f0, width, n_harmonics, sample_rate,
     amps, freqs, f0 = (np.asarray(v, np.float64) for v in (amps, freqs, f0))
     harm_freqs = f0 * np.arange(1, n_harmonics + 1)  # [B, T, H]
     distance = np.abs(freqs[:, :, None, :] - harm_freqs[..., None]) / f0[..., None]
-    weights = np.exp(-(distance / width)**2)  # [B, T, H, N]
+    weights = np.exp(-((distance / width) ** 2))  # [B, T, H, N]
     if normalize:
         weights = weights / np.maximum(weights.sum(-1, keepdims=True), 1.0)
     harm_amps = (weights * amps[:, :, None, :]).sum(-1)
@@ -797,8 +884,9 @@ def test_sinusoidal_to_harmonic_matches_numpy(normalize, width):
     f0 = rng.uniform(200.0, 1500.0, [2, 3, 1]).astype(np.float32)
     freqs = rng.uniform(100.0, 9000.0, [2, 3, 6]).astype(np.float32)
     amps = rng.uniform(0.0, 1.0, [2, 3, 6]).astype(np.float32)
-    amp, dist = core.sinusoidal_to_harmonic(amps, freqs, f0, harmonic_width=width,
-                                            n_harmonics=12, normalize=normalize)
+    amp, dist = core.sinusoidal_to_harmonic(
+        amps, freqs, f0, harmonic_width=width, n_harmonics=12, normalize=normalize
+    )
     e_amp, e_dist = _np_sinusoidal_to_harmonic(amps, freqs, f0, width, 12, SR, normalize)
     assert amp.shape == (2, 3, 1) and dist.shape == (2, 3, 12)
     np.testing.assert_allclose(amp.numpy(), e_amp, rtol=1e-4, atol=1e-6)
@@ -862,8 +950,9 @@ def test_harmonic_sinusoidal_round_trip():
     amp2, dist2 = core.sinusoidal_to_harmonic(amps, freqs, f0, n_harmonics=10)
     kept = np.where(f0 * np.arange(1, 11) >= SR / 2, 0.0, dist)
     np.testing.assert_allclose(amp2.numpy(), harm_amp, rtol=1e-5)
-    np.testing.assert_allclose(dist2.numpy(), kept / kept.sum(-1, keepdims=True),
-                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        dist2.numpy(), kept / kept.sum(-1, keepdims=True), rtol=1e-5, atol=1e-7
+    )
 
 
 # ------------------------------------------------------------------------------
@@ -881,18 +970,20 @@ def clean_gin():
     gin.clear_config()
 
 
-@pytest.mark.parametrize('name,args', [
-    ('exp_sigmoid', {}),
-    ('sym_exp_sigmoid', {}),
-    ('frequencies_softmax', {}),
-    ('frequencies_sigmoid', {}),
-    ('frequencies_critical_bands', {}),
-])
+@pytest.mark.parametrize(
+    'name,args',
+    [
+        ('exp_sigmoid', {}),
+        ('sym_exp_sigmoid', {}),
+        ('frequencies_softmax', {}),
+        ('frequencies_sigmoid', {}),
+        ('frequencies_critical_bands', {}),
+    ],
+)
 def test_registered_scale_functions_referenced_from_gin(clean_gin, name, args):
     gin.parse_config(f'test_core.apply_scale_fn.scale_fn = @core.{name}')
     x = _rand([1, 2, 4], seed=14)
-    np.testing.assert_allclose(apply_scale_fn(x).numpy(), getattr(core, name)(x).numpy(),
-                               rtol=1e-6)
+    np.testing.assert_allclose(apply_scale_fn(x).numpy(), getattr(core, name)(x).numpy(), rtol=1e-6)
 
 
 def test_registered_binding_applies_only_through_reference(clean_gin):
@@ -901,10 +992,46 @@ def test_registered_binding_applies_only_through_reference(clean_gin):
         core.exp_sigmoid.max_value = 4.0
     """)
     x = np.array([-3.0, 0.0, 50.0], np.float32)
-    np.testing.assert_allclose(apply_scale_fn(x).numpy(), _np_exp_sigmoid(x, max_value=4.0),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        apply_scale_fn(x).numpy(), _np_exp_sigmoid(x, max_value=4.0), rtol=1e-5
+    )
     # gin.register: a direct Python call ignores the binding.
     np.testing.assert_allclose(core.exp_sigmoid(x).numpy(), _np_exp_sigmoid(x), rtol=1e-5)
+
+
+_GIN_REGISTERED = [
+    'exp_sigmoid',
+    'sym_exp_sigmoid',
+    'frequencies_softmax',
+    'frequencies_sigmoid',
+    'frequencies_critical_bands',
+]
+_GIN_CONFIGURABLE = ['angular_cumsum', 'oscillator_bank', 'harmonic_oscillator_bank']
+
+
+@pytest.mark.parametrize('prefix', ['', 'core.', 'ddsp.core.'])
+def test_gin_names_resolve_under_ddsp_core(clean_gin, prefix):
+    # The functions live in submodules of the package, but gin knows them as ddsp.core.*.
+    for name in _GIN_REGISTERED:
+        gin.parse_config(f'test_core.apply_scale_fn.scale_fn = @{prefix}{name}')
+        assert apply_scale_fn(np.zeros([1, 2, 4], np.float32)).shape[:2] == (1, 2)
+    gin.parse_config(
+        '\n'.join(f'{prefix}{name}.sample_rate = 8000' for name in _GIN_CONFIGURABLE[1:])
+        + f'\n{prefix}angular_cumsum.chunk_size = 7'
+    )
+    for name in _GIN_CONFIGURABLE[1:]:
+        assert gin.query_parameter(f'ddsp.core.{name}.sample_rate') == 8000
+    assert gin.query_parameter('ddsp.core.angular_cumsum.chunk_size') == 7
+
+
+def test_public_names_serialize_under_ddsp_core():
+    # Saved configs name functions by module and name: the package is their address.
+    for name in core.__all__:
+        obj = getattr(core, name)
+        if callable(obj):  # (f32 is an alias: it saves as tf_float32.)
+            path = dags.serialize_function(obj)
+            assert path == f'ddsp.core.{obj.__name__}', name
+            assert dags.deserialize_function(path) is obj
 
 
 def test_oscillator_bank_configurable(clean_gin):
@@ -928,8 +1055,10 @@ _GRAPH_CASES = {
     'resample_nearest': (lambda x: core.resample(x, 20, 'nearest'), [2, 5, 3]),
     'resample_linear': (lambda x: core.resample(x, 20, 'linear'), [2, 5, 3]),
     'resample_cubic': (lambda x: core.resample(x, 20, 'cubic'), [2, 5, 3]),
-    'resample_linear_no_endpoint_4d': (lambda x: core.resample(x, 17, 'linear', False),
-                                       [2, 5, 2, 3]),
+    'resample_linear_no_endpoint_4d': (
+        lambda x: core.resample(x, 17, 'linear', False),
+        [2, 5, 2, 3],
+    ),
     'resample_cubic_1d': (lambda x: core.resample(x, 13, 'cubic', False), [5]),
     'resample_window': (lambda x: core.resample(x, 20, 'window'), [2, 5, 3]),
     'upsample_with_windows': (lambda x: core.upsample_with_windows(x, 16, False), [2, 5, 3]),

@@ -76,7 +76,7 @@ def _np_upsample_windows(x, n_out):
     window = _periodic_hann(2 * hop)[None, :, None]
     out = np.zeros((x.shape[0], (n_frames + 1) * hop, x.shape[2]))
     for k in range(n_frames):
-        out[:, k * hop:k * hop + 2 * hop] += x[:, k:k + 1] * window
+        out[:, k * hop : k * hop + 2 * hop] += x[:, k : k + 1] * window
     return out[:, hop:-hop]
 
 
@@ -105,8 +105,7 @@ def _np_harmonic_envelopes(f0, amps, shifts, dist, n_samples, method):
     harm_amps = np.asarray(amps, np.float64)
     if dist is not None:
         harm_amps = harm_amps * np.asarray(dist, np.float64)
-    return (_np_resample_linear(freqs, n_samples),
-            _NP_RESAMPLERS[method](harm_amps, n_samples))
+    return (_np_resample_linear(freqs, n_samples), _NP_RESAMPLERS[method](harm_amps, n_samples))
 
 
 def _np_dense_lookup(phase, tables):
@@ -129,7 +128,7 @@ def _np_variable_length_delay(phase, audio, max_length):
     audio = np.asarray(audio, np.float64)
     n = audio.shape[1]
     padded = np.pad(audio, [(0, 0), (max_length - 1, 0)])
-    frames = np.stack([padded[:, i:i + max_length] for i in range(n)], axis=1)
+    frames = np.stack([padded[:, i : i + max_length] for i in range(n)], axis=1)
     return _np_dense_lookup(phase, frames[..., ::-1])
 
 
@@ -146,7 +145,7 @@ def _np_apply_window(ir, window_size=0, causal=False):
         half = (window_size + 1) // 2
         window = np.concatenate([window[half:], np.zeros(size - window_size), window[:half]])
         windowed = ir * window
-        return np.concatenate([windowed[..., size - half + 2:], windowed[..., :half + 1]], -1)
+        return np.concatenate([windowed[..., size - half + 2 :], windowed[..., : half + 1]], -1)
     return np.fft.fftshift(ir * np.fft.fftshift(window), axes=-1)
 
 
@@ -156,7 +155,7 @@ def _np_crop(full, audio_size, ir_size, padding, delay_compensation):
     start = (ir_size - 1) // 2 - 1 if delay_compensation < 0 else delay_compensation
     start = max(start, 0)  # 1- and 2-tap IRs, see TestCropAndCompensateDelay
     full = np.pad(full, [(0, 0), (0, max(0, start + length - full.shape[-1]))])
-    return full[:, start:start + length]
+    return full[:, start : start + length]
 
 
 def _np_time_varying_convolve(audio, irs):
@@ -170,8 +169,8 @@ def _np_time_varying_convolve(audio, irs):
     out = np.zeros((n_batch, n_frames * frame + ir_size - 1))
     for b in range(n_batch):
         for k in range(n_frames):
-            seg = padded[b, k * frame:(k + 1) * frame]
-            out[b, k * frame:k * frame + frame + ir_size - 1] += np.convolve(seg, irs[b, k])
+            seg = padded[b, k * frame : (k + 1) * frame]
+            out[b, k * frame : k * frame + frame + ir_size - 1] += np.convolve(seg, irs[b, k])
     return out
 
 
@@ -220,9 +219,7 @@ def _central_difference_check(fn, inputs, index, eps, rtol, n_probe=None, seed=0
 # Oscillators
 # ------------------------------------------------------------------------------
 class TestAngularCumsum:
-
-    @pytest.mark.parametrize('f_start, f_end', [(100.0, 1000.0), (440.0, 440.0),
-                                                (3000.0, 3000.0)])
+    @pytest.mark.parametrize('f_start, f_end', [(100.0, 1000.0), (440.0, 440.0), (3000.0, 3000.0)])
     def test_long_signal_matches_float64_cumsum(self, f_start, f_end):
         # 64000 samples (the default 4 s). A float32 running sum drifts by 1e-2..1e1 rad here.
         # The chunk sums are accumulated in float64, so the only error left is rounding the
@@ -256,7 +253,6 @@ class TestAngularCumsum:
 
 
 class TestNyquistAndNormalisation:
-
     def test_remove_above_nyquist_masks_at_and_above(self):
         freqs = _f32([[[100.0, 7999.0, 7999.99, 8000.0, 8000.5, 12000.0]]])
         amps = _f32(_rng(2).uniform(0.1, 1.0, freqs.shape))
@@ -282,8 +278,11 @@ class TestNyquistAndNormalisation:
         # f0 = 1000 Hz: harmonic 8 is exactly at Nyquist and is removed.
         assert out[0, 1, 7] == 0.0 and out[0, 1, 6] > 0.0
         # Only f0 (or only the sample rate) means no band-limiting.
-        np.testing.assert_allclose(core.normalize_harmonics(dist, f0, None).numpy(),
-                                   dist / dist.sum(-1, keepdims=True), rtol=1e-6)
+        np.testing.assert_allclose(
+            core.normalize_harmonics(dist, f0, None).numpy(),
+            dist / dist.sum(-1, keepdims=True),
+            rtol=1e-6,
+        )
 
     def test_normalize_harmonics_all_zero_is_safe(self):
         out = core.normalize_harmonics(tf.zeros([1, 2, 4])).numpy()
@@ -297,11 +296,12 @@ class TestNyquistAndNormalisation:
 
 
 class TestOscillatorBank:
-
     def _controls(self, n=4000, k=5, seed=6):
         rng = _rng(seed)
-        freqs = np.stack([np.linspace(rng.uniform(50, 3000), rng.uniform(50, 3000), n)
-                          for _ in range(k)], axis=-1)
+        freqs = np.stack(
+            [np.linspace(rng.uniform(50, 3000), rng.uniform(50, 3000), n) for _ in range(k)],
+            axis=-1,
+        )
         return _f32(freqs[None]), _f32(rng.uniform(0.0, 1.0, (1, n, k)))
 
     @pytest.mark.parametrize('use_angular_cumsum', [False, True])
@@ -329,21 +329,31 @@ class TestOscillatorBank:
         out = core.oscillator_bank(freqs, amps, SR, sum_sinusoids=False).numpy()
         assert out.shape == (1, 500, 4)
         np.testing.assert_allclose(
-            out, _np_oscillator_bank(freqs, amps, sum_sinusoids=False), atol=1e-5)
+            out, _np_oscillator_bank(freqs, amps, sum_sinusoids=False), atol=1e-5
+        )
 
     def test_nyquist_masking(self):
         n = 256
-        freqs = _f32(np.stack([np.full(n, 440.0), np.full(n, NYQUIST), np.full(n, 9000.0),
-                               np.linspace(7900.0, 8100.0, n)], -1)[None])
+        freqs = _f32(
+            np.stack(
+                [
+                    np.full(n, 440.0),
+                    np.full(n, NYQUIST),
+                    np.full(n, 9000.0),
+                    np.linspace(7900.0, 8100.0, n),
+                ],
+                -1,
+            )[None]
+        )
         out = core.oscillator_bank(freqs, np.ones_like(freqs), SR, sum_sinusoids=False).numpy()
         assert np.all(out[..., 1] == 0.0) and np.all(out[..., 2] == 0.0)
         assert np.all(out[0, freqs[0, :, 3] >= NYQUIST, 3] == 0.0)
-        np.testing.assert_allclose(out, _np_oscillator_bank(freqs, np.ones_like(freqs),
-                                                            sum_sinusoids=False), atol=1e-5)
+        np.testing.assert_allclose(
+            out, _np_oscillator_bank(freqs, np.ones_like(freqs), sum_sinusoids=False), atol=1e-5
+        )
 
 
 class TestHarmonicOscillatorBank:
-
     def test_matches_float64_reference_without_nyquist_removal(self):
         n, h = 2000, 6
         f0 = _f32(np.linspace(1000.0, 1800.0, n))[None, :, None]  # harmonics 5, 6 > Nyquist
@@ -365,8 +375,9 @@ class TestHarmonicOscillatorBank:
         whole, final_whole = core.harmonic_oscillator_bank(f0, amps, **kwargs)
         split = 1234
         first, phase = core.harmonic_oscillator_bank(f0[:, :split], amps[:, :split], **kwargs)
-        second, final = core.harmonic_oscillator_bank(f0[:, split:], amps[:, split:],
-                                                      initial_phase=phase, **kwargs)
+        second, final = core.harmonic_oscillator_bank(
+            f0[:, split:], amps[:, split:], initial_phase=phase, **kwargs
+        )
         joined = np.concatenate([first.numpy(), second.numpy()], axis=1)
         np.testing.assert_allclose(joined, whole.numpy(), atol=2e-4)
         assert _wrapped_abs_diff(final.numpy(), final_whole.numpy()).max() < 1e-4
@@ -382,9 +393,11 @@ class TestHarmonicOscillatorBank:
         whole, _ = core.streaming_harmonic_synthesis(f0, amps, dist, n_samples=n)
         half = frames // 2
         first, phase = core.streaming_harmonic_synthesis(
-            f0[:, :half], amps[:, :half], dist[:, :half], n_samples=n // 2)
+            f0[:, :half], amps[:, :half], dist[:, :half], n_samples=n // 2
+        )
         second, _ = core.streaming_harmonic_synthesis(
-            f0[:, half:], amps[:, half:], dist[:, half:], initial_phase=phase, n_samples=n // 2)
+            f0[:, half:], amps[:, half:], dist[:, half:], initial_phase=phase, n_samples=n // 2
+        )
         joined = np.concatenate([first.numpy(), second.numpy()], axis=1)
         np.testing.assert_allclose(joined, whole.numpy(), atol=1e-4)
         # The distribution is normalised and band-limited (330 * 25 > 8000 is irrelevant
@@ -436,12 +449,19 @@ def test_harmonic_synthesis_matches_float64_reference(f0_kind, with_shifts, amp_
     n_samples = 64000
     n_harmonics = 60 if with_shifts else 100
     f0, amps, shifts, dist = _harmonic_case(f0_kind, n_harmonics, with_shifts)
-    audio = core.harmonic_synthesis(f0, amps, harmonic_shifts=shifts, harmonic_distribution=dist,
-                                    n_samples=n_samples, sample_rate=SR,
-                                    amp_resample_method=amp_resample_method).numpy()
+    audio = core.harmonic_synthesis(
+        f0,
+        amps,
+        harmonic_shifts=shifts,
+        harmonic_distribution=dist,
+        n_samples=n_samples,
+        sample_rate=SR,
+        amp_resample_method=amp_resample_method,
+    ).numpy()
     assert audio.shape == (1, n_samples)
-    freqs, harm_amps = _np_harmonic_envelopes(f0, amps, shifts, dist, n_samples,
-                                              amp_resample_method)
+    freqs, harm_amps = _np_harmonic_envelopes(
+        f0, amps, shifts, dist, n_samples, amp_resample_method
+    )
     expected = _np_oscillator_bank(freqs, harm_amps)
     # Samples where a partial sits within 0.1 Hz of Nyquist may be masked on one side of the
     # >= test and not the other purely from float32 rounding of the interpolated frequency.
@@ -462,8 +482,9 @@ def test_harmonic_synthesis_with_angular_cumsum():
     # per partial instead of per fundamental); measured 1.2e-4 of full scale, so 5e-4 as
     # for the other detuned cases.
     f0, amps, shifts, dist = _harmonic_case('glide', 40, True, n_frames=100)
-    audio = core.harmonic_synthesis(f0, amps, shifts, dist, n_samples=16000,
-                                    use_angular_cumsum=True).numpy()
+    audio = core.harmonic_synthesis(
+        f0, amps, shifts, dist, n_samples=16000, use_angular_cumsum=True
+    ).numpy()
     freqs, harm_amps = _np_harmonic_envelopes(f0, amps, shifts, dist, 16000, 'window')
     expected = _np_oscillator_bank(freqs, harm_amps)
     ambiguous = np.any(np.abs(freqs - NYQUIST) < 0.1, axis=-1)
@@ -480,15 +501,17 @@ def test_harmonic_synthesis_defaults_and_single_harmonic_peak():
     spectrum = np.abs(np.fft.rfft(audio))
     freqs = np.fft.rfftfreq(SR, 1.0 / SR)
     assert freqs[np.argmax(spectrum)] == 440.0
-    np.testing.assert_allclose(audio, 0.5 * np.sin(2 * np.pi * 440.0 / SR * np.arange(1, SR + 1)),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        audio, 0.5 * np.sin(2 * np.pi * 440.0 / SR * np.arange(1, SR + 1)), atol=1e-5
+    )
 
 
 def test_harmonic_synthesis_samples_not_multiple_of_frames():
     # 'linear' resampling does not need an integer hop (the general oscillator_bank path).
     f0, amps, _, dist = _harmonic_case('glide', 20, False, n_frames=30)
-    audio = core.harmonic_synthesis(f0, amps, harmonic_distribution=dist, n_samples=1000,
-                                    amp_resample_method='linear').numpy()
+    audio = core.harmonic_synthesis(
+        f0, amps, harmonic_distribution=dist, n_samples=1000, amp_resample_method='linear'
+    ).numpy()
     freqs, harm_amps = _np_harmonic_envelopes(f0, amps, None, dist, 1000, 'linear')
     np.testing.assert_allclose(audio, _np_oscillator_bank(freqs, harm_amps), atol=2e-5)
 
@@ -506,8 +529,9 @@ def test_harmonic_synthesis_gradients(with_shifts):
     shifts = rng.uniform(-0.05, 0.05, (1, frames, h)) if with_shifts else None
 
     def synth(f, a, d):
-        return core.harmonic_synthesis(f, a, harmonic_shifts=shifts, harmonic_distribution=d,
-                                       n_samples=n, sample_rate=SR)
+        return core.harmonic_synthesis(
+            f, a, harmonic_shifts=shifts, harmonic_distribution=d, n_samples=n, sample_rate=SR
+        )
 
     inputs = (f0, amps, dist)
     _central_difference_check(synth, inputs, 0, eps=0.25, rtol=1e-2)
@@ -519,7 +543,6 @@ def test_harmonic_synthesis_gradients(with_shifts):
 # Wavetables and delay
 # ------------------------------------------------------------------------------
 class TestLinearLookup:
-
     @pytest.mark.parametrize('phase_rank', [2, 3])
     def test_single_table_matches_dense_weights(self, phase_rank):
         rng = _rng(12)
@@ -551,6 +574,30 @@ class TestLinearLookup:
         # Linear interpolation error of a sine is <= (2 pi / W)^2 / 8.
         assert np.abs(out - np.sin(2 * np.pi * phase)).max() < (2 * np.pi / w) ** 2 / 8 + 1e-6
 
+    @pytest.mark.parametrize('table_shape', [(2, 1, 16), (1, 16), (1, 1, 16), (1, 200, 16)])
+    def test_single_frame_and_batch_one_tables_broadcast(self, table_shape):
+        # One table for every sample ([B, 1, W]) or for the whole batch ([1, ...]): the
+        # spec's dense weights [B, N, W + 1] times the table, with NumPy broadcasting.
+        rng = _rng(40)
+        phase = _f32(rng.uniform(-0.02, 1.02, (2, 200)))
+        tables = _f32(rng.standard_normal(table_shape))
+        for ph in (phase, phase[..., None]):
+            out = core.linear_lookup(ph, tables).numpy()
+            assert out.shape == (2, 200)
+            np.testing.assert_allclose(out, _np_dense_lookup(phase, tables), atol=1e-5)
+        # A single frame reads as its table given once per sample.
+        np.testing.assert_allclose(
+            core.linear_lookup(phase, tables).numpy(),
+            core.linear_lookup(
+                phase, np.broadcast_to(tables.reshape((tables.shape[0], -1, 16)), (2, 200, 16))
+            ).numpy(),
+            atol=1e-6,
+        )
+
+    def test_table_frames_must_match_the_phase(self):
+        with pytest.raises(ValueError, match=r'wavetables.shape must be .*\[batch, 200, '):
+            core.linear_lookup(tf.zeros([2, 200]), tf.zeros([2, 7, 16]))
+
 
 def test_harmonic_distribution_to_wavetable_is_cosine_sum():
     rng = _rng(14)
@@ -559,13 +606,13 @@ def test_harmonic_distribution_to_wavetable_is_cosine_sum():
         table = core.harmonic_distribution_to_wavetable(dist, n_wavetable=w).numpy()
         assert table.shape == (2, 3, w)
         n = np.arange(w)
-        expected = np.einsum('btk,kn->btn', dist,
-                             np.cos(2 * np.pi * np.outer(np.arange(1, 11), n) / w))
+        expected = np.einsum(
+            'btk,kn->btn', dist, np.cos(2 * np.pi * np.outer(np.arange(1, 11), n) / w)
+        )
         np.testing.assert_allclose(table, expected, atol=1e-5)
 
 
 class TestWavetableSynthesis:
-
     def test_sine_table_constant_frequency(self):
         # Exclusive cumsum of f / sr: the phase starts at 0, so sample 0 is sin(0) = 0.
         frames, n, w, f = 50, 16000, 2048, 441.0
@@ -601,9 +648,32 @@ class TestWavetableSynthesis:
         expected = _np_dense_lookup(phase, per_sample) * _np_upsample_windows(amps, n)[..., 0]
         np.testing.assert_allclose(out, expected, atol=5e-5)
 
+    @pytest.mark.parametrize('table_shape', ['[1,W]', '[1,1,W]', '[B,1,W]', '[1,T,W]'])
+    def test_tables_broadcast_over_samples_and_batch(self, table_shape):
+        rng = _rng(41)
+        frames, n, w = 10, 1000, 32
+        freqs = _f32(rng.uniform(200.0, 900.0, (2, frames, 1)))
+        amps = _f32(rng.uniform(0.2, 1.0, (2, frames, 1)))
+        shape = {
+            '[1,W]': (1, w),
+            '[1,1,W]': (1, 1, w),
+            '[B,1,W]': (2, 1, w),
+            '[1,T,W]': (1, frames, w),
+        }[table_shape]
+        tables = _f32(rng.standard_normal(shape))
+        out = core.wavetable_synthesis(freqs, amps, tables, n_samples=n).numpy()
+        assert out.shape == (2, n)
+        per_sample = _np_resample_linear(tables, n) if table_shape == '[1,T,W]' else tables
+        freq_env = _np_resample_linear(freqs, n)[..., 0]
+        cycles = np.cumsum(freq_env / SR, axis=1) - freq_env / SR  # exclusive
+        expected = (
+            _np_dense_lookup(np.mod(cycles, 1.0), per_sample)
+            * _np_upsample_windows(amps, n)[..., 0]
+        )
+        np.testing.assert_allclose(out, expected, atol=5e-5)
+
 
 class TestVariableLengthDelay:
-
     @pytest.mark.parametrize('phase_rank', [2, 3])
     def test_matches_literal_framing_reference(self, phase_rank):
         rng = _rng(16)
@@ -647,8 +717,10 @@ def _is_5_smooth(n):
     return n == 1
 
 
-@pytest.mark.parametrize('frame_size, ir_size', [(1, 1), (1000, 65), (1024, 1), (64000, 1),
-                                                 (257, 256), (16000, 4096), (333, 77)])
+@pytest.mark.parametrize(
+    'frame_size, ir_size',
+    [(1, 1), (1000, 65), (1024, 1), (64000, 1), (257, 256), (16000, 4096), (333, 77)],
+)
 def test_get_fft_size(frame_size, ir_size):
     needed = frame_size + ir_size - 1
     size = core.get_fft_size(frame_size, ir_size)
@@ -660,15 +732,15 @@ def test_get_fft_size(frame_size, ir_size):
 
 
 class TestCropAndCompensateDelay:
-
     @pytest.mark.parametrize('padding', ['same', 'valid'])
     @pytest.mark.parametrize('delay_compensation', [-1, 0, 3])
     @pytest.mark.parametrize('ir_size', [1, 2, 7, 64, 65])
     def test_matches_spec_slicing(self, padding, delay_compensation, ir_size):
         audio_size, total = 100, 300
         audio = _f32(_rng(19).standard_normal((2, total)))
-        out = core.crop_and_compensate_delay(tf.constant(audio), audio_size, ir_size, padding,
-                                             delay_compensation).numpy()
+        out = core.crop_and_compensate_delay(
+            tf.constant(audio), audio_size, ir_size, padding, delay_compensation
+        ).numpy()
         length = audio_size if padding == 'same' else audio_size + ir_size - 1
         start = (ir_size - 1) // 2 - 1 if delay_compensation < 0 else delay_compensation
         # For 1- and 2-tap IRs the formula gives -1, which the literal slice would turn into
@@ -685,7 +757,6 @@ class TestCropAndCompensateDelay:
 
 
 class TestFftConvolve:
-
     @pytest.mark.parametrize('padding', ['same', 'valid'])
     @pytest.mark.parametrize('delay_compensation', [-1, 0, 5])
     @pytest.mark.parametrize('ir_batch', [3, 1])
@@ -694,11 +765,13 @@ class TestFftConvolve:
         n, ir_size = 1000, 65
         audio = _f32(rng.standard_normal((3, n)))
         ir = _f32(rng.standard_normal((ir_batch, ir_size)) * np.exp(-np.arange(ir_size) / 10))
-        out = core.fft_convolve(audio, ir, padding=padding,
-                                delay_compensation=delay_compensation).numpy()
+        out = core.fft_convolve(
+            audio, ir, padding=padding, delay_compensation=delay_compensation
+        ).numpy()
         irs = np.broadcast_to(ir, (3, ir_size))
-        full = np.stack([scipy.signal.fftconvolve(audio[b].astype(np.float64), irs[b])
-                         for b in range(3)])
+        full = np.stack(
+            [scipy.signal.fftconvolve(audio[b].astype(np.float64), irs[b]) for b in range(3)]
+        )
         expected = _np_crop(full, n, ir_size, padding, delay_compensation)
         assert out.shape == expected.shape
         assert out.shape[1] == (n if padding == 'same' else n + ir_size - 1)
@@ -712,8 +785,7 @@ class TestFftConvolve:
         for padding in ('same', 'valid'):
             out = core.fft_convolve(audio, ir, padding=padding).numpy()
             full = np.stack([np.convolve(a, ir[0]) for a in audio.astype(np.float64)])
-            np.testing.assert_allclose(out, _np_crop(full, 50, ir_size, padding, -1),
-                                       atol=1e-5)
+            np.testing.assert_allclose(out, _np_crop(full, 50, ir_size, padding, -1), atol=1e-5)
             assert out.shape[1] == (50 if padding == 'same' else 50 + ir_size - 1)
 
     def test_auto_compensation_value(self):
@@ -754,16 +826,30 @@ class TestFftConvolve:
             core.fft_convolve(audio, tf.zeros([2, 6, 5]))
         with pytest.raises(ValueError):  # audio rank
             core.fft_convolve(tf.zeros([2, 10, 1]), tf.zeros([2, 5]))
-        with pytest.raises(ValueError):  # IR rank
-            core.fft_convolve(audio, tf.zeros([5]))
+        with pytest.raises(ValueError):  # IR rank (rank 1 is one IR for the batch)
+            core.fft_convolve(audio, tf.zeros([]))
         with pytest.raises(ValueError):
             core.fft_convolve(audio, tf.zeros([2, 1, 1, 5]))
         with pytest.raises(ValueError):  # padding
             core.fft_convolve(audio, tf.zeros([2, 5]), padding='full')
 
+    @pytest.mark.parametrize('padding', ['same', 'valid'])
+    @pytest.mark.parametrize('delay_compensation', [-1, 0])
+    def test_rank_one_ir_filters_every_example_vs_scipy(self, padding, delay_compensation):
+        rng = _rng(42)
+        n, ir_size = 500, 33
+        audio = _f32(rng.standard_normal((3, n)))
+        ir = _f32(rng.standard_normal(ir_size))
+        out = core.fft_convolve(audio, ir, padding, delay_compensation).numpy()
+        full = np.stack(
+            [scipy.signal.fftconvolve(a.astype(np.float64), ir.astype(np.float64)) for a in audio]
+        )
+        expected = _np_crop(full, n, ir_size, padding, delay_compensation)
+        assert out.shape == expected.shape == (3, n if padding == 'same' else n + ir_size - 1)
+        np.testing.assert_allclose(out, expected, atol=2e-5)
+
 
 class TestApplyWindow:
-
     def _zero_phase_ir(self, size, seed=24):
         # irfft of smooth positive magnitudes: a real, even IR that peaks at index 0.
         k = size // 2 + 1
@@ -793,16 +879,16 @@ class TestApplyWindow:
         zero_phase = self._zero_phase_ir(128)
         causal_ir = np.fft.ifftshift(zero_phase, axes=-1)  # peak at L/2
         out = core.apply_window_to_impulse_response(causal_ir, window_size, causal=True).numpy()
-        np.testing.assert_allclose(out, _np_apply_window(causal_ir, window_size, causal=True),
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            out, _np_apply_window(causal_ir, window_size, causal=True), atol=1e-6
+        )
         # Rotating the causal IR back to zero phase gives the same design.
         np.testing.assert_allclose(
-            out, core.apply_window_to_impulse_response(zero_phase, window_size).numpy(),
-            atol=1e-6)
+            out, core.apply_window_to_impulse_response(zero_phase, window_size).numpy(), atol=1e-6
+        )
 
 
 class TestFrequencyImpulseResponse:
-
     def test_shapes(self):
         assert core.frequency_impulse_response(tf.ones([2, 5, 65])).shape == (2, 5, 128)
         assert core.frequency_impulse_response(tf.ones([2, 65])).shape == (2, 128)
@@ -841,7 +927,6 @@ class TestFrequencyImpulseResponse:
 
 
 class TestFrequencyFilter:
-
     def test_all_pass_is_two_sample_delay(self):
         audio = _f32(_rng(26).standard_normal((2, 1000)))
         out = core.frequency_filter(audio, tf.ones([2, 10, 65])).numpy()
@@ -857,8 +942,9 @@ class TestFrequencyFilter:
         for window_size, padding in [(0, 'same'), (16, 'same'), (17, 'valid')]:
             out = core.frequency_filter(audio, mags, window_size, padding).numpy()
             irs = _np_apply_window(np.fft.irfft(mags.astype(np.float64), axis=-1), window_size)
-            expected = _np_crop(_np_time_varying_convolve(audio, irs), 640, irs.shape[-1],
-                                padding, -1)
+            expected = _np_crop(
+                _np_time_varying_convolve(audio, irs), 640, irs.shape[-1], padding, -1
+            )
             np.testing.assert_allclose(out, expected, atol=1e-5)
 
     def test_low_pass_attenuates_high_sine(self):
@@ -888,11 +974,9 @@ class TestFrequencyFilter:
 
 
 class TestSinc:
-
     def test_sinc_vs_numpy(self):
         x = _f32(np.concatenate([np.linspace(-5, 5, 101), [0.0, 1e-25, -1e-25]]))
-        np.testing.assert_allclose(core.sinc(x).numpy(), np.sinc(x.astype(np.float64)),
-                                   atol=1e-6)
+        np.testing.assert_allclose(core.sinc(x).numpy(), np.sinc(x.astype(np.float64)), atol=1e-6)
         assert core.sinc(tf.constant(0.0)).numpy() == pytest.approx(1.0)
 
     @pytest.mark.parametrize('window_size', [64, 65, 511, 512])
@@ -908,8 +992,9 @@ class TestSinc:
         np.testing.assert_allclose(ir, expected, atol=1e-6)
         np.testing.assert_allclose(ir.sum(-1), 1.0, atol=1e-5)
         # [B, T, 1] cutoffs give the same result.
-        np.testing.assert_allclose(core.sinc_impulse_response(cutoff[..., None], window_size),
-                                   ir, atol=1e-7)
+        np.testing.assert_allclose(
+            core.sinc_impulse_response(cutoff[..., None], window_size), ir, atol=1e-7
+        )
 
     def test_high_pass_has_zero_dc(self):
         cutoff = np.full((1, 2), 0.25, np.float32)
@@ -924,7 +1009,7 @@ class TestSinc:
     def test_cutoff_is_minus_six_db(self, cutoff_hz):
         # A windowed sinc has half its passband gain (-6 dB) at the cutoff.
         ir = core.sinc_impulse_response(_f32([[cutoff_hz]]), 512, sample_rate=SR).numpy()[0, 0]
-        n_fft = 2 ** 16
+        n_fft = 2**16
         response = np.abs(np.fft.rfft(ir.astype(np.float64), n_fft))
         freqs = np.fft.rfftfreq(n_fft, 1.0 / SR)
         gain_db = 20 * np.log10(np.interp(cutoff_hz, freqs, response))
@@ -948,8 +1033,37 @@ class TestSinc:
         expected = _np_time_varying_convolve(audio, irs)[:, 31:1031]
         np.testing.assert_allclose(out, expected, atol=1e-5)
         high = core.sinc_filter(audio, cutoff, window_size=64, high_pass=True).numpy()
-        np.testing.assert_allclose(high + out, np.pad(audio, [(0, 0), (1, 0)])[:, :1000],
-                                   atol=1e-5)
+        np.testing.assert_allclose(high + out, np.pad(audio, [(0, 0), (1, 0)])[:, :1000], atol=1e-5)
+
+    @pytest.mark.parametrize('cutoff_kind', ['scalar', 'per example', 'time-varying'])
+    @pytest.mark.parametrize('padding', ['same', 'valid'])
+    @pytest.mark.parametrize('high_pass', [False, True])
+    @pytest.mark.parametrize('window_size', [64, 65])
+    def test_sinc_filter_sizes_and_values(self, window_size, high_pass, padding, cutoff_kind):
+        # Even and odd windows both give 2 * (window_size // 2) + 1 = 65 taps; 'same' keeps
+        # the length, 'valid' adds 64. A scalar cutoff is one IR for the whole batch.
+        rng = _rng(43)
+        n, taps = 400, 65
+        audio = _f32(rng.standard_normal((2, n)))
+        cutoff = {
+            'scalar': np.float32(0.3),
+            'per example': _f32([0.2, 0.6]),
+            'time-varying': _f32(rng.uniform(0.1, 0.9, (2, 4))),
+        }[cutoff_kind]
+        out = core.sinc_filter(
+            audio, cutoff, window_size, padding=padding, high_pass=high_pass
+        ).numpy()
+        assert out.shape == (2, n if padding == 'same' else n + taps - 1)
+        # Float64 reference: [B, F] cutoffs -> [B, F, 65] windowed sincs, unit DC gain.
+        c = np.asarray(cutoff, np.float64)
+        c = np.full((2, 1), c) if c.ndim == 0 else c.reshape(2, -1)
+        k = np.arange(taps) - taps // 2
+        irs = c[..., None] * np.sinc(c[..., None] * k) * _periodic_hamming(taps)
+        irs /= irs.sum(-1, keepdims=True)
+        if high_pass:
+            irs = (k == 0) - irs
+        expected = _np_crop(_np_time_varying_convolve(audio, irs), n, taps, padding, -1)
+        np.testing.assert_allclose(out, expected, atol=1e-5)
 
 
 # ------------------------------------------------------------------------------
@@ -967,26 +1081,34 @@ def _graph_cases():
     return {
         'harmonic_synthesis': (
             lambda f, a, d: core.harmonic_synthesis(f, a, harmonic_distribution=d, n_samples=n),
-            (f0, amps, dist)),
+            (f0, amps, dist),
+        ),
         'harmonic_synthesis_shifts': (
-            lambda f, a, d, s: core.harmonic_synthesis(f, a, s, d, n_samples=n,
-                                                       amp_resample_method='nearest'),
-            (f0, amps, dist, shifts)),
+            lambda f, a, d, s: core.harmonic_synthesis(
+                f, a, s, d, n_samples=n, amp_resample_method='nearest'
+            ),
+            (f0, amps, dist, shifts),
+        ),
         'fft_convolve': (
             lambda x, ir: core.fft_convolve(x, ir),
-            (audio, _f32(rng.standard_normal((2, 10, 33))))),
+            (audio, _f32(rng.standard_normal((2, 10, 33)))),
+        ),
         'frequency_filter': (
             lambda x, m: core.frequency_filter(x, m, window_size=32),
-            (audio, _f32(rng.uniform(0, 1, (2, 10, 65))))),
+            (audio, _f32(rng.uniform(0, 1, (2, 10, 65)))),
+        ),
         'wavetable_synthesis': (
             lambda f, a, t: core.wavetable_synthesis(f, a, t, n_samples=n),
-            (f0, amps, table)),
+            (f0, amps, table),
+        ),
         'variable_length_delay': (
             lambda p, x: core.variable_length_delay(p, x, max_length=64),
-            (_f32(rng.uniform(0, 1, (2, n))), audio)),
+            (_f32(rng.uniform(0, 1, (2, n))), audio),
+        ),
         'angular_cumsum': (
             lambda w: core.angular_cumsum(w, chunk_size=300),
-            (_f32(rng.uniform(0, 0.5, (2, n, 3))),)),
+            (_f32(rng.uniform(0, 0.5, (2, n, 3))),),
+        ),
     }
 
 
@@ -1011,6 +1133,11 @@ def test_harmonic_synthesis_f0_and_amplitudes_on_different_frame_grids():
     amps = np.ones((1, 40, 1), np.float32)
     dist = np.ones((1, 40, 4), np.float32)
     fast = core.harmonic_synthesis(f0, amps, harmonic_distribution=dist, n_samples=1000)
-    general = core.harmonic_synthesis(f0, amps, harmonic_shifts=np.zeros((1, 100, 4), np.float32),
-                                      harmonic_distribution=dist, n_samples=1000)
+    general = core.harmonic_synthesis(
+        f0,
+        amps,
+        harmonic_shifts=np.zeros((1, 100, 4), np.float32),
+        harmonic_distribution=dist,
+        n_samples=1000,
+    )
     np.testing.assert_allclose(fast, general, atol=1e-4)

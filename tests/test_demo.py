@@ -1,4 +1,4 @@
-"""Tests for ddsp.demo: the files it writes decode and sound as described."""
+"""Tests for examples.demo: the files it writes decode and sound as described."""
 
 import os
 import sys
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ddsp import demo
+from examples.demo import cli, dataset, evaluation, outputs, training
 
 SR = 16000
 
@@ -16,7 +16,7 @@ SR = 16000
 def demo_paths(tmp_path_factory):
     """Runs the demo once into a temporary directory; `{name: path}`."""
     out_dir = tmp_path_factory.mktemp('demo')
-    return demo.main(['--output_dir', str(out_dir), '--sample_rate', str(SR), '--no_dataset'])
+    return cli.main(['--output_dir', str(out_dir), '--sample_rate', str(SR), '--no_dataset'])
 
 
 def _read(path):
@@ -32,9 +32,9 @@ def _dominant_hz(segment):
     return np.fft.rfftfreq(n_fft, 1.0 / SR)[np.argmax(spectrum)]
 
 
-@pytest.mark.parametrize('name, seconds', [('harmonic', 3.0),
-                                           ('filtered_noise', 3.0),
-                                           ('reverb', 4.0)])
+@pytest.mark.parametrize(
+    'name, seconds', [('harmonic', 3.0), ('filtered_noise', 3.0), ('reverb', 4.0)]
+)
 def test_wav_decodes_finite_and_not_silent(demo_paths, name, seconds):
     audio = _read(demo_paths[name])
     assert audio.ndim == 1
@@ -61,7 +61,7 @@ def test_noise_band_sweeps_upwards(demo_paths):
 
 def test_reverb_keeps_a_decaying_tail(demo_paths):
     audio = _read(demo_paths['reverb'])
-    tail = audio[3 * SR:]
+    tail = audio[3 * SR :]
     rms = [np.sqrt(np.mean(x**2)) for x in np.split(tail, 4)]
     assert rms[0] > 0.01
     assert rms[0] > rms[1] > rms[2] > rms[3]
@@ -75,8 +75,7 @@ def test_spectrogram_png_written(demo_paths):
 def test_missing_matplotlib_names_the_fix(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, 'matplotlib.figure', None)
     with pytest.raises(ImportError, match='pip install matplotlib'):
-        demo.plot_spectrograms(str(tmp_path / 'x.png'),
-                               [('x', np.zeros([1, SR]))], SR)
+        outputs.plot_spectrograms(str(tmp_path / 'x.png'), [('x', np.zeros([1, SR]))], SR)
 
 
 @pytest.mark.slow
@@ -85,9 +84,10 @@ def test_dataset_stage_prepares_the_shipped_violin(tmp_path):
     import glob
 
     from ddsp.training import data
-    files = sorted(glob.glob(demo.DATASET_GLOB))
+
+    files = sorted(glob.glob(dataset.DATASET_GLOB))
     assert len(files) >= 5, 'the shipped dataset is missing'
-    summary = demo.prepare_dataset(str(tmp_path), audio_glob=files[0])
+    summary = dataset.prepare_dataset(str(tmp_path), audio_glob=files[0])
     assert summary['skipped'] == []
     train = [p for p in summary['outputs'] if '-train-' in p]
     assert train and all(os.path.getsize(p) > 0 for p in train)
@@ -106,10 +106,20 @@ E2E_STEPS, E2E_MORE_STEPS, E2E_CLIPS = 20, 24, 2
 
 
 def _e2e_args(out_dir, steps):
-    return ['--output_dir', str(out_dir), '--sample_rate', str(SR),
-            '--audio_glob', os.path.join(os.path.dirname(demo.DATASET_GLOB), E2E_FILE),
-            '--eval_split_fraction', '0.5', '--train_steps', str(steps),
-            '--held_out_clips', str(E2E_CLIPS)]
+    return [
+        '--output_dir',
+        str(out_dir),
+        '--sample_rate',
+        str(SR),
+        '--audio_glob',
+        os.path.join(os.path.dirname(dataset.DATASET_GLOB), E2E_FILE),
+        '--eval_split_fraction',
+        '0.5',
+        '--train_steps',
+        str(steps),
+        '--held_out_clips',
+        str(E2E_CLIPS),
+    ]
 
 
 @pytest.fixture(scope='module')
@@ -117,14 +127,15 @@ def trained_demo(tmp_path_factory):
     """Runs the whole demo twice into one directory; (first paths, second paths, dir)."""
     pytest.importorskip('apache_beam')
     out_dir = tmp_path_factory.mktemp('demo_trained')
-    first = demo.main(_e2e_args(out_dir, E2E_STEPS))
+    first = cli.main(_e2e_args(out_dir, E2E_STEPS))
     first_metrics = _json(first['metrics'])
-    second = demo.main(_e2e_args(out_dir, E2E_MORE_STEPS))
+    second = cli.main(_e2e_args(out_dir, E2E_MORE_STEPS))
     return first, first_metrics, second, out_dir
 
 
 def _json(path):
     import json
+
     with open(path) as f:
         return json.load(f)
 
@@ -142,13 +153,13 @@ def _all_finite_numbers(tree):
 @pytest.mark.slow
 def test_demo_writes_held_out_wavs(trained_demo):
     first, _, _, _ = trained_demo
-    n_samples = E2E_CLIPS * demo.EXAMPLE_SECS * SR
+    n_samples = E2E_CLIPS * dataset.EXAMPLE_SECS * SR
     audio = {}
     for name in ('held_out_original', 'held_out_untrained', 'held_out_resynthesis'):
         audio[name] = _read(first[name])  # Checks the rate.
         assert audio[name].shape == (n_samples,), name
         assert np.all(np.isfinite(audio[name])), name
-        assert np.sqrt(np.mean(audio[name]**2)) > 1e-3, name
+        assert np.sqrt(np.mean(audio[name] ** 2)) > 1e-3, name
     assert not np.array_equal(audio['held_out_untrained'], audio['held_out_resynthesis'])
 
 
@@ -157,22 +168,24 @@ def test_held_out_audio_is_one_continuous_excerpt_of_the_source(trained_demo):
     """The clips join into a contiguous stretch of the shipped FLAC, sample for sample."""
     first, _, _, _ = trained_demo
     held_out = _read(first['held_out_original'])
-    source, sample_rate = sf.read(os.path.join(os.path.dirname(demo.DATASET_GLOB), E2E_FILE),
-                                  dtype='float32')
+    source, sample_rate = sf.read(
+        os.path.join(os.path.dirname(dataset.DATASET_GLOB), E2E_FILE), dtype='float32'
+    )
     assert sample_rate == SR
     # Where 64 samples around the held-out peak occur in the source (a unique match: the
     # loudest stretch, not the silent lead-in).
     peak = int(np.argmax(np.abs(held_out[:-64])))
     windows = np.lib.stride_tricks.sliding_window_view(source, 64)
-    found = np.flatnonzero(np.all(windows == held_out[peak:peak + 64], axis=1))
+    found = np.flatnonzero(np.all(windows == held_out[peak : peak + 64], axis=1))
     assert len(found) == 1
     start = int(found[0]) - peak
-    np.testing.assert_array_equal(held_out, source[start:start + len(held_out)])
+    np.testing.assert_array_equal(held_out, source[start : start + len(held_out)])
 
 
 @pytest.mark.slow
 def test_held_out_spectrogram_png_decodes(trained_demo):
     from matplotlib import image
+
     first, _, _, _ = trained_demo
     pixels = image.imread(first['held_out_spectrograms'])
     assert pixels.ndim == 3 and pixels.shape[0] > 300 and pixels.shape[1] > 300
@@ -184,8 +197,14 @@ def test_metrics_json_is_finite_and_training_helped(trained_demo):
     _, metrics, _, _ = trained_demo  # As the first run wrote it (the second overwrites it).
     assert _all_finite_numbers(metrics)
     for model in ('untrained', 'trained'):
-        for key in ('spectral_loss', 'loudness_l1_db', 'f0_l1_midi', 'f0_outlier_ratio',
-                    'f0_median_cents', 'f0_within_50_cents'):
+        for key in (
+            'spectral_loss',
+            'loudness_l1_db',
+            'f0_l1_midi',
+            'f0_outlier_ratio',
+            'f0_median_cents',
+            'f0_within_50_cents',
+        ):
             assert metrics[model][key] is not None, (model, key)
         assert metrics[model]['spectral_loss'] > 0
         assert 0.0 <= metrics[model]['f0_outlier_ratio'] <= 1.0
@@ -197,7 +216,9 @@ def test_metrics_json_is_finite_and_training_helped(trained_demo):
     assert metrics['held_out']['clips'] == E2E_CLIPS
     assert metrics['dataset']['reused'] is False
     # The verdict is stored beside the metrics it was computed from.
-    assert metrics['verdict'] == demo.training_verdict(metrics['untrained'], metrics['trained'])
+    assert metrics['verdict'] == evaluation.training_verdict(
+        metrics['untrained'], metrics['trained']
+    )
     assert metrics['trained']['audio_finite'] is True
 
 
@@ -208,11 +229,14 @@ def test_second_run_reuses_the_dataset_and_resumes(trained_demo):
     assert metrics['dataset']['reused'] is True
     assert second['dataset']['outputs'] == first_metrics['dataset']['outputs']
     assert metrics['train']['state'] == 'resume'
-    assert (metrics['train']['start_step'], metrics['train']['end_step']) == (E2E_STEPS,
-                                                                                E2E_MORE_STEPS)
+    assert (metrics['train']['start_step'], metrics['train']['end_step']) == (
+        E2E_STEPS,
+        E2E_MORE_STEPS,
+    )
     # The same seed: the untrained reference is the same model.
     assert metrics['untrained']['loudness_l1_db'] == pytest.approx(
-        first_metrics['untrained']['loudness_l1_db'], rel=1e-3)
+        first_metrics['untrained']['loudness_l1_db'], rel=1e-3
+    )
     index = sorted(os.listdir(out_dir / 'train'))
     assert f'ckpt-{E2E_MORE_STEPS}.index' in index
 
@@ -228,16 +252,16 @@ def _fake_checkpoint(train_dir, step):
 def test_train_dir_resumes_only_the_same_config(tmp_path):
     train_dir = str(tmp_path / 'train')
     config = {'bindings': ['a = 1'], 'seed': 0, 'dataset': {'inputs': {'x.flac': 'ab'}}}
-    assert demo.prepare_train_dir(train_dir, config) == 'fresh'
+    assert training.prepare_train_dir(train_dir, config) == 'fresh'
     _fake_checkpoint(train_dir, 7)
-    assert demo.prepare_train_dir(train_dir, config) == 'resume'
+    assert training.prepare_train_dir(train_dir, config) == 'resume'
     assert os.path.exists(os.path.join(train_dir, 'ckpt-7.index'))
     # Another dataset: the checkpoints go.
     changed = dict(config, dataset={'inputs': {'x.flac': 'cd'}})
-    assert demo.prepare_train_dir(train_dir, changed) == 'restart'
+    assert training.prepare_train_dir(train_dir, changed) == 'restart'
     assert not os.path.exists(os.path.join(train_dir, 'ckpt-7.index'))
     _fake_checkpoint(train_dir, 3)
-    assert demo.prepare_train_dir(train_dir, changed, restart=True) == 'restart'
+    assert training.prepare_train_dir(train_dir, changed, restart=True) == 'restart'
     assert os.listdir(train_dir) == ['demo_config.json']
 
 
@@ -245,24 +269,28 @@ def test_dataset_manifest_changes_with_the_audio(tmp_path):
     a, b = tmp_path / 'a.flac', tmp_path / 'b.flac'
     a.write_bytes(b'one')
     b.write_bytes(b'two')
-    before = demo.dataset_manifest([str(a), str(b)], 'tiny', 0.1)
+    before = dataset.dataset_manifest([str(a), str(b)], 'tiny', 0.1)
     import hashlib
+
     assert before['inputs']['a.flac'] == hashlib.sha256(b'one').hexdigest()
-    assert demo.dataset_manifest([str(b), str(a)], 'tiny', 0.1) == before  # Order-free.
+    assert dataset.dataset_manifest([str(b), str(a)], 'tiny', 0.1) == before  # Order-free.
     b.write_bytes(b'three')
-    assert demo.dataset_manifest([str(a), str(b)], 'tiny', 0.1) != before
-    assert demo.dataset_manifest([str(a), str(b)], 'full', 0.1)['crepe_capacity'] == 'full'
+    assert dataset.dataset_manifest([str(a), str(b)], 'tiny', 0.1) != before
+    assert dataset.dataset_manifest([str(a), str(b)], 'full', 0.1)['crepe_capacity'] == 'full'
 
 
-@pytest.mark.parametrize('flag, value, message', [
-    ('--train_steps', '0', 'positive integer'),
-    ('--batch_size', '-2', 'positive integer'),
-    ('--learning_rate', '0', 'positive number'),
-    ('--eval_split_fraction', '1.5', 'eval_split_fraction must be in'),
-])
+@pytest.mark.parametrize(
+    'flag, value, message',
+    [
+        ('--train_steps', '0', 'positive integer'),
+        ('--batch_size', '-2', 'positive integer'),
+        ('--learning_rate', '0', 'positive number'),
+        ('--eval_split_fraction', '1.5', 'eval_split_fraction must be in'),
+    ],
+)
 def test_bad_flags_are_refused(capsys, flag, value, message):
     with pytest.raises(SystemExit):
-        demo.parse_args([flag, value])
+        cli.parse_args([flag, value])
     assert message in capsys.readouterr().err
 
 
@@ -271,34 +299,48 @@ def test_audio_metrics_of_a_tone_one_semitone_sharp():
     # 100 cents off, so the median error is 100 cents, none is within 50 cents, and the f0 L1
     # is 1 MIDI note; the loudness differs only by the spectral tilt of A-weighting.
     t = np.arange(16000) / 16000.0
+
     def tone(f0):
         return (0.3 * np.sin(2 * np.pi * f0 * t) + 0.1 * np.sin(4 * np.pi * f0 * t))[None]
+
     sharp = 440.0 * 2 ** (1 / 12)
-    result, _ = demo.audio_metrics(tone(440.0).astype(np.float32),
-                                   tone(sharp).astype(np.float32), crepe_capacity='tiny')
+    result, _ = evaluation.audio_metrics(
+        tone(440.0).astype(np.float32), tone(sharp).astype(np.float32), crepe_capacity='tiny'
+    )
     assert abs(result['f0_median_cents'] - 100.0) < 15.0
     assert result['f0_within_50_cents'] == 0.0
     assert abs(result['f0_l1_midi'] - 1.0) < 0.15
     assert result['loudness_l1_db'] < 1.5
-    same, _ = demo.audio_metrics(tone(440.0).astype(np.float32), tone(440.0).astype(np.float32),
-                                 crepe_capacity='tiny')
+    same, _ = evaluation.audio_metrics(
+        tone(440.0).astype(np.float32), tone(440.0).astype(np.float32), crepe_capacity='tiny'
+    )
     assert same['f0_median_cents'] < 1e-6 and same['f0_within_50_cents'] == 1.0
 
 
 def test_metrics_table_lists_both_models():
-    row = {'spectral_loss': 10.0, 'loudness_l1_db': 5.0, 'f0_l1_midi': None,
-           'f0_outlier_ratio': 1.0, 'f0_confident_ratio': 0.0, 'f0_median_cents': None,
-           'f0_within_50_cents': 0.0}
-    table = demo.metrics_table({'untrained': row, 'trained': dict(row, spectral_loss=4.0)}, 300)
+    row = {
+        'spectral_loss': 10.0,
+        'loudness_l1_db': 5.0,
+        'f0_l1_midi': None,
+        'f0_outlier_ratio': 1.0,
+        'f0_confident_ratio': 0.0,
+        'f0_median_cents': None,
+        'f0_within_50_cents': 0.0,
+    }
+    table = evaluation.metrics_table(
+        {'untrained': row, 'trained': dict(row, spectral_loss=4.0)}, 300
+    )
     lines = table.splitlines()
     assert 'trained (300 steps)' in lines[0]
-    assert any(line.startswith('spectral loss') and line.split()[-2:] == ['10.000', '4.000']
-               for line in lines)
+    assert any(
+        line.startswith('spectral loss') and line.split()[-2:] == ['10.000', '4.000']
+        for line in lines
+    )
     assert any('n/a' in line for line in lines if line.startswith('f0 L1'))
 
 
 def _write_examples(path, examples):
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    import tensorflow as tf
 
     def floats(values):
         return tf.train.Feature(float_list=tf.train.FloatList(value=values))
@@ -306,12 +348,16 @@ def _write_examples(path, examples):
     with tf.io.TFRecordWriter(str(path)) as writer:
         for audio in examples:
             n_frames = len(audio) * 250 // 16000
-            features = {'audio': floats(audio), 'audio_16k': floats(audio),
-                        'f0_hz': floats(np.full(n_frames, 440.0)),
-                        'f0_confidence': floats(np.ones(n_frames)),
-                        'loudness_db': floats(np.full(n_frames, -30.0))}
-            writer.write(tf.train.Example(
-                features=tf.train.Features(feature=features)).SerializeToString())
+            features = {
+                'audio': floats(audio),
+                'audio_16k': floats(audio),
+                'f0_hz': floats(np.full(n_frames, 440.0)),
+                'f0_confidence': floats(np.ones(n_frames)),
+                'loudness_db': floats(np.full(n_frames, -30.0)),
+            }
+            writer.write(
+                tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+            )
 
 
 @pytest.mark.parametrize('order_seed', [0, 1])
@@ -320,19 +366,23 @@ def test_held_out_clips_are_the_longest_continuous_stretch_in_any_order(tmp_path
     # silent, so the examples starting at 0, 1 and 2 s all look like possible successors of a
     # silent one. A second, unrelated 6-s chunk gives a shorter chain. Whatever the record
     # order, the clips must be 16 s of the 20-s chunk, continuous.
-    sr, hop, secs = 16000, demo.HOP_SECS * 16000, demo.EXAMPLE_SECS
+    sr, hop, secs = 16000, dataset.HOP_SECS * 16000, dataset.EXAMPLE_SECS
     rng = np.random.default_rng(0)
     chunk = np.concatenate([np.zeros(6 * sr), rng.standard_normal(14 * sr)]).astype(np.float32)
     other = rng.standard_normal(6 * sr).astype(np.float32)
-    examples = [c[s:s + secs * sr] for c in (chunk, other)
-                for s in range(0, len(c) - secs * sr + 1, hop)]
+    examples = [
+        c[s : s + secs * sr] for c in (chunk, other) for s in range(0, len(c) - secs * sr + 1, hop)
+    ]
     order = np.random.default_rng(order_seed).permutation(len(examples))
     _write_examples(tmp_path / 'x-eval-00000-of-00001', [examples[i] for i in order])
-    clips = demo.held_out_clips(str(tmp_path / 'x-eval-*'), n_clips=4)
+    clips = evaluation.held_out_clips(str(tmp_path / 'x-eval-*'), n_clips=4)
     joined = clips['audio'].reshape(-1)
     assert clips['audio'].shape == (4, secs * sr)
-    starts = [s for s in range(0, len(chunk) - len(joined) + 1, hop)
-              if np.array_equal(chunk[s:s + len(joined)], joined)]
+    starts = [
+        s
+        for s in range(0, len(chunk) - len(joined) + 1, hop)
+        if np.array_equal(chunk[s : s + len(joined)], joined)
+    ]
     assert starts, 'the clips are not one continuous stretch of the chunk'
 
 
@@ -344,34 +394,42 @@ def test_verdict_ok_when_training_helped():
     # A clean run's numbers; a worse loudness L1 (3.9-4.5 dB against 4.2 in good runs) and a
     # drop of 0.05 in the share within 50 cents are still OK.
     trained = {'spectral_loss': 7.08, 'loudness_l1_db': 4.5, 'f0_within_50_cents': 0.92}
-    verdict = demo.training_verdict(GOOD_UNTRAINED, trained)
+    verdict = evaluation.training_verdict(GOOD_UNTRAINED, trained)
     assert verdict['ok'] is True
-    assert verdict['line'] == ('OK: the trained model beats the untrained one on the held-out '
-                               'clip: spectral loss 7.080 < 17.100; f0 within 50 cents 0.92 '
-                               '>= 0.97 - 0.05')
-    assert verdict['reasons'] == ['spectral loss 7.080 < 17.100',
-                                  'f0 within 50 cents 0.92 >= 0.97 - 0.05']
+    assert verdict['line'] == (
+        'OK: the trained model beats the untrained one on the held-out '
+        'clip: spectral loss 7.080 < 17.100; f0 within 50 cents 0.92 '
+        '>= 0.97 - 0.05'
+    )
+    assert verdict['reasons'] == [
+        'spectral loss 7.080 < 17.100',
+        'f0 within 50 cents 0.92 >= 0.97 - 0.05',
+    ]
 
 
 def test_verdict_fails_when_the_trained_model_is_worse():
     # The issue's run: spectral loss up, f0 within 50 cents from 97 % to 24 %.
     untrained = dict(GOOD_UNTRAINED, spectral_loss=10.1)
     trained = {'spectral_loss': 12.3, 'loudness_l1_db': 3.9, 'f0_within_50_cents': 0.24}
-    verdict = demo.training_verdict(untrained, trained)
+    verdict = evaluation.training_verdict(untrained, trained)
     assert verdict['ok'] is False
     assert verdict['line'] == (
         'FAILED: the trained model is worse than the untrained one on the held-out clip: '
-        'spectral loss 12.300 >= 10.100; f0 within 50 cents 0.24 < 0.97 - 0.05')
+        'spectral loss 12.300 >= 10.100; f0 within 50 cents 0.24 < 0.97 - 0.05'
+    )
     assert len(verdict['reasons']) == 2
 
 
-@pytest.mark.parametrize('trained, reason', [
-    ({'spectral_loss': 17.10, 'f0_within_50_cents': 0.97}, 'spectral loss 17.100 >= 17.100'),
-    ({'spectral_loss': 7.0, 'f0_within_50_cents': 0.91}, 'f0 within 50 cents 0.91 < 0.97'),
-    ({'spectral_loss': 7.0, 'f0_within_50_cents': None}, 'f0 within 50 cents not finite <'),
-])
+@pytest.mark.parametrize(
+    'trained, reason',
+    [
+        ({'spectral_loss': 17.10, 'f0_within_50_cents': 0.97}, 'spectral loss 17.100 >= 17.100'),
+        ({'spectral_loss': 7.0, 'f0_within_50_cents': 0.91}, 'f0 within 50 cents 0.91 < 0.97'),
+        ({'spectral_loss': 7.0, 'f0_within_50_cents': None}, 'f0 within 50 cents not finite <'),
+    ],
+)
 def test_verdict_fails_each_criterion_alone(trained, reason):
-    verdict = demo.training_verdict(GOOD_UNTRAINED, trained)
+    verdict = evaluation.training_verdict(GOOD_UNTRAINED, trained)
     assert verdict['ok'] is False
     assert len(verdict['reasons']) == 1 and verdict['reasons'][0].startswith(reason)
 
@@ -379,45 +437,53 @@ def test_verdict_fails_each_criterion_alone(trained, reason):
 def test_non_finite_trained_audio_is_reported_not_measured(capsys):
     # CREPE's features (librosa) would raise on this audio; it is not measured at all.
     import json
+
     audio = np.zeros([2, 16000], np.float32)
     audio[1, 5:9] = [np.nan, np.inf, -np.inf, np.nan]
-    trained = demo.held_out_metrics(audio, audio, float('nan'), 'tiny', original_features=None)
+    trained = evaluation.held_out_metrics(
+        audio, audio, float('nan'), 'tiny', original_features=None
+    )
     assert trained['audio_finite'] is False and trained['non_finite_samples'] == 4
     assert trained['spectral_loss'] is None and trained['f0_within_50_cents'] is None
     assert '4 of 32000 held-out samples are NaN or inf' in capsys.readouterr().out
-    verdict = demo.training_verdict(GOOD_UNTRAINED, trained)
+    verdict = evaluation.training_verdict(GOOD_UNTRAINED, trained)
     assert verdict['ok'] is False
-    assert verdict['reasons'] == ['its held-out audio is not finite (NaN or inf samples)',
-                                  'spectral loss not finite >= 17.100',
-                                  'f0 within 50 cents not finite < 0.97 - 0.05']
+    assert verdict['reasons'] == [
+        'its held-out audio is not finite (NaN or inf samples)',
+        'spectral loss not finite >= 17.100',
+        'f0 within 50 cents not finite < 0.97 - 0.05',
+    ]
     json.dumps({'trained': trained, 'verdict': verdict}, allow_nan=False)  # Plain JSON.
     # The table shows n/a rather than failing on the missing values.
-    table = demo.metrics_table({'untrained': dict(dict.fromkeys(trained), **GOOD_UNTRAINED),
-                                'trained': trained}, 800)
+    table = evaluation.metrics_table(
+        {'untrained': dict(dict.fromkeys(trained), **GOOD_UNTRAINED), 'trained': trained}, 800
+    )
     assert 'n/a' in table
 
 
 def test_playable_audio_zeroes_non_finite_samples():
     audio = np.array([[0.5, np.nan, np.inf, -0.25]], np.float32)
-    np.testing.assert_array_equal(demo._playable(audio), [[0.5, 0.0, 0.0, -0.25]])
+    np.testing.assert_array_equal(evaluation._playable(audio), [[0.5, 0.0, 0.0, -0.25]])
 
 
-# The exit status of `python -m ddsp.demo` ------------------------------------------------------
+# The exit status of `python -m examples.demo` ---------------------------------------------------
 def test_cli_exits_1_when_the_verdict_fails(monkeypatch):
-    failed = demo.training_verdict(GOOD_UNTRAINED, {'spectral_loss': 20.0,
-                                                    'f0_within_50_cents': 0.2})
-    monkeypatch.setattr(demo, 'main', lambda argv=None: {'verdict': failed})
+    failed = evaluation.training_verdict(
+        GOOD_UNTRAINED, {'spectral_loss': 20.0, 'f0_within_50_cents': 0.2}
+    )
+    monkeypatch.setattr(cli, 'main', lambda argv=None: {'verdict': failed})
     with pytest.raises(SystemExit) as info:
-        demo.cli([])
+        cli.cli([])
     assert info.value.code == 1
 
 
 def test_cli_returns_the_paths_when_the_verdict_is_ok_or_absent(monkeypatch):
-    ok = demo.training_verdict(GOOD_UNTRAINED, {'spectral_loss': 7.0,
-                                                'f0_within_50_cents': 0.97})
+    ok = evaluation.training_verdict(
+        GOOD_UNTRAINED, {'spectral_loss': 7.0, 'f0_within_50_cents': 0.97}
+    )
     for paths in ({'verdict': ok, 'metrics': 'm.json'}, {'harmonic': 'h.wav'}):
-        monkeypatch.setattr(demo, 'main', lambda argv=None, paths=paths: paths)
-        assert demo.cli([]) == paths
+        monkeypatch.setattr(cli, 'main', lambda argv=None, paths=paths: paths)
+        assert cli.cli([]) == paths
 
 
 def test_cli_turns_a_diverged_training_into_one_failure_line(monkeypatch):
@@ -425,11 +491,12 @@ def test_cli_turns_a_diverged_training_into_one_failure_line(monkeypatch):
 
     def diverge(argv=None):
         raise train_util.TrainingDivergedError(
-            551, {'total_loss': float('nan'), 'grad_norm': float('nan')}, '/x/train/ckpt-500')
+            551, {'total_loss': float('nan'), 'grad_norm': float('nan')}, '/x/train/ckpt-500'
+        )
 
-    monkeypatch.setattr(demo, 'main', diverge)
+    monkeypatch.setattr(cli, 'main', diverge)
     with pytest.raises(SystemExit) as info:
-        demo.cli([])
+        cli.cli([])
     message = info.value.code
     assert isinstance(message, str) and '\n' not in message  # Printed to stderr, status 1.
     assert message.startswith('demo: FAILED: Training diverged at step 551: ')
@@ -437,10 +504,15 @@ def test_cli_turns_a_diverged_training_into_one_failure_line(monkeypatch):
 
 
 def test_main_block_calls_cli():
-    # `python -m ddsp.demo` must go through cli (the exit status), not main.
+    # `python -m examples.demo` must go through cli (the exit status), not main.
     import ast
+    import importlib
     import inspect
-    tree = ast.parse(inspect.getsource(demo))
-    blocks = [node for node in tree.body if isinstance(node, ast.If)
-              and ast.unparse(node.test) == "__name__ == '__main__'"]
+
+    tree = ast.parse(inspect.getsource(importlib.import_module('examples.demo.__main__')))
+    blocks = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "__name__ == '__main__'"
+    ]
     assert len(blocks) == 1 and ast.unparse(blocks[0].body[0]) == 'cli()'

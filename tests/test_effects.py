@@ -27,7 +27,7 @@ def _np(x):
 
 def _np_exp_sigmoid(x):
     """`2 sigmoid(x)^ln(10) + 1e-7` (spec section 6.1 item 1)."""
-    return 2.0 * (1.0 / (1.0 + np.exp(-np.asarray(x, np.float64))))**np.log(10.0) + 1e-7
+    return 2.0 * (1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))) ** np.log(10.0) + 1e-7
 
 
 def _np_reverb(audio, ir, add_dry=True):
@@ -42,7 +42,7 @@ def _np_reverb(audio, ir, add_dry=True):
 def _np_delay(audio, delay):
     """`audio` delayed by an integer number of samples, zeros shifted in."""
     out = np.zeros_like(audio)
-    out[:, delay:] = audio[:, :audio.shape[1] - delay]
+    out[:, delay:] = audio[:, : audio.shape[1] - delay]
     return out
 
 
@@ -70,8 +70,7 @@ def test_reverb_given_ir_matches_scipy(rng, add_dry, ir_size):
     expected = _np_reverb(audio, ir, add_dry)
     np.testing.assert_allclose(_np(reverb(audio, ir)), expected, atol=2e-4)
     # [B, L, 1] IRs are accepted as well.
-    np.testing.assert_allclose(_np(reverb(audio, ir[..., np.newaxis])), expected,
-                               atol=2e-4)
+    np.testing.assert_allclose(_np(reverb(audio, ir[..., np.newaxis])), expected, atol=2e-4)
     assert not reverb.weights
 
 
@@ -95,8 +94,9 @@ def test_reverb_controls_and_outputs_dict(rng):
     assert controls['ir'].shape == (2, 30)
     outputs = reverb(audio, ir, return_outputs_dict=True)
     assert sorted(outputs) == ['controls', 'signal']
-    np.testing.assert_allclose(_np(outputs['signal']),
-                               _np(reverb.get_signal(**controls)), atol=1e-6)
+    np.testing.assert_allclose(
+        _np(outputs['signal']), _np(reverb.get_signal(**controls)), atol=1e-6
+    )
 
 
 def test_trainable_reverb_weight_and_tiling(rng):
@@ -146,7 +146,7 @@ def test_trainable_reverb_gradient_matches_finite_differences(rng):
     # Independent closed form (the output is linear in the IR):
     # d loss / d ir[k] = sum_{b, n} probe[b, n] audio[b, n - k], k >= 1.
     a, p = _np(audio), _np(probe)
-    closed = [0.0] + [np.sum(p[:, k:] * a[:, :64 - k]) for k in range(1, 16)]
+    closed = [0.0] + [np.sum(p[:, k:] * a[:, : 64 - k]) for k in range(1, 16)]
     np.testing.assert_allclose(grad, closed, rtol=1e-4, atol=1e-4)
     # Central finite differences on a few taps.
     eps = 1e-2
@@ -165,8 +165,11 @@ def test_trainable_reverb_gradient_matches_finite_differences(rng):
 
 def test_reverb_build_variants():
     # Built explicitly without a shape, with a shape, or on the first call.
-    for build in (lambda r: r.build(), lambda r: r.build((2, 100)),
-                  lambda r: r(tf.zeros([2, 100]))):
+    for build in (
+        lambda r: r.build(),
+        lambda r: r.build((2, 100)),
+        lambda r: r(tf.zeros([2, 100])),
+    ):
         reverb = effects.Reverb(trainable=True, reverb_length=20)
         build(reverb)
         assert reverb.built and reverb.ir.shape == (20,)
@@ -182,8 +185,9 @@ def test_frozen_trainable_reverb_still_uses_its_ir(rng):
     reverb.trainable = False
     assert not reverb.trainable_weights
     audio = rng.standard_normal((1, 50)).astype(np.float32)
-    np.testing.assert_allclose(_np(reverb(audio)),
-                               _np_reverb(audio, np.arange(10)[None], False), atol=1e-4)
+    np.testing.assert_allclose(
+        _np(reverb(audio)), _np_reverb(audio, np.arange(10)[None], False), atol=1e-4
+    )
 
 
 # ------------------------------------------------------------------------------
@@ -196,8 +200,9 @@ def test_exp_decay_reverb_envelope(scale_fn):
     gain, decay = 0.5, 1.0
     reverb = effects.ExpDecayReverb(reverb_length=length, scale_fn=scale_fn)
     audio = tf.zeros([n_draws, 10])
-    ir = _np(reverb.get_controls(audio, tf.fill([n_draws, 1], gain),
-                                 tf.fill([n_draws, 1], decay))['ir'])
+    ir = _np(
+        reverb.get_controls(audio, tf.fill([n_draws, 1], gain), tf.fill([n_draws, 1], decay))['ir']
+    )
     assert ir.shape == (n_draws, length)
     t = np.linspace(0.0, 1.0, length)
     amplitude = _np_exp_sigmoid(gain) if scale_fn is not None else gain
@@ -213,17 +218,15 @@ def test_exp_decay_reverb_draws_fresh_noise(rng):
     reverb = effects.ExpDecayReverb(reverb_length=50)
     audio = rng.standard_normal((2, 100)).astype(np.float32)
     gain, decay = np.ones((2, 1), np.float32), np.zeros((2, 1), np.float32)
-    assert not np.allclose(_np(reverb(audio, gain, decay)),
-                           _np(reverb(audio, gain, decay)))
+    assert not np.allclose(_np(reverb(audio, gain, decay)), _np(reverb(audio, gain, decay)))
 
 
 def test_trainable_exp_decay_reverb_weights_and_gradients(rng):
     reverb = effects.ExpDecayReverb(trainable=True, reverb_length=100)
     audio = tf.constant(rng.standard_normal((2, 300)).astype(np.float32))
     with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(reverb(audio)**2)
-    assert [w.path for w in reverb.weights] == ['exp_decay_reverb/gain',
-                                                'exp_decay_reverb/decay']
+        loss = tf.reduce_sum(reverb(audio) ** 2)
+    assert [w.path for w in reverb.weights] == ['exp_decay_reverb/gain', 'exp_decay_reverb/decay']
     np.testing.assert_array_equal(_np(reverb.gain), [2.0])
     np.testing.assert_array_equal(_np(reverb.decay), [4.0])
     grads = tape.gradient(loss, [reverb.gain, reverb.decay])
@@ -238,13 +241,13 @@ def test_trainable_exp_decay_reverb_weights_and_gradients(rng):
 # FilteredNoiseReverb
 # ------------------------------------------------------------------------------
 def test_filtered_noise_reverb_ir_length_and_gradient(rng):
-    reverb = effects.FilteredNoiseReverb(trainable=True, reverb_length=1200,
-                                         window_size=65, n_frames=30,
-                                         n_filter_banks=8)
+    reverb = effects.FilteredNoiseReverb(
+        trainable=True, reverb_length=1200, window_size=65, n_frames=30, n_filter_banks=8
+    )
     audio = tf.constant(rng.standard_normal((2, 400)).astype(np.float32))
     with tf.GradientTape() as tape:
         outputs = reverb(audio, return_outputs_dict=True)
-        loss = tf.reduce_sum(outputs['signal']**2)
+        loss = tf.reduce_sum(outputs['signal'] ** 2)
     assert outputs['controls']['ir'].shape == (2, 1200)
     assert outputs['signal'].shape == (2, 400)
     assert [w.path for w in reverb.weights] == ['filtered_noise_reverb/magnitudes']
@@ -261,16 +264,17 @@ def test_filtered_noise_reverb_spectrum_follows_magnitudes():
     n_draws, length, n_bins = 256, 2048, 33
     # A smooth profile: linear gains from 1 (0 Hz) down to 0.1 (Nyquist).
     gains = np.linspace(1.0, 0.1, n_bins)
-    reverb = effects.FilteredNoiseReverb(reverb_length=length, window_size=257,
-                                         scale_fn=None, initial_bias=0.0)
+    reverb = effects.FilteredNoiseReverb(
+        reverb_length=length, window_size=257, scale_fn=None, initial_bias=0.0
+    )
     magnitudes = np.tile(gains, (n_draws, 1, 1)).astype(np.float32)
     ir = _np(reverb.get_controls(tf.zeros([n_draws, 10]), magnitudes)['ir'])
     assert ir.shape == (n_draws, length)
     # Filtered white noise of variance 1/3: E|X[k]|^2 / N = |H(f_k)|^2 / 3.
-    psd = (np.abs(np.fft.rfft(ir[:, 256:-256], axis=1))**2).mean(axis=0)
+    psd = (np.abs(np.fft.rfft(ir[:, 256:-256], axis=1)) ** 2).mean(axis=0)
     psd /= length - 512
     freqs = np.linspace(0.0, 1.0, psd.size)
-    expected = np.interp(freqs, np.linspace(0.0, 1.0, n_bins), gains)**2 / 3.0
+    expected = np.interp(freqs, np.linspace(0.0, 1.0, n_bins), gains) ** 2 / 3.0
     # Compare averages over 16 bands (away from the band edges at 0 and Nyquist).
     bands = np.array_split(np.arange(8, psd.size - 8), 16)
     measured = np.array([psd[b].mean() for b in bands])
@@ -278,10 +282,9 @@ def test_filtered_noise_reverb_spectrum_follows_magnitudes():
     np.testing.assert_allclose(measured, reference, rtol=0.1)
     # Also through the default scale_fn and initial bias.
     default = effects.FilteredNoiseReverb(reverb_length=length)
-    ir = _np(default.get_controls(tf.zeros([64, 10]),
-                                  np.zeros((64, 4, 16), np.float32))['ir'])
-    power = (ir[:, 256:-256]**2).mean()
-    np.testing.assert_allclose(power, _np_exp_sigmoid(-3.0)**2 / 3.0, rtol=0.1)
+    ir = _np(default.get_controls(tf.zeros([64, 10]), np.zeros((64, 4, 16), np.float32))['ir'])
+    power = (ir[:, 256:-256] ** 2).mean()
+    np.testing.assert_allclose(power, _np_exp_sigmoid(-3.0) ** 2 / 3.0, rtol=0.1)
 
 
 # ------------------------------------------------------------------------------
@@ -292,15 +295,15 @@ def test_fir_filter_matches_frequency_filter(rng):
     raw = rng.standard_normal((2, 10, 17)).astype(np.float32)
     fir = effects.FIRFilter(window_size=33)
     controls = fir.get_controls(audio, raw)
-    np.testing.assert_allclose(_np(controls['magnitudes']), _np_exp_sigmoid(raw),
-                               rtol=1e-5, atol=1e-7)
-    expected = core.frequency_filter(audio, _np_exp_sigmoid(raw).astype(np.float32),
-                                     window_size=33)
+    np.testing.assert_allclose(
+        _np(controls['magnitudes']), _np_exp_sigmoid(raw), rtol=1e-5, atol=1e-7
+    )
+    expected = core.frequency_filter(audio, _np_exp_sigmoid(raw).astype(np.float32), window_size=33)
     np.testing.assert_allclose(_np(fir(audio, raw)), _np(expected), atol=1e-5)
     unscaled = effects.FIRFilter(window_size=33, scale_fn=None)
     np.testing.assert_allclose(
-        _np(unscaled(audio, raw)),
-        _np(core.frequency_filter(audio, raw, window_size=33)), atol=1e-5)
+        _np(unscaled(audio, raw)), _np(core.frequency_filter(audio, raw, window_size=33)), atol=1e-5
+    )
 
 
 def test_fir_filter_frequency_response_on_white_noise(rng):
@@ -312,7 +315,7 @@ def test_fir_filter_frequency_response_on_white_noise(rng):
     assert out.shape == audio.shape
 
     def band_power(x, lo, hi):
-        spectrum = np.abs(np.fft.rfft(x[:, 512:-512], axis=1))**2
+        spectrum = np.abs(np.fft.rfft(x[:, 512:-512], axis=1)) ** 2
         freqs = np.linspace(0.0, 1.0, spectrum.shape[1])
         return spectrum[:, (freqs >= lo) & (freqs < hi)].mean()
 
@@ -329,14 +332,14 @@ def test_mod_delay_constant_phase_is_a_constant_delay(rng):
     # center 1 ms + depth 1 ms at 16 kHz: max_length 32 samples, and phase p
     # gives a delay of (center + p * depth) / (center + depth) * 32 = 16 (1 + p).
     audio = rng.standard_normal((2, 400)).astype(np.float32)
-    delay = effects.ModDelay(center_ms=1.0, depth_ms=1.0, sample_rate=16000,
-                             gain_scale_fn=None, phase_scale_fn=None)
+    delay = effects.ModDelay(
+        center_ms=1.0, depth_ms=1.0, sample_rate=16000, gain_scale_fn=None, phase_scale_fn=None
+    )
     assert delay.max_length == 32
     gain = np.full((2, 400, 1), 0.7, np.float32)
     for phase, samples in ((0.0, 16), (0.25, 20), (0.5, 24)):
         out = delay(audio, gain, np.full((2, 400, 1), phase, np.float32))
-        np.testing.assert_allclose(_np(out), audio + 0.7 * _np_delay(audio, samples),
-                                   atol=1e-5)
+        np.testing.assert_allclose(_np(out), audio + 0.7 * _np_delay(audio, samples), atol=1e-5)
     # Fractional delays interpolate linearly: 20.5 samples.
     out = delay(audio, gain, np.full((2, 400, 1), 0.28125, np.float32))
     expected = audio + 0.35 * (_np_delay(audio, 20) + _np_delay(audio, 21))
@@ -355,7 +358,8 @@ def test_mod_delay_default_scale_fns_and_gain(rng):
         np.testing.assert_allclose(_np(controls['phase']), 0.5)
         wet[raw_gain] = _np(delay(audio, raw, raw_phase))
         np.testing.assert_allclose(
-            wet[raw_gain], _np_exp_sigmoid(raw_gain) * _np_delay(audio, 24), atol=1e-5)
+            wet[raw_gain], _np_exp_sigmoid(raw_gain) * _np_delay(audio, 24), atol=1e-5
+        )
     # The wet signal scales linearly with the (scaled) gain.
     ratio = _np_exp_sigmoid(1.0) / _np_exp_sigmoid(-1.0)
     np.testing.assert_allclose(wet[1.0], ratio * wet[-1.0], atol=1e-5)
@@ -365,8 +369,9 @@ def test_mod_delay_time_varying_gain_and_phase_gradient(rng):
     audio = tf.constant(rng.standard_normal((1, 200)).astype(np.float32))
     gain = tf.constant(rng.uniform(0.0, 1.0, (1, 200, 1)).astype(np.float32))
     phase = tf.Variable(np.full((1, 200, 1), 0.3, np.float32))
-    delay = effects.ModDelay(center_ms=1.0, depth_ms=1.0, gain_scale_fn=None,
-                             phase_scale_fn=None, add_dry=False)
+    delay = effects.ModDelay(
+        center_ms=1.0, depth_ms=1.0, gain_scale_fn=None, phase_scale_fn=None, add_dry=False
+    )
     with tf.GradientTape() as tape:
         out = delay(audio, gain, phase)
         loss = tf.reduce_sum(out**2)
@@ -382,34 +387,52 @@ def test_mod_delay_time_varying_gain_and_phase_gradient(rng):
 # Serialization: get_config / from_config, Keras registration, saving
 # ------------------------------------------------------------------------------
 CONFIG_CASES = [
-    (effects.Reverb, dict(trainable=True, reverb_length=30, add_dry=False,
-                          name='my_reverb')),
+    (effects.Reverb, dict(trainable=True, reverb_length=30, add_dry=False, name='my_reverb')),
     (effects.Reverb, dict(trainable=False, reverb_length=30)),
-    (effects.ExpDecayReverb, dict(trainable=True, reverb_length=30, scale_fn=None,
-                                  add_dry=False, name='edr')),
-    (effects.FilteredNoiseReverb, dict(trainable=True, reverb_length=40,
-                                       window_size=9, n_frames=4,
-                                       n_filter_banks=5, scale_fn=tf.nn.softplus,
-                                       initial_bias=-1.5, add_dry=False)),
+    (
+        effects.ExpDecayReverb,
+        dict(trainable=True, reverb_length=30, scale_fn=None, add_dry=False, name='edr'),
+    ),
+    (
+        effects.FilteredNoiseReverb,
+        dict(
+            trainable=True,
+            reverb_length=40,
+            window_size=9,
+            n_frames=4,
+            n_filter_banks=5,
+            scale_fn=tf.nn.softplus,
+            initial_bias=-1.5,
+            add_dry=False,
+        ),
+    ),
     (effects.FIRFilter, dict(window_size=17, scale_fn=None, name='fir')),
-    (effects.ModDelay, dict(center_ms=2.0, depth_ms=3.0, sample_rate=8000,
-                            gain_scale_fn=None, phase_scale_fn=core.exp_sigmoid,
-                            add_dry=False)),
+    (
+        effects.ModDelay,
+        dict(
+            center_ms=2.0,
+            depth_ms=3.0,
+            sample_rate=8000,
+            gain_scale_fn=None,
+            phase_scale_fn=core.exp_sigmoid,
+            add_dry=False,
+        ),
+    ),
     (effects.TrainableReverb, dict(reverb_length=30)),
     (effects.FixedReverb, dict(reverb_length=30, add_dry=False)),
     (effects.TrainableExpDecayReverb, dict(reverb_length=30, scale_fn=None)),
 ]
 
 
-@pytest.mark.parametrize('cls,kwargs', CONFIG_CASES,
-                         ids=[f'{c.__name__}-{i}' for i, (c, _) in enumerate(CONFIG_CASES)])
+@pytest.mark.parametrize(
+    'cls,kwargs', CONFIG_CASES, ids=[f'{c.__name__}-{i}' for i, (c, _) in enumerate(CONFIG_CASES)]
+)
 def test_get_config_round_trip(cls, kwargs):
     layer = cls(**kwargs)
     layer.build(None)
     config = layer.get_config()
     # Every constructor argument is in the config, with the given value.
-    params = [p for p in inspect.signature(cls.__init__).parameters
-              if p not in ('self', 'kwargs')]
+    params = [p for p in inspect.signature(cls.__init__).parameters if p not in ('self', 'kwargs')]
     assert set(params) <= set(config), set(params) - set(config)
     for key, value in kwargs.items():
         if callable(value):
@@ -422,14 +445,14 @@ def test_get_config_round_trip(cls, kwargs):
     clone.build(None)
     assert [w.path for w in clone.weights] == [w.path for w in layer.weights]
     if layer.weights:
-        layer.set_weights([np.random.default_rng(0).standard_normal(w.shape)
-                           for w in layer.weights])
+        layer.set_weights(
+            [np.random.default_rng(0).standard_normal(w.shape) for w in layer.weights]
+        )
         clone.set_weights(layer.get_weights())
         for a, b in zip(layer.get_weights(), clone.get_weights()):
             np.testing.assert_array_equal(a, b)
     # Keras's registry finds the class from its serialized form.
-    rebuilt = keras.saving.deserialize_keras_object(
-        keras.saving.serialize_keras_object(layer))
+    rebuilt = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
     assert type(rebuilt) is cls and rebuilt.get_config() == config
 
 
@@ -445,20 +468,27 @@ def test_from_config_clone_gives_the_same_output(rng):
 
     mags = rng.standard_normal((2, 4, 9)).astype(np.float32)
     fir = effects.FIRFilter(window_size=17)
-    np.testing.assert_allclose(_np(effects.FIRFilter.from_config(fir.get_config())(
-        audio, mags)), _np(fir(audio, mags)), atol=1e-6)
+    np.testing.assert_allclose(
+        _np(effects.FIRFilter.from_config(fir.get_config())(audio, mags)),
+        _np(fir(audio, mags)),
+        atol=1e-6,
+    )
 
     gain = rng.standard_normal((2, 128, 1)).astype(np.float32)
     phase = rng.standard_normal((2, 128, 1)).astype(np.float32)
     mod = effects.ModDelay(center_ms=1.0, depth_ms=2.0)
-    np.testing.assert_allclose(_np(effects.ModDelay.from_config(mod.get_config())(
-        audio, gain, phase)), _np(mod(audio, gain, phase)), atol=1e-6)
+    np.testing.assert_allclose(
+        _np(effects.ModDelay.from_config(mod.get_config())(audio, gain, phase)),
+        _np(mod(audio, gain, phase)),
+        atol=1e-6,
+    )
 
 
 @pytest.mark.filterwarnings('ignore:__array__ implementation:DeprecationWarning')
 def test_keras_model_save_and_load(rng, tmp_path):
-    model = keras.Sequential([keras.Input((256,)),
-                              effects.Reverb(trainable=True, reverb_length=32)])
+    model = keras.Sequential(
+        [keras.Input((256,)), effects.Reverb(trainable=True, reverb_length=32)]
+    )
     model.layers[0].ir.assign(rng.standard_normal(32).astype(np.float32))
     path = os.path.join(tmp_path, 'reverb.keras')
     model.save(path)
@@ -492,15 +522,17 @@ def test_tf_function_matches_eager(rng, jit_compile):
     for layer, args in _deterministic_cases(rng):
         eager = _np(layer(*args))
         graph = tf.function(layer.__call__, jit_compile=jit_compile)
-        np.testing.assert_allclose(_np(graph(*args)), eager, atol=1e-5,
-                                   err_msg=type(layer).__name__)
+        np.testing.assert_allclose(
+            _np(graph(*args)), eager, atol=1e-5, err_msg=type(layer).__name__
+        )
 
 
 def test_random_reverbs_run_in_tf_function(rng):
     audio = rng.standard_normal((2, 256)).astype(np.float32)
-    for layer in (effects.ExpDecayReverb(trainable=True, reverb_length=64),
-                  effects.FilteredNoiseReverb(trainable=True, reverb_length=64,
-                                              window_size=17, n_frames=4)):
+    for layer in (
+        effects.ExpDecayReverb(trainable=True, reverb_length=64),
+        effects.FilteredNoiseReverb(trainable=True, reverb_length=64, window_size=17, n_frames=4),
+    ):
         fn = tf.function(layer.__call__, jit_compile=True)
         out = _np(fn(audio))  # Builds the weights inside the tf.function.
         assert out.shape == (2, 256) and np.isfinite(out).all()
@@ -525,31 +557,35 @@ def test_reverb_without_ir_raises():
     with pytest.raises(ValueError, match='gain'):
         effects.ExpDecayReverb(reverb_length=10)(tf.zeros([1, 100]), tf.zeros([1, 1]))
     with pytest.raises(ValueError, match='gain'):
-        effects.ExpDecayReverb(reverb_length=10)(tf.zeros([1, 100]),
-                                                 tf.zeros([1, 3]), tf.zeros([1, 1]))
+        effects.ExpDecayReverb(reverb_length=10)(
+            tf.zeros([1, 100]), tf.zeros([1, 3]), tf.zeros([1, 1])
+        )
     with pytest.raises(ValueError, match='magnitudes'):
         effects.FilteredNoiseReverb(reverb_length=100, n_frames=10)(tf.zeros([1, 100]))
     with pytest.raises(ValueError, match='n_samples'):
         effects.Reverb()(tf.zeros([1, 100, 1]), tf.zeros([1, 10]))
 
 
-@pytest.mark.parametrize('make,match', [
-    (lambda: effects.Reverb(reverb_length=0), 'reverb_length'),
-    (lambda: effects.Reverb(reverb_length=10.5), 'reverb_length'),
-    (lambda: effects.ExpDecayReverb(reverb_length=-1), 'reverb_length'),
-    (lambda: effects.ExpDecayReverb(scale_fn=3.0), 'scale_fn'),
-    (lambda: effects.FilteredNoiseReverb(True, reverb_length=100, n_frames=30), 'n_frames'),
-    (lambda: effects.FilteredNoiseReverb(True, reverb_length=10, n_frames=20), 'n_frames'),
-    (lambda: effects.FilteredNoiseReverb(n_filter_banks=1), 'n_filter_banks'),
-    (lambda: effects.FilteredNoiseReverb(window_size=0), 'window_size'),
-    (lambda: effects.FIRFilter(window_size=0), 'window_size'),
-    (lambda: effects.FIRFilter(scale_fn='no.such.function'), 'no.such.function'),
-    (lambda: effects.ModDelay(depth_ms=-1.0), 'depth_ms'),
-    (lambda: effects.ModDelay(sample_rate=0), 'sample_rate'),
-    (lambda: effects.ModDelay(center_ms=0.01, depth_ms=0.01), 'one sample'),
-    (lambda: effects.TrainableReverb(trainable=False), 'trainable=False'),
-    (lambda: effects.Reverb(reverb_only=False, add_dry=False), 'conflicting'),
-])
+@pytest.mark.parametrize(
+    'make,match',
+    [
+        (lambda: effects.Reverb(reverb_length=0), 'reverb_length'),
+        (lambda: effects.Reverb(reverb_length=10.5), 'reverb_length'),
+        (lambda: effects.ExpDecayReverb(reverb_length=-1), 'reverb_length'),
+        (lambda: effects.ExpDecayReverb(scale_fn=3.0), 'scale_fn'),
+        (lambda: effects.FilteredNoiseReverb(True, reverb_length=100, n_frames=30), 'n_frames'),
+        (lambda: effects.FilteredNoiseReverb(True, reverb_length=10, n_frames=20), 'n_frames'),
+        (lambda: effects.FilteredNoiseReverb(n_filter_banks=1), 'n_filter_banks'),
+        (lambda: effects.FilteredNoiseReverb(window_size=0), 'window_size'),
+        (lambda: effects.FIRFilter(window_size=0), 'window_size'),
+        (lambda: effects.FIRFilter(scale_fn='no.such.function'), 'no.such.function'),
+        (lambda: effects.ModDelay(depth_ms=-1.0), 'depth_ms'),
+        (lambda: effects.ModDelay(sample_rate=0), 'sample_rate'),
+        (lambda: effects.ModDelay(center_ms=0.01, depth_ms=0.01), 'one sample'),
+        (lambda: effects.TrainableReverb(trainable=False), 'trainable=False'),
+        (lambda: effects.Reverb(reverb_only=False, add_dry=False), 'conflicting'),
+    ],
+)
 def test_invalid_arguments_raise(make, match):
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', DeprecationWarning)
@@ -563,10 +599,15 @@ def test_invalid_arguments_raise(make, match):
 def test_old_names(rng):
     audio = rng.standard_normal((2, 100)).astype(np.float32)
     for cls, base, name, weights in (
-            (effects.TrainableReverb, effects.Reverb, 'reverb', ['ir']),
-            (effects.FixedReverb, effects.Reverb, 'reverb', ['ir']),
-            (effects.TrainableExpDecayReverb, effects.ExpDecayReverb,
-             'exp_decay_reverb', ['gain', 'decay'])):
+        (effects.TrainableReverb, effects.Reverb, 'reverb', ['ir']),
+        (effects.FixedReverb, effects.Reverb, 'reverb', ['ir']),
+        (
+            effects.TrainableExpDecayReverb,
+            effects.ExpDecayReverb,
+            'exp_decay_reverb',
+            ['gain', 'decay'],
+        ),
+    ):
         layer = cls(reverb_length=50)
         assert isinstance(layer, base) and layer.name == name
         assert layer.get_config()['trainable'] is True
@@ -580,26 +621,25 @@ def test_reverb_only_maps_to_add_dry(rng):
     with pytest.warns(DeprecationWarning, match='add_dry'):
         wet_only = effects.Reverb(reverb_only=True)
     assert wet_only.add_dry is False and 'reverb_only' not in wet_only.get_config()
-    np.testing.assert_allclose(_np(wet_only(audio, ir)),
-                               _np_reverb(audio, ir, add_dry=False), atol=1e-4)
+    np.testing.assert_allclose(
+        _np(wet_only(audio, ir)), _np_reverb(audio, ir, add_dry=False), atol=1e-4
+    )
     with pytest.warns(DeprecationWarning):
         assert effects.Reverb(reverb_only=False).add_dry is True
 
 
 def test_readme_dag_with_trainable_reverb(rng):
     reverb = effects.TrainableReverb()
-    group = processors.ProcessorGroup(dag=[
-        (processors.Add(), ['harmonic_audio', 'noise_audio']),
-        (reverb, ['add/signal'])])
+    group = processors.ProcessorGroup(
+        dag=[(processors.Add(), ['harmonic_audio', 'noise_audio']), (reverb, ['add/signal'])]
+    )
     harmonic = rng.standard_normal((2, 1000)).astype(np.float32)
     noise = rng.standard_normal((2, 1000)).astype(np.float32)
-    outputs = group({'harmonic_audio': harmonic, 'noise_audio': noise},
-                    return_outputs_dict=True)
+    outputs = group({'harmonic_audio': harmonic, 'noise_audio': noise}, return_outputs_dict=True)
     controls = outputs['controls']
     assert outputs['signal'].shape == (2, 1000)
     assert controls['reverb']['controls']['ir'].shape == (2, 48000)
-    np.testing.assert_array_equal(_np(controls['out']['signal']),
-                                  _np(controls['reverb']['signal']))
+    np.testing.assert_array_equal(_np(controls['out']['signal']), _np(controls['reverb']['signal']))
     assert [w.name for w in group.trainable_weights] == ['ir']
     assert group.trainable_weights[0] is reverb.ir
 
@@ -619,8 +659,8 @@ def test_gin_bindings_under_original_names(clean_gin, rng):
     out = group({'audio': audio})
     assert out.shape == (2, 1000)
     np.testing.assert_allclose(
-        _np(out), _np_reverb(audio, np.tile(_np(reverb.ir), (2, 1)), add_dry=False),
-        atol=1e-5)
+        _np(out), _np_reverb(audio, np.tile(_np(reverb.ir), (2, 1)), add_dry=False), atol=1e-5
+    )
     # Registered, not configurable: direct Python calls ignore the bindings.
     assert effects.Reverb().reverb_length == 48000
 
@@ -642,9 +682,15 @@ def test_gin_registrations(clean_gin):
     group = processors.ProcessorGroup()
     assert group.fir_filter.window_size == 33
     assert group.reverb.reverb_length == 64
-    out = group({'audio': tf.zeros([1, 200]), 'gain': tf.zeros([1, 1]),
-                 'decay': tf.zeros([1, 1]), 'mags': tf.zeros([1, 10, 8]),
-                 'fir': tf.zeros([1, 5, 9])})
+    out = group(
+        {
+            'audio': tf.zeros([1, 200]),
+            'gain': tf.zeros([1, 1]),
+            'decay': tf.zeros([1, 1]),
+            'mags': tf.zeros([1, 10, 8]),
+            'fir': tf.zeros([1, 5, 9]),
+        }
+    )
     assert out.shape == (1, 200)
     # ModDelay is not registered with gin in the original (spec section 1.8).
     with pytest.raises(ValueError):

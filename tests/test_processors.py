@@ -1,4 +1,5 @@
-"""Tests of the Processor contract, ProcessorGroup, Add, Mix and Crop."""
+"""Tests of the Processor contract, ProcessorGroup, Add, Mix and Crop, and of the Keras
+registration of every processor (synths and effects included)."""
 
 import gin
 import keras
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ddsp import processors
+from ddsp import effects, processors, synths
 
 
 class Scale(processors.Processor):
@@ -60,8 +61,41 @@ def test_mix_is_an_equal_power_crossfade():
     # Raw level 0 -> m = 0.5: each gain is sqrt(0.5); powers of the two
     # uncorrelated parts sum to the average power.
     half = processors.Mix()(s1, s2, np.zeros([1, 10, 1], np.float32))
-    np.testing.assert_allclose(half, np.sqrt(0.5) * (s1 + s2), rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(half, np.sqrt(0.5) * (s1 + s2), rtol=1e-5, atol=1e-6)
+
+
+def _np_sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
+
+
+def _np_upsample_linear(x, n_out):
+    """Legacy resize (add_endpoint): output i reads frame position i * T / n_out, last held."""
+    x = np.asarray(x, np.float64)
+    n_in = x.shape[1]
+    pos = np.arange(n_out) * n_in / n_out
+    lower = np.floor(pos).astype(int)
+    t = (pos - lower)[None, :, None]
+    return x[:, lower] * (1.0 - t) + x[:, np.minimum(lower + 1, n_in - 1)] * t
+
+
+@pytest.mark.parametrize('n_channels', [1, 3])
+def test_mix_multichannel_broadcasts_level_over_channels(n_channels):
+    rng = np.random.default_rng(5)
+    n, frames = 400, 10
+    s1 = rng.standard_normal((2, n, n_channels)).astype(np.float32)
+    s2 = rng.standard_normal((2, n, n_channels)).astype(np.float32)
+    raw = rng.standard_normal((2, frames, 1)).astype(np.float32)
+    outputs = processors.Mix()(s1, s2, raw, return_outputs_dict=True)
+    m = _np_upsample_linear(_np_sigmoid(raw), n)  # [2, n, 1]
+    assert outputs['controls']['mix_level'].shape == (2, n, 1)
+    assert outputs['signal'].shape == (2, n, n_channels)
+    np.testing.assert_allclose(
+        outputs['signal'], np.sqrt(m) * s1 + np.sqrt(1.0 - m) * s2, rtol=1e-5, atol=1e-6
+    )
+    # Each channel is mixed as a mono [B, N] signal would be, with a [B, N] level.
+    mono = processors.Mix()(s1[..., -1], s2[..., -1], raw, return_outputs_dict=True)
+    assert mono['controls']['mix_level'].shape == (2, n)
+    np.testing.assert_allclose(outputs['signal'][..., -1], mono['signal'], rtol=1e-6, atol=1e-7)
 
 
 def test_mix_rejects_signals_of_different_length():
@@ -69,8 +103,10 @@ def test_mix_rejects_signals_of_different_length():
         processors.Mix()(tf.ones([1, 10]), tf.ones([1, 12]), tf.zeros([1, 2, 1]))
 
 
-@pytest.mark.parametrize('location, expected', [
-    ('back', slice(0, 12)), ('front', slice(4, 16)), ('center', slice(2, 14))])
+@pytest.mark.parametrize(
+    'location, expected',
+    [('back', slice(0, 12)), ('front', slice(4, 16)), ('center', slice(2, 14))],
+)
 def test_crop(location, expected):
     audio = np.arange(16, dtype=np.float32)[np.newaxis]
     # frame_size 5: 2 * (5 // 2) = 4 samples from one end, or 2 from each.
@@ -84,10 +120,12 @@ def test_crop_rejects_unknown_location():
 
 
 def _two_adds():
-    return processors.ProcessorGroup(dag=[
-        (processors.Add(), ['x', 'y']),
-        (processors.Add(name='add2'), ['add/signal', 'inputs/x']),
-    ])
+    return processors.ProcessorGroup(
+        dag=[
+            (processors.Add(), ['x', 'y']),
+            (processors.Add(name='add2'), ['add/signal', 'inputs/x']),
+        ]
+    )
 
 
 def test_processor_group_runs_the_dag_and_names_outputs():
@@ -124,18 +162,17 @@ def test_processor_group_config_round_trip():
     group = _two_adds()
     clone = processors.ProcessorGroup.from_config(group.get_config())
     x, y = np.random.randn(2, 8), np.random.randn(2, 8)
-    np.testing.assert_allclose(clone({'x': x, 'y': y}),
-                               group({'x': x, 'y': y}), rtol=1e-6)
-    restored = keras.saving.deserialize_keras_object(
-        keras.saving.serialize_keras_object(group))
+    np.testing.assert_allclose(clone({'x': x, 'y': y}), group({'x': x, 'y': y}), rtol=1e-6)
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(group))
     assert isinstance(restored, processors.ProcessorGroup)
     assert restored.processor_names == ['add', 'add2']
 
 
 def test_processor_group_rejects_duplicate_names():
     with pytest.raises(ValueError, match='unique name'):
-        processors.ProcessorGroup(dag=[(processors.Add(), ['x', 'y']),
-                                       (processors.Add(), ['x', 'y'])])
+        processors.ProcessorGroup(
+            dag=[(processors.Add(), ['x', 'y']), (processors.Add(), ['x', 'y'])]
+        )
 
 
 def test_processor_group_and_add_from_gin():
@@ -147,8 +184,9 @@ def test_processor_group_and_add_from_gin():
         """)
         group = processors.ProcessorGroup()
         assert group.processor_names == ['summed']
-        np.testing.assert_allclose(group({'a': tf.ones([1, 2]),
-                                          'b': tf.ones([1, 2])}), [[2.0, 2.0]])
+        np.testing.assert_allclose(
+            group({'a': tf.ones([1, 2]), 'b': tf.ones([1, 2])}), [[2.0, 2.0]]
+        )
     finally:
         gin.clear_config()
 
@@ -161,3 +199,38 @@ def test_dag_verbose_binding(capsys):
         assert 'DAG node add2' in capsys.readouterr().out
     finally:
         gin.clear_config()
+
+
+_REGISTERED = {
+    processors: ['ProcessorGroup', 'Add', 'Mix', 'Crop'],
+    synths: ['TensorToAudio', 'Harmonic', 'Additive', 'FilteredNoise', 'Wavetable', 'Sinusoidal'],
+    effects: [
+        'Reverb',
+        'ExpDecayReverb',
+        'FilteredNoiseReverb',
+        'TrainableReverb',
+        'FixedReverb',
+        'TrainableExpDecayReverb',
+        'FIRFilter',
+        'ModDelay',
+    ],
+}
+
+
+@pytest.mark.parametrize('module', list(_REGISTERED), ids=lambda m: m.__name__)
+def test_every_processor_is_registered_as_ddsp_name(module):
+    # Saved models name layers 'ddsp>ClassName'; those names must never change.
+    for name in _REGISTERED[module]:
+        cls = getattr(module, name)
+        assert keras.saving.get_registered_name(cls) == f'ddsp>{name}'
+        assert keras.saving.get_registered_object(f'ddsp>{name}') is cls
+    # And no layer class of the module is left out (the abstract base is not saved).
+    layers = {
+        name
+        for name, obj in vars(module).items()
+        if isinstance(obj, type)
+        and issubclass(obj, keras.layers.Layer)
+        and obj.__module__ == module.__name__
+        and obj is not processors.Processor
+    }
+    assert layers == set(_REGISTERED[module])

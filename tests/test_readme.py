@@ -35,8 +35,10 @@ def test_processor_programs_are_the_tested_ones():
 
 
 def test_pitch_example_runs():
-    namespace = {'ddsp': __import__('ddsp'),
-                 'audio_np': np.sin(2 * np.pi * 440.0 * np.arange(16000) / 16000.0)}
+    namespace = {
+        'ddsp': __import__('ddsp'),
+        'audio_np': np.sin(2 * np.pi * 440.0 * np.arange(16000) / 16000.0),
+    }
     exec(compile(_python_blocks()[1], 'README.md', 'exec'), namespace)  # noqa: S102
     f0_hz = namespace['f0_hz']
     assert f0_hz.shape == (251,)

@@ -25,15 +25,14 @@ def network(inputs):
         'amps': tf.random.normal([2, N_FRAMES, 1]),
         'harmonic_distribution': tf.random.normal([2, N_FRAMES, 60]),
         'magnitudes': tf.random.normal([2, N_FRAMES, 65]),
-        'f0_hz': tf.random.uniform([2, 1, 1], 100.0, 500.0) * tf.ones(
-            [2, N_FRAMES, 1]),
+        'f0_hz': tf.random.uniform([2, 1, 1], 100.0, 500.0) * tf.ones([2, N_FRAMES, 1]),
     }
 
 
 def test_readme_additive_program():
     inputs = None
     # --- README program 1, verbatim ---
-    outputs = network(inputs)   # in the test: a dict of random tensors of the right shapes
+    outputs = network(inputs)  # in the test: a dict of random tensors of the right shapes
     additive = ddsp.synths.Additive()
     audio = additive(outputs['amplitudes'], outputs['harmonic_distribution'], outputs['f0_hz'])
     # ---
@@ -51,10 +50,12 @@ def test_readme_processor_group_program():
     add = ddsp.processors.Add()
     reverb = ddsp.effects.TrainableReverb()
     spectral_loss = ddsp.losses.SpectralLoss()
-    dag = [(additive, ['amps', 'harmonic_distribution', 'f0_hz']),
-           (filtered_noise, ['magnitudes']),
-           (add, ['additive/signal', 'filtered_noise/signal']),
-           (reverb, ['add/signal'])]
+    dag = [
+        (additive, ['amps', 'harmonic_distribution', 'f0_hz']),
+        (filtered_noise, ['magnitudes']),
+        (add, ['additive/signal', 'filtered_noise/signal']),
+        (reverb, ['add/signal']),
+    ]
     processor_group = ddsp.processors.ProcessorGroup(dag=dag)
     audio = processor_group(outputs)
     loss = spectral_loss(audio, audio_input)
@@ -66,7 +67,9 @@ def test_readme_processor_group_program():
     np.testing.assert_allclose(
         everything['add']['signal'],
         everything['additive']['signal'] + everything['filtered_noise']['signal'],
-        rtol=1e-5, atol=1e-6)
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 SOLO_INSTRUMENT_GIN = """
@@ -118,15 +121,14 @@ def test_solo_instrument_dag_from_gin_parses_and_runs(clean_gin):
 
 
 def _solo_group(n_samples, reverb_length):
-    return ddsp.processors.ProcessorGroup(dag=[
-        (ddsp.synths.Harmonic(n_samples=n_samples),
-         ['amps', 'harmonic_distribution', 'f0_hz']),
-        (ddsp.synths.FilteredNoise(n_samples=n_samples, window_size=0),
-         ['noise_magnitudes']),
-        (ddsp.processors.Add(), ['filtered_noise/signal', 'harmonic/signal']),
-        (ddsp.effects.Reverb(trainable=True, reverb_length=reverb_length),
-         ['add/signal']),
-    ])
+    return ddsp.processors.ProcessorGroup(
+        dag=[
+            (ddsp.synths.Harmonic(n_samples=n_samples), ['amps', 'harmonic_distribution', 'f0_hz']),
+            (ddsp.synths.FilteredNoise(n_samples=n_samples, window_size=0), ['noise_magnitudes']),
+            (ddsp.processors.Add(), ['filtered_noise/signal', 'harmonic/signal']),
+            (ddsp.effects.Reverb(trainable=True, reverb_length=reverb_length), ['add/signal']),
+        ]
+    )
 
 
 @pytest.mark.slow
@@ -150,9 +152,10 @@ def test_fit_a_single_sound():
 
     target_group = _solo_group(n_samples, reverb_length=4000)
     hidden = {
-        'amps': 2.0 - 3.0 * t,                                   # raw, decaying
-        'harmonic_distribution': np.log(1.0 / np.arange(1.0, n_harmonics + 1))
-        [None, None, :] * np.ones([1, n_frames, 1]) + 2.0,
+        'amps': 2.0 - 3.0 * t,  # raw, decaying
+        'harmonic_distribution': np.log(1.0 / np.arange(1.0, n_harmonics + 1))[None, None, :]
+        * np.ones([1, n_frames, 1])
+        + 2.0,
         'noise_magnitudes': -2.0 * np.ones([1, n_frames, n_bands]),
         'f0_hz': f0,
     }
@@ -165,8 +168,7 @@ def test_fit_a_single_sound():
     group = _solo_group(n_samples, reverb_length=4000)
     controls = {
         'amps': tf.Variable(tf.random.normal([1, n_frames, 1])),
-        'harmonic_distribution': tf.Variable(
-            tf.random.normal([1, n_frames, n_harmonics])),
+        'harmonic_distribution': tf.Variable(tf.random.normal([1, n_frames, n_harmonics])),
         'noise_magnitudes': tf.Variable(tf.random.normal([1, n_frames, n_bands])),
     }
     spectral_loss = ddsp.losses.SpectralLoss(mag_weight=1.0, logmag_weight=1.0)
@@ -186,5 +188,5 @@ def test_fit_a_single_sound():
     losses = [float(step()) for _ in range(500)]
     initial, final = np.mean(losses[:5]), np.mean(losses[-10:])
     assert all(np.isfinite(losses))
-    print(f"spectral loss: first 5 steps {initial:.2f}, last 10 steps {final:.2f}")
+    print(f'spectral loss: first 5 steps {initial:.2f}, last 10 steps {final:.2f}')
     assert final < initial / 10.0, (initial, final)

@@ -37,12 +37,12 @@ def _np_sigmoid(x):
 
 def _np_exp_sigmoid(x, exponent=10.0, max_value=2.0, threshold=1e-7):
     """Spec 6.1.1: max_value * sigmoid(x)^ln(exponent) + threshold."""
-    return max_value * _np_sigmoid(x)**np.log(exponent) + threshold
+    return max_value * _np_sigmoid(x) ** np.log(exponent) + threshold
 
 
 def _np_inverse_exp_sigmoid(y):
     """Raw value x with exp_sigmoid(x) = y, for 1e-7 < y < 2 + 1e-7."""
-    s = ((np.asarray(y, np.float64) - 1e-7) / 2.0)**(1.0 / np.log(10.0))
+    s = ((np.asarray(y, np.float64) - 1e-7) / 2.0) ** (1.0 / np.log(10.0))
     return np.log(s / (1.0 - s))
 
 
@@ -54,7 +54,7 @@ def _np_hz_to_midi(hz):
 
 
 def _np_midi_to_hz(midi):
-    return 440.0 * 2.0**((np.asarray(midi, np.float64) - 69.0) / 12.0)
+    return 440.0 * 2.0 ** ((np.asarray(midi, np.float64) - 69.0) / 12.0)
 
 
 def _np_frequencies_sigmoid(x, hz_min=0.0, hz_max=8000.0):
@@ -77,8 +77,8 @@ def _np_window_upsample(x, n_samples):
     frames = np.concatenate([x, x[:, -1:]], axis=1)
     out = np.zeros((batch, (n_frames + 2) * hop, channels))
     for k in range(n_frames + 1):
-        out[:, k * hop:(k + 2) * hop] += frames[:, k:k + 1] * window[None, :, None]
-    return out[:, hop:hop + n_samples]
+        out[:, k * hop : (k + 2) * hop] += frames[:, k : k + 1] * window[None, :, None]
+    return out[:, hop : hop + n_samples]
 
 
 def _np_linear_upsample(x, n_samples):
@@ -111,11 +111,11 @@ def _np_harmonic_controls(amps, hd, f0, scale=True, below_nyquist=True, sample_r
     return amps, hd / np.sum(hd, axis=-1, keepdims=True)
 
 
-def _np_harmonic(amps, hd, f0, n_samples, amp_upsample=_np_window_upsample,
-                 sample_rate=SR, **control_kwargs):
+def _np_harmonic(
+    amps, hd, f0, n_samples, amp_upsample=_np_window_upsample, sample_rate=SR, **control_kwargs
+):
     """Harmonic synth: harmonic k at k f0 with amplitude amps * hd_k."""
-    amps, hd = _np_harmonic_controls(amps, hd, f0, sample_rate=sample_rate,
-                                     **control_kwargs)
+    amps, hd = _np_harmonic_controls(amps, hd, f0, sample_rate=sample_rate, **control_kwargs)
     harmonics = np.arange(1, hd.shape[-1] + 1)
     freqs = _np_linear_upsample(f0, n_samples) * harmonics
     return _np_oscillator_bank(freqs, amp_upsample(amps * hd, n_samples), sample_rate)
@@ -167,8 +167,9 @@ def clean_gin():
 # ------------------------------------------------------------------------------
 # TensorToAudio
 # ------------------------------------------------------------------------------
-@pytest.mark.parametrize('convert', [np.asarray, tf.constant, lambda x: x.tolist()],
-                         ids=['numpy', 'tensor', 'list'])
+@pytest.mark.parametrize(
+    'convert', [np.asarray, tf.constant, lambda x: x.tolist()], ids=['numpy', 'tensor', 'list']
+)
 def test_tensor_to_audio_squeezes_channel_axis(convert):
     samples = _rand((2, 100, 1), seed=0)
     to_audio = synths.TensorToAudio()
@@ -181,33 +182,44 @@ def test_tensor_to_audio_squeezes_channel_axis(convert):
 # ------------------------------------------------------------------------------
 # Harmonic
 # ------------------------------------------------------------------------------
-@pytest.mark.parametrize('normalize_below_nyquist, amp_resample_method', [
-    (True, 'window'), (False, 'window'), (True, 'linear')])
+@pytest.mark.parametrize(
+    'normalize_below_nyquist, amp_resample_method',
+    [(True, 'window'), (False, 'window'), (True, 'linear')],
+)
 def test_harmonic_matches_numpy_reference(normalize_below_nyquist, amp_resample_method):
     amps, hd, f0 = _harmonic_inputs()
     n_samples = 4000  # 100 samples per frame.
-    harmonic = synths.Harmonic(n_samples=n_samples, sample_rate=SR,
-                               normalize_below_nyquist=normalize_below_nyquist,
-                               amp_resample_method=amp_resample_method)
+    harmonic = synths.Harmonic(
+        n_samples=n_samples,
+        sample_rate=SR,
+        normalize_below_nyquist=normalize_below_nyquist,
+        amp_resample_method=amp_resample_method,
+    )
     outputs = harmonic(amps, hd, f0, return_outputs_dict=True)
     upsample = {'window': _np_window_upsample, 'linear': _np_linear_upsample}
-    expected = _np_harmonic(amps, hd, f0, n_samples,
-                            amp_upsample=upsample[amp_resample_method],
-                            below_nyquist=normalize_below_nyquist)
+    expected = _np_harmonic(
+        amps,
+        hd,
+        f0,
+        n_samples,
+        amp_upsample=upsample[amp_resample_method],
+        below_nyquist=normalize_below_nyquist,
+    )
     audio = _np(outputs['signal'])
     assert audio.shape == (2, n_samples)
     # float32 synthesis of amplitudes of order 1: compare relative to the peak.
     np.testing.assert_allclose(audio, expected, atol=2e-5 * np.max(np.abs(expected)))
 
     expected_amps, expected_hd = _np_harmonic_controls(
-        amps, hd, f0, below_nyquist=normalize_below_nyquist)
+        amps, hd, f0, below_nyquist=normalize_below_nyquist
+    )
     controls = outputs['controls']
     assert set(controls) == {'amplitudes', 'harmonic_distribution', 'f0_hz'}
     np.testing.assert_allclose(_np(controls['amplitudes']), expected_amps, rtol=1e-5)
-    np.testing.assert_allclose(_np(controls['harmonic_distribution']), expected_hd,
-                               rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(np.sum(_np(controls['harmonic_distribution']), -1), 1.0,
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        _np(controls['harmonic_distribution']), expected_hd, rtol=1e-5, atol=1e-7
+    )
+    np.testing.assert_allclose(np.sum(_np(controls['harmonic_distribution']), -1), 1.0, rtol=1e-5)
     above = _np(f0) * np.arange(1, hd.shape[-1] + 1) >= NYQUIST
     assert above.any()
     removed = _np(controls['harmonic_distribution'])[above]
@@ -221,11 +233,11 @@ def test_harmonic_scale_fn_none_uses_controls_as_given():
     controls = harmonic.get_controls(amps, hd, f0)
     np.testing.assert_array_equal(_np(controls['amplitudes']), _np(amps))
     _, expected_hd = _np_harmonic_controls(amps, hd, f0, scale=False)
-    np.testing.assert_allclose(_np(controls['harmonic_distribution']), expected_hd,
-                               rtol=1e-5)
+    np.testing.assert_allclose(_np(controls['harmonic_distribution']), expected_hd, rtol=1e-5)
     expected = _np_harmonic(amps, hd, f0, 4000, scale=False)
-    np.testing.assert_allclose(_np(harmonic(amps, hd, f0)), expected,
-                               atol=2e-5 * np.max(np.abs(expected)))
+    np.testing.assert_allclose(
+        _np(harmonic(amps, hd, f0)), expected, atol=2e-5 * np.max(np.abs(expected))
+    )
 
 
 def test_harmonic_passes_use_angular_cumsum_to_harmonic_synthesis(monkeypatch):
@@ -238,8 +250,9 @@ def test_harmonic_passes_use_angular_cumsum_to_harmonic_synthesis(monkeypatch):
 
     monkeypatch.setattr(synths.core, 'harmonic_synthesis', spy)
     amps, hd, f0 = _harmonic_inputs()
-    synths.Harmonic(n_samples=4000, sample_rate=SR, amp_resample_method='linear',
-                    use_angular_cumsum=True)(amps, hd, f0)
+    synths.Harmonic(
+        n_samples=4000, sample_rate=SR, amp_resample_method='linear', use_angular_cumsum=True
+    )(amps, hd, f0)
     assert seen['use_angular_cumsum'] is True
     assert seen['n_samples'] == 4000 and seen['sample_rate'] == SR
     assert seen['amp_resample_method'] == 'linear'
@@ -259,18 +272,18 @@ def test_sinusoidal_default_scaling_matches_numpy_reference():
 
     expected_amps = _np_exp_sigmoid(amps)
     expected_freqs = _np_frequencies_sigmoid(freqs)
-    np.testing.assert_allclose(_np(outputs['controls']['amplitudes']), expected_amps,
-                               rtol=1e-5)
-    np.testing.assert_allclose(_np(outputs['controls']['frequencies']), expected_freqs,
-                               rtol=1e-4)
+    np.testing.assert_allclose(_np(outputs['controls']['amplitudes']), expected_amps, rtol=1e-5)
+    np.testing.assert_allclose(_np(outputs['controls']['frequencies']), expected_freqs, rtol=1e-4)
     # The synthesis is checked from the float32 frequencies: a relative error of 1e-6
     # in a 3.5 kHz tone (float32 midi_to_hz) is already 5e-3 rad of phase after 4000
     # samples, more than the synthesis error being tested.
     expected = _np_oscillator_bank(
         _np_linear_upsample(_np(outputs['controls']['frequencies']), n_samples),
-        _np_window_upsample(expected_amps, n_samples))
-    np.testing.assert_allclose(_np(outputs['signal']), expected,
-                               atol=1e-5 * np.max(np.abs(expected)))
+        _np_window_upsample(expected_amps, n_samples),
+    )
+    np.testing.assert_allclose(
+        _np(outputs['signal']), expected, atol=1e-5 * np.max(np.abs(expected))
+    )
 
 
 @pytest.mark.parametrize('amp_resample_method', ['window', 'linear'])
@@ -278,23 +291,28 @@ def test_sinusoidal_removes_components_above_nyquist(amp_resample_method):
     n_frames, n_samples = 20, 2000
     t = np.linspace(0.0, 1.0, n_frames)[None, :, None]
     # A glide, a steady tone, and a component above Nyquist that must be silent.
-    freqs = np.concatenate([200.0 + 2800.0 * t, 1000.0 + 0.0 * t,
-                            NYQUIST + 1000.0 + 0.0 * t], axis=-1).astype(np.float32)
-    amps = np.concatenate([0.5 + 0.0 * t, 0.2 + 0.1 * t, 0.3 + 0.0 * t],
-                          axis=-1).astype(np.float32)
-    sinusoidal = synths.Sinusoidal(n_samples=n_samples, amp_scale_fn=None,
-                                   freq_scale_fn=None,
-                                   amp_resample_method=amp_resample_method)
+    freqs = np.concatenate(
+        [200.0 + 2800.0 * t, 1000.0 + 0.0 * t, NYQUIST + 1000.0 + 0.0 * t], axis=-1
+    ).astype(np.float32)
+    amps = np.concatenate([0.5 + 0.0 * t, 0.2 + 0.1 * t, 0.3 + 0.0 * t], axis=-1).astype(np.float32)
+    sinusoidal = synths.Sinusoidal(
+        n_samples=n_samples,
+        amp_scale_fn=None,
+        freq_scale_fn=None,
+        amp_resample_method=amp_resample_method,
+    )
     outputs = sinusoidal(amps, freqs, return_outputs_dict=True)
     np.testing.assert_array_equal(_np(outputs['controls']['amplitudes'])[..., 2], 0.0)
     np.testing.assert_array_equal(_np(outputs['controls']['frequencies']), _np(freqs))
     upsample = {'window': _np_window_upsample, 'linear': _np_linear_upsample}
     kept = np.where(freqs >= NYQUIST, 0.0, amps)
-    expected = _np_oscillator_bank(_np_linear_upsample(freqs, n_samples),
-                                   upsample[amp_resample_method](kept, n_samples))
+    expected = _np_oscillator_bank(
+        _np_linear_upsample(freqs, n_samples), upsample[amp_resample_method](kept, n_samples)
+    )
     # float32 frequency envelopes put ~1e-4 rad of phase error into the 3 kHz glide.
-    np.testing.assert_allclose(_np(outputs['signal']), expected,
-                               atol=1e-4 * np.max(np.abs(expected)))
+    np.testing.assert_allclose(
+        _np(outputs['signal']), expected, atol=1e-4 * np.max(np.abs(expected))
+    )
 
 
 # ------------------------------------------------------------------------------
@@ -313,7 +331,7 @@ def test_wavetable_sine_table_gives_a_sine_of_the_right_frequency_and_amplitude(
     # interpolation of a 256-point sine errs by at most (2 pi / 256)^2 / 8 ~ 8e-5.
     n = np.arange(n_samples)
     expected = amplitude * np.sin(2.0 * np.pi * frequency * n / SR)
-    np.testing.assert_allclose(audio, expected, atol=amplitude * (2 * np.pi / n_table)**2)
+    np.testing.assert_allclose(audio, expected, atol=amplitude * (2 * np.pi / n_table) ** 2)
     spectrum = np.abs(np.fft.rfft(audio))
     peak_hz = np.argmax(spectrum) * SR / n_samples  # 2 Hz bins; 440 Hz is a bin.
     assert peak_hz == frequency
@@ -329,13 +347,12 @@ def test_wavetable_morphing_tables_match_numpy_reference():
     outputs = wavetable(amps, tables, f0, return_outputs_dict=True)
     controls = outputs['controls']
     # The default scale_fn (exp_sigmoid) applies to amplitudes and tables alike.
-    np.testing.assert_allclose(_np(controls['wavetables']), _np_exp_sigmoid(tables),
-                               rtol=1e-5)
+    np.testing.assert_allclose(_np(controls['wavetables']), _np_exp_sigmoid(tables), rtol=1e-5)
     assert np.all(_np(controls['wavetables']) > 0.0)
-    expected = _np_wavetable(_np_exp_sigmoid(amps), _np_exp_sigmoid(tables), f0,
-                             n_samples)
-    np.testing.assert_allclose(_np(outputs['signal']), expected,
-                               atol=1e-4 * np.max(np.abs(expected)))
+    expected = _np_wavetable(_np_exp_sigmoid(amps), _np_exp_sigmoid(tables), f0, n_samples)
+    np.testing.assert_allclose(
+        _np(outputs['signal']), expected, atol=1e-4 * np.max(np.abs(expected))
+    )
 
 
 # ------------------------------------------------------------------------------
@@ -343,7 +360,7 @@ def test_wavetable_morphing_tables_match_numpy_reference():
 # ------------------------------------------------------------------------------
 def _butterworth_2(freqs, cutoff_hz=2000.0):
     """|H| of a 2nd-order Butterworth low-pass: 0 dB at DC, -24 dB at 8 kHz."""
-    return 1.0 / np.sqrt(1.0 + (freqs / cutoff_hz)**4)
+    return 1.0 / np.sqrt(1.0 + (freqs / cutoff_hz) ** 4)
 
 
 @pytest.mark.parametrize('shape', ['flat', 'lowpass'])
@@ -358,8 +375,7 @@ def test_filtered_noise_spectrum_follows_requested_magnitudes(shape):
     magnitudes = np.tile(raw, (n_draws, n_frames, 1)).astype(np.float32)
     tf.random.set_seed(0)
     outputs = noise(magnitudes, return_outputs_dict=True)
-    np.testing.assert_allclose(_np(outputs['controls']['magnitudes'])[0, 0], gains,
-                               rtol=1e-4)
+    np.testing.assert_allclose(_np(outputs['controls']['magnitudes'])[0, 0], gains, rtol=1e-4)
     audio = _np(outputs['signal'])
     assert audio.shape == (n_draws, n_samples)
     assert np.all(np.isfinite(audio))
@@ -376,9 +392,10 @@ def test_filtered_noise_spectrum_follows_requested_magnitudes(shape):
     segment = 4 * (n_bands - 1)
     skip = segment  # Skip the filter's start-up transient.
     window = scipy.signal.get_window('hann', segment)
-    frames = np.lib.stride_tricks.sliding_window_view(
-        audio[:, skip:], segment, axis=1)[:, ::segment // 2]
-    periodogram = np.mean(np.abs(np.fft.rfft(frames * window, axis=-1))**2, axis=(0, 1))
+    frames = np.lib.stride_tricks.sliding_window_view(audio[:, skip:], segment, axis=1)[
+        :, :: segment // 2
+    ]
+    periodogram = np.mean(np.abs(np.fft.rfft(frames * window, axis=-1)) ** 2, axis=(0, 1))
     power_gain = periodogram / ((1.0 / 3.0) * np.sum(window**2))
     measured_db = 10.0 * np.log10(power_gain[::2])
     requested_db = 20.0 * np.log10(gains)
@@ -389,12 +406,12 @@ def test_filtered_noise_controls_and_fresh_noise():
     magnitudes = _rand((2, 10, 33), seed=7)
     noise = synths.FilteredNoise(n_samples=1000, window_size=31, initial_bias=-3.0)
     controls = noise.get_controls(magnitudes)
-    np.testing.assert_allclose(_np(controls['magnitudes']),
-                               _np_exp_sigmoid(magnitudes - 3.0), rtol=1e-5)
+    np.testing.assert_allclose(
+        _np(controls['magnitudes']), _np_exp_sigmoid(magnitudes - 3.0), rtol=1e-5
+    )
     unscaled = synths.FilteredNoise(n_samples=1000, scale_fn=None, initial_bias=-3.0)
     # Without scale_fn the magnitudes are used as given: the bias belongs to scaling.
-    np.testing.assert_array_equal(_np(unscaled.get_controls(magnitudes)['magnitudes']),
-                                  magnitudes)
+    np.testing.assert_array_equal(_np(unscaled.get_controls(magnitudes)['magnitudes']), magnitudes)
     first, second = noise(magnitudes), noise(magnitudes)
     assert first.shape == (2, 1000)
     assert not np.allclose(first, second)  # Fresh noise on every call.
@@ -418,23 +435,46 @@ def _synth_cases():
     tables = _rand((2, 20, 32), seed=8)
     sin_freqs = _rand((2, 20, 6), seed=9, scale=0.5)
     return {
-        'harmonic': (lambda: synths.Harmonic(
-            n_samples=2000, sample_rate=22050, scale_fn=tf.nn.softplus,
-            normalize_below_nyquist=False, amp_resample_method='linear',
-            use_angular_cumsum=True, name='my_harmonic'), (amps, hd, f0)),
-        'additive': (lambda: synths.Additive(n_samples=2000, amp_scale_fn=None),
-                     (np.abs(amps), np.abs(hd), f0)),
-        'wavetable': (lambda: synths.Wavetable(n_samples=2000, sample_rate=SR,
-                                               scale_fn=None), (amps, tables, f0)),
-        'sinusoidal': (lambda: synths.Sinusoidal(
-            n_samples=2000, sample_rate=SR, amp_scale_fn=core.exp_sigmoid,
-            amp_resample_method='linear',
-            freq_scale_fn=core.frequencies_critical_bands), (hd, sin_freqs)),
-        'filtered_noise': (lambda: synths.FilteredNoise(
-            n_samples=2000, window_size=0, scale_fn=None, initial_bias=-2.0),
-            (np.abs(hd),)),
-        'tensor_to_audio': (lambda: synths.TensorToAudio(name='raw'),
-                            (_rand((2, 50, 1), seed=10),)),
+        'harmonic': (
+            lambda: synths.Harmonic(
+                n_samples=2000,
+                sample_rate=22050,
+                scale_fn=tf.nn.softplus,
+                normalize_below_nyquist=False,
+                amp_resample_method='linear',
+                use_angular_cumsum=True,
+                name='my_harmonic',
+            ),
+            (amps, hd, f0),
+        ),
+        'additive': (
+            lambda: synths.Additive(n_samples=2000, amp_scale_fn=None),
+            (np.abs(amps), np.abs(hd), f0),
+        ),
+        'wavetable': (
+            lambda: synths.Wavetable(n_samples=2000, sample_rate=SR, scale_fn=None),
+            (amps, tables, f0),
+        ),
+        'sinusoidal': (
+            lambda: synths.Sinusoidal(
+                n_samples=2000,
+                sample_rate=SR,
+                amp_scale_fn=core.exp_sigmoid,
+                amp_resample_method='linear',
+                freq_scale_fn=core.frequencies_critical_bands,
+            ),
+            (hd, sin_freqs),
+        ),
+        'filtered_noise': (
+            lambda: synths.FilteredNoise(
+                n_samples=2000, window_size=0, scale_fn=None, initial_bias=-2.0
+            ),
+            (np.abs(hd),),
+        ),
+        'tensor_to_audio': (
+            lambda: synths.TensorToAudio(name='raw'),
+            (_rand((2, 50, 1), seed=10),),
+        ),
     }
 
 
@@ -443,16 +483,24 @@ def test_get_config_round_trip(case):
     make, inputs = _synth_cases()[case]
     synth = make()
     config = synth.get_config()
-    for key in ('n_samples', 'sample_rate', 'scale_fn', 'window_size', 'initial_bias',
-                'amp_scale_fn', 'freq_scale_fn', 'amp_resample_method',
-                'normalize_below_nyquist', 'use_angular_cumsum'):
+    for key in (
+        'n_samples',
+        'sample_rate',
+        'scale_fn',
+        'window_size',
+        'initial_bias',
+        'amp_scale_fn',
+        'freq_scale_fn',
+        'amp_resample_method',
+        'normalize_below_nyquist',
+        'use_angular_cumsum',
+    ):
         if hasattr(synth, key):
             assert key in config, key
     clone = type(synth).from_config(config)
     assert clone.get_config() == config
     # Through Keras's registry, as a ProcessorGroup's get_config does.
-    restored = keras.saving.deserialize_keras_object(
-        keras.saving.serialize_keras_object(synth))
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(synth))
     assert type(restored) is type(synth)
     assert restored.get_config() == config
     for other in (clone, restored):
@@ -485,9 +533,10 @@ def test_tf_function_and_xla_match_eager(case):
     np.testing.assert_allclose(xla, eager, atol=1e-4 * scale)
 
 
-@pytest.mark.parametrize('case, differentiable', [
-    ('harmonic', (0, 1)), ('wavetable', (0, 1)), ('sinusoidal', (0, 1)),
-    ('filtered_noise', (0,))])
+@pytest.mark.parametrize(
+    'case, differentiable',
+    [('harmonic', (0, 1)), ('wavetable', (0, 1)), ('sinusoidal', (0, 1)), ('filtered_noise', (0,))],
+)
 def test_gradients_reach_the_inputs(case, differentiable):
     make, inputs = _synth_cases()[case]
     synth = make()
@@ -495,7 +544,7 @@ def test_gradients_reach_the_inputs(case, differentiable):
     with tf.GradientTape() as tape:
         for i in differentiable:
             tape.watch(inputs[i])
-        loss = tf.reduce_sum(synth(*inputs)**2)
+        loss = tf.reduce_sum(synth(*inputs) ** 2)
     grads = tape.gradient(loss, [inputs[i] for i in differentiable])
     for i, grad in zip(differentiable, grads):
         assert grad is not None, i
@@ -522,23 +571,26 @@ def test_additive_readme_program():
     assert audio.shape == (1, 64000)
     assert additive.name == 'additive'
     assert isinstance(additive, synths.Harmonic)
-    expected = synths.Harmonic()(outputs['amplitudes'], outputs['harmonic_distribution'],
-                                 outputs['f0_hz'])
+    expected = synths.Harmonic()(
+        outputs['amplitudes'], outputs['harmonic_distribution'], outputs['f0_hz']
+    )
     np.testing.assert_array_equal(audio, expected)
 
 
 def test_additive_outputs_use_additive_keys_in_a_processor_group():
     outputs = _readme_outputs(n_frames=20)
-    group = processors.ProcessorGroup(dag=[
-        (synths.Additive(n_samples=2000),
-         ['amplitudes', 'harmonic_distribution', 'f0_hz'])])
+    group = processors.ProcessorGroup(
+        dag=[(synths.Additive(n_samples=2000), ['amplitudes', 'harmonic_distribution', 'f0_hz'])]
+    )
     dag_outputs = group.get_controls(outputs)
     signal = core.nested_lookup('additive/signal', dag_outputs)
     assert signal.shape == (1, 2000)
     np.testing.assert_array_equal(core.nested_lookup('out/signal', dag_outputs), signal)
     np.testing.assert_allclose(
         _np(core.nested_lookup('additive/controls/amplitudes', dag_outputs)),
-        _np_exp_sigmoid(outputs['amplitudes']), rtol=1e-5)
+        _np_exp_sigmoid(outputs['amplitudes']),
+        rtol=1e-5,
+    )
     assert 'harmonic' not in dag_outputs
 
 
@@ -551,8 +603,9 @@ def test_additive_accepts_old_argument_names():
     with pytest.raises(ValueError, match='amp_scale_fn.*old name of scale_fn'):
         synths.Additive(scale_fn=None, amp_scale_fn=core.exp_sigmoid)
     additive = synths.Additive(n_samples=2000)
-    by_old_names = additive.get_controls(nn_out_amplitudes=amps,
-                                         nn_out_harmonic_distribution=hd, f0_hz=f0)
+    by_old_names = additive.get_controls(
+        nn_out_amplitudes=amps, nn_out_harmonic_distribution=hd, f0_hz=f0
+    )
     by_position = additive.get_controls(amps, hd, f0)
     for key, value in by_position.items():
         np.testing.assert_array_equal(by_old_names[key], value)
@@ -566,19 +619,28 @@ def test_additive_accepts_old_argument_names():
 def test_harmonic_plus_noise_group_keys_and_config_round_trip():
     amps, hd, f0 = _harmonic_inputs(n_frames=20)
     inputs = {'amps': amps, 'hd': hd, 'f0_hz': f0, 'noise': _rand((2, 20, 17), seed=11)}
-    group = processors.ProcessorGroup(dag=[
-        (synths.Harmonic(n_samples=2000), ['amps', 'hd', 'f0_hz']),
-        (synths.FilteredNoise(n_samples=2000), ['noise']),
-        (processors.Add(), ['filtered_noise/signal', 'harmonic/signal'])])
+    group = processors.ProcessorGroup(
+        dag=[
+            (synths.Harmonic(n_samples=2000), ['amps', 'hd', 'f0_hz']),
+            (synths.FilteredNoise(n_samples=2000), ['noise']),
+            (processors.Add(), ['filtered_noise/signal', 'harmonic/signal']),
+        ]
+    )
     outputs = group.get_controls(inputs)
-    for key in ('harmonic/signal', 'harmonic/controls/harmonic_distribution',
-                'filtered_noise/signal', 'filtered_noise/controls/magnitudes',
-                'add/signal', 'out/signal'):
+    for key in (
+        'harmonic/signal',
+        'harmonic/controls/harmonic_distribution',
+        'filtered_noise/signal',
+        'filtered_noise/controls/magnitudes',
+        'add/signal',
+        'out/signal',
+    ):
         assert core.nested_lookup(key, outputs).shape[0] == 2, key
     restored = processors.ProcessorGroup.from_config(group.get_config())
     np.testing.assert_array_equal(
         core.nested_lookup('harmonic/signal', restored.get_controls(inputs)),
-        core.nested_lookup('harmonic/signal', outputs))
+        core.nested_lookup('harmonic/signal', outputs),
+    )
 
 
 @pytest.mark.parametrize('scale_fn_ref', ['@core.exp_sigmoid', '@exp_sigmoid'])
@@ -605,8 +667,7 @@ def test_gin_bindings_under_original_names(clean_gin, scale_fn_ref):
     assert harmonic.get_config()['scale_fn'] == 'ddsp.core.exp_sigmoid'
     assert (noise.n_samples, noise.window_size) == (2000, 0)
     amps, hd, f0 = _harmonic_inputs(n_frames=20)
-    audio = group({'amps': amps, 'hd': hd, 'f0_hz': f0,
-                   'noise': _rand((2, 20, 9), seed=12)})
+    audio = group({'amps': amps, 'hd': hd, 'f0_hz': f0, 'noise': _rand((2, 20, 9), seed=12)})
     assert audio.shape == (2, 2000)
     # gin.register: direct Python construction ignores the bindings.
     assert synths.Harmonic().n_samples == 64000
@@ -638,23 +699,29 @@ def test_gin_bindings_for_the_other_synths(clean_gin):
 # ------------------------------------------------------------------------------
 # Argument and input validation
 # ------------------------------------------------------------------------------
-@pytest.mark.parametrize('make, match', [
-    (lambda: synths.Harmonic(n_samples=0), 'n_samples must be a positive integer'),
-    (lambda: synths.Harmonic(n_samples=1.5), 'n_samples must be a positive integer'),
-    (lambda: synths.Harmonic(n_samples=True), 'n_samples must be a positive integer'),
-    (lambda: synths.Harmonic(sample_rate=-1), 'sample_rate must be a positive'),
-    (lambda: synths.Harmonic(amp_resample_method='bogus'),
-     "amp_resample_method must be one of .*'window'.*got 'bogus'"),
-    (lambda: synths.Harmonic(scale_fn='exp_sigmoid'), 'scale_fn must be a callable'),
-    (lambda: synths.Additive(amp_scale_fn=3), 'scale_fn must be a callable'),
-    (lambda: synths.FilteredNoise(window_size=-1), r'window_size must be an integer >= 0'),
-    (lambda: synths.FilteredNoise(window_size=2.5), r'window_size must be an integer >= 0'),
-    (lambda: synths.FilteredNoise(n_samples=-5), 'n_samples must be a positive integer'),
-    (lambda: synths.FilteredNoise(initial_bias='low'), 'initial_bias must be a number'),
-    (lambda: synths.Wavetable(sample_rate=0), 'sample_rate must be a positive'),
-    (lambda: synths.Sinusoidal(amp_resample_method='area'), 'amp_resample_method'),
-    (lambda: synths.Sinusoidal(freq_scale_fn=1.0), 'freq_scale_fn must be a callable'),
-], ids=lambda x: x if isinstance(x, str) else '')
+@pytest.mark.parametrize(
+    'make, match',
+    [
+        (lambda: synths.Harmonic(n_samples=0), 'n_samples must be a positive integer'),
+        (lambda: synths.Harmonic(n_samples=1.5), 'n_samples must be a positive integer'),
+        (lambda: synths.Harmonic(n_samples=True), 'n_samples must be a positive integer'),
+        (lambda: synths.Harmonic(sample_rate=-1), 'sample_rate must be a positive'),
+        (
+            lambda: synths.Harmonic(amp_resample_method='bogus'),
+            "amp_resample_method must be one of .*'window'.*received amp_resample_method='bogus'",
+        ),
+        (lambda: synths.Harmonic(scale_fn='exp_sigmoid'), 'scale_fn must be a callable'),
+        (lambda: synths.Additive(amp_scale_fn=3), 'scale_fn must be a callable'),
+        (lambda: synths.FilteredNoise(window_size=-1), r'window_size must be an integer >= 0'),
+        (lambda: synths.FilteredNoise(window_size=2.5), r'window_size must be an integer >= 0'),
+        (lambda: synths.FilteredNoise(n_samples=-5), 'n_samples must be a positive integer'),
+        (lambda: synths.FilteredNoise(initial_bias='low'), 'initial_bias must be a finite number'),
+        (lambda: synths.Wavetable(sample_rate=0), 'sample_rate must be a positive'),
+        (lambda: synths.Sinusoidal(amp_resample_method='area'), 'amp_resample_method'),
+        (lambda: synths.Sinusoidal(freq_scale_fn=1.0), 'freq_scale_fn must be a callable'),
+    ],
+    ids=lambda x: x if isinstance(x, str) else '',
+)
 def test_constructor_validation(make, match):
     with pytest.raises(ValueError, match=match):
         make()
@@ -663,24 +730,52 @@ def test_constructor_validation(make, match):
 def _bad_inputs():
     amps, hd, f0 = _harmonic_inputs(n_frames=20, n_harmonics=4)
     return {
-        'harmonic f0 [B, T]': (synths.Harmonic(n_samples=2000), (amps, hd, f0[..., 0]),
-                               r'f0_hz must be \[batch, n_frames, 1\]'),
-        'harmonic amps [B, T, 4]': (synths.Harmonic(n_samples=2000), (hd, hd, f0),
-                                    r'amplitudes must be \[batch, n_frames, 1\]'),
-        'harmonic hd [B, H]': (synths.Harmonic(n_samples=2000), (amps, hd[:, 0], f0),
-                               'harmonic_distribution must be'),
-        'wavetable 4-D tables': (synths.Wavetable(n_samples=2000),
-                                 (amps, hd[..., None], f0), 'wavetables must be'),
-        'sinusoidal [B, T] amps': (synths.Sinusoidal(n_samples=2000),
-                                   (hd[..., 0], hd), 'amplitudes must be'),
-        'sinusoidal count mismatch': (synths.Sinusoidal(n_samples=2000),
-                                      (hd, hd[..., :3]), '4 amplitudes but 3 frequencies'),
-        'noise [B, K]': (synths.FilteredNoise(n_samples=2000), (hd[:, 0],),
-                         'magnitudes must be'),
-        'tensor_to_audio [B, N]': (synths.TensorToAudio(), (hd[..., 0],),
-                                   r'samples must be \[batch, n_samples, 1\]'),
-        'tensor_to_audio [B, N, 4]': (synths.TensorToAudio(), (hd,),
-                                      r'samples must be \[batch, n_samples, 1\]'),
+        'harmonic f0 [B, T]': (
+            synths.Harmonic(n_samples=2000),
+            (amps, hd, f0[..., 0]),
+            r'f0_hz.shape must be \[batch, n_frames, 1\]',
+        ),
+        'harmonic amps [B, T, 4]': (
+            synths.Harmonic(n_samples=2000),
+            (hd, hd, f0),
+            r'amplitudes.shape must be \[batch, n_frames, 1\]',
+        ),
+        'harmonic hd [B, H]': (
+            synths.Harmonic(n_samples=2000),
+            (amps, hd[:, 0], f0),
+            'harmonic_distribution.shape must be',
+        ),
+        'wavetable 4-D tables': (
+            synths.Wavetable(n_samples=2000),
+            (amps, hd[..., None], f0),
+            'wavetables.shape must be',
+        ),
+        'sinusoidal [B, T] amps': (
+            synths.Sinusoidal(n_samples=2000),
+            (hd[..., 0], hd),
+            'amplitudes.shape must be',
+        ),
+        'sinusoidal count mismatch': (
+            synths.Sinusoidal(n_samples=2000),
+            (hd, hd[..., :3]),
+            r'frequencies.shape must be \[batch, n_frames, 4\].*'
+            r'received frequencies.shape=TensorShape\(\[2, 20, 3\]\)',
+        ),
+        'noise [B, K]': (
+            synths.FilteredNoise(n_samples=2000),
+            (hd[:, 0],),
+            'magnitudes.shape must be',
+        ),
+        'tensor_to_audio [B, N]': (
+            synths.TensorToAudio(),
+            (hd[..., 0],),
+            r'samples.shape must be \[batch, n_samples, 1\]',
+        ),
+        'tensor_to_audio [B, N, 4]': (
+            synths.TensorToAudio(),
+            (hd,),
+            r'samples.shape must be \[batch, n_samples, 1\]',
+        ),
     }
 
 

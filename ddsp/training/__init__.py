@@ -21,5 +21,19 @@ from ddsp.training import (
     trainers,
 )
 
-__all__ = ['data', 'decoders', 'encoders', 'eval_util', 'evaluators', 'metrics', 'models', 'nn',
-           'plotting', 'postprocessing', 'preprocessing', 'summaries', 'train_util', 'trainers']
+__all__ = [
+    'data',
+    'decoders',
+    'encoders',
+    'eval_util',
+    'evaluators',
+    'metrics',
+    'models',
+    'nn',
+    'plotting',
+    'postprocessing',
+    'preprocessing',
+    'summaries',
+    'train_util',
+    'trainers',
+]

@@ -4,13 +4,9 @@ Every provider has `sample_rate`, `frame_rate`, `get_dataset(shuffle=True)` (one
 the data; `shuffle` shuffles the order of *files*, there is no example-level shuffle buffer)
 and `get_batch(batch_size, shuffle=True, repeats=-1, drop_remainder=True)`.
 
-Record format written by `ddsp_prepare_tfrecord` (all float lists, 4 s examples):
-
-| feature                                  | length                                   |
-|------------------------------------------|------------------------------------------|
-| `audio`                                  | sample_rate * example_secs               |
-| `audio_16k`                              | 16000 * example_secs                     |
-| `f0_hz`, `f0_confidence`, `loudness_db`  | example_secs * frame_rate (+1 centred)   |
+Records written by `ddsp_prepare_tfrecord` follow `ddsp.training.schema` (float lists of
+`audio`, `audio_16k`, `f0_hz`, `f0_confidence` and `loudness_db`; 4 s examples by default), the
+one definition of their feature lengths that the writer uses too.
 
 `tensorflow_datasets` is imported only by the TFDS providers, when they are built.
 """
@@ -22,23 +18,11 @@ import gin
 import numpy as np
 import tensorflow as tf
 
-from ddsp import spectral_ops
+from ddsp import validation
+from ddsp.training import schema
 
 _AUTOTUNE = tf.data.AUTOTUNE
-_CREPE_SAMPLE_RATE = 16000  # f0 and loudness are computed from 16 kHz audio.
-_CREPE_FRAME_SIZE = 1024
 _PUBLIC_TFDS_DIR = 'gs://tfds-data/datasets'
-
-
-def _n_frames(example_secs, frame_rate, centered):
-    """Frames per example: 1000 for 4 s at 250 Hz, 1001 when centred, 201 for 4 s at 50 Hz."""
-    n_samples = int(round(example_secs * _CREPE_SAMPLE_RATE))
-    padding = 'center' if centered else 'same'
-    if _CREPE_SAMPLE_RATE % frame_rate == 0:
-        hop = _CREPE_SAMPLE_RATE // frame_rate
-        return spectral_ops.get_framed_lengths(n_samples, _CREPE_FRAME_SIZE, hop, padding)[0]
-    # A frame rate that does not divide 16 kHz: the windows the preparation pipeline cuts.
-    return int(round(example_secs * frame_rate)) + int(centered)
 
 
 # ------------------------------------------------------------------------------------------
@@ -132,17 +116,23 @@ class TfdsProvider(DataProvider):
 
     def get_dataset(self, shuffle=True):
         tfds = _import_tfds()
-        return tfds.load(self._name, data_dir=self._data_dir, split=self._split,
-                         shuffle_files=shuffle, download=False)
+        return tfds.load(
+            self._name,
+            data_dir=self._data_dir,
+            split=self._split,
+            shuffle_files=shuffle,
+            download=False,
+        )
 
 
 def _import_tfds():
     try:
-        import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+        import tensorflow_datasets as tfds
     except ImportError as e:
         raise ImportError(
             'The TFDS providers (TfdsProvider, NSynthTfds) need tensorflow-datasets: '
-            'pip install tensorflow-datasets') from e
+            'pip install tensorflow-datasets'
+        ) from e
     return tfds
 
 
@@ -163,18 +153,21 @@ class NSynthTfds(TfdsProvider):
         include_note_labels: Also return the note and instrument labels.
     """
 
-    def __init__(self,
-                 name='nsynth/gansynth_subset.f0_and_loudness:2.3.0',
-                 split='train',
-                 data_dir=_PUBLIC_TFDS_DIR,
-                 sample_rate=16000,
-                 frame_rate=250,
-                 include_note_labels=True):
+    def __init__(
+        self,
+        name='nsynth/gansynth_subset.f0_and_loudness:2.3.0',
+        split='train',
+        data_dir=_PUBLIC_TFDS_DIR,
+        sample_rate=16000,
+        frame_rate=250,
+        include_note_labels=True,
+    ):
         if data_dir == _PUBLIC_TFDS_DIR:
             logging.warning(
                 'Reading NSynth from the public bucket %s is slow and may be billed outside '
                 'Google Cloud; copy it to your own bucket or disk and set data_dir.',
-                _PUBLIC_TFDS_DIR)
+                _PUBLIC_TFDS_DIR,
+            )
         super().__init__(name, split, data_dir, sample_rate, frame_rate)
         self._include_note_labels = include_note_labels
 
@@ -189,12 +182,14 @@ class NSynthTfds(TfdsProvider):
                 'loudness_db': ex['loudness']['db'],
             }
             if include_note_labels:
-                out.update({
-                    'pitch': ex['pitch'],
-                    'instrument_source': ex['instrument']['source'],
-                    'instrument_family': ex['instrument']['family'],
-                    'instrument': ex['instrument']['label'],
-                })
+                out.update(
+                    {
+                        'pitch': ex['pitch'],
+                        'instrument_source': ex['instrument']['source'],
+                        'instrument_family': ex['instrument']['family'],
+                        'instrument': ex['instrument']['label'],
+                    }
+                )
             return out
 
         dataset = super().get_dataset(shuffle)
@@ -212,10 +207,12 @@ _SIDECAR_SUFFIXES = ('.json',)
 class TFRecordProvider(DataProvider):
     """TFRecords written by `ddsp_prepare_tfrecord` (with `audio_16k`, since April 2022).
 
-    Features (float32): `audio` [sample_rate * example_secs], `audio_16k`
-    [16000 * example_secs], `f0_hz`, `f0_confidence`, `loudness_db` [n_frames], where
-    n_frames is 1000 for 4 s at 250 Hz, or 1001 when the dataset was prepared with
-    `--center` (`centered=True`). Datasets without `audio_16k` need `LegacyTFRecordProvider`.
+    Features (float32, lengths from `schema.example_lengths`): `audio` [sample_rate *
+    example_secs], `audio_16k` [16000 * example_secs], `f0_hz`, `f0_confidence`,
+    `loudness_db` [n_frames], where n_frames is 1000 for 4 s at 250 Hz, or 1001 when the
+    dataset was prepared with `--center` (`centered=True`). The frame rate must divide the
+    sample rate and 16000 (samples and frames of an example align exactly). Datasets without
+    `audio_16k` need `LegacyTFRecordProvider`.
 
     Args:
         file_pattern: Glob of the TFRecord files, e.g. '/data/train.tfrecord*'.
@@ -229,22 +226,38 @@ class TFRecordProvider(DataProvider):
         >>> batch = next(iter(provider.get_batch(16)))  # batch['audio']: [16, 64000]
     """
 
-    def __init__(self, file_pattern=None, example_secs=4, sample_rate=16000, frame_rate=250,
-                 centered=False):
+    # Whether the records follow `schema` (and so the rates must suit it).
+    _schema_records = True
+
+    def __init__(
+        self, file_pattern=None, example_secs=4, sample_rate=16000, frame_rate=250, centered=False
+    ):
         super().__init__(sample_rate, frame_rate)
         self._file_pattern = file_pattern or self.default_file_pattern
-        self._audio_length = int(round(example_secs * sample_rate))
-        self._audio_16k_length = int(round(example_secs * _CREPE_SAMPLE_RATE))
-        self._feature_length = _n_frames(example_secs, frame_rate, centered)
         self._example_secs = example_secs
         self._centered = centered
+        self._lengths = (
+            schema.example_lengths(
+                sample_rate, frame_rate, example_secs, centered, owner=type(self).__name__
+            )
+            if self._schema_records
+            else {}
+        )
+        self._audio_length = self._lengths.get('audio')
+        self._audio_16k_length = self._lengths.get('audio_16k')
+        self._feature_length = self._lengths.get('f0_hz')
 
     @property
     def default_file_pattern(self):
         """Used when no file_pattern is given; only subclasses define one."""
-        raise ValueError(
-            f'{type(self).__name__} needs a file_pattern (no default file pattern is defined); '
-            f'pass file_pattern= or bind {type(self).__name__}.file_pattern in gin.')
+        name = type(self).__name__
+        validation.fail(
+            name,
+            'file_pattern',
+            f'a glob of record files ({name} has no default; '
+            f'pass file_pattern= or bind {name}.file_pattern in gin)',
+            None,
+        )
 
     @property
     def file_pattern(self):
@@ -252,13 +265,10 @@ class TFRecordProvider(DataProvider):
 
     @property
     def features_dict(self):
-        """The `tf.io.FixedLenFeature`s parsed from each record."""
+        """The `tf.io.FixedLenFeature`s parsed from each record (`schema.example_lengths`)."""
         return {
-            'audio': tf.io.FixedLenFeature([self._audio_length], dtype=tf.float32),
-            'audio_16k': tf.io.FixedLenFeature([self._audio_16k_length], dtype=tf.float32),
-            'f0_hz': tf.io.FixedLenFeature([self._feature_length], dtype=tf.float32),
-            'f0_confidence': tf.io.FixedLenFeature([self._feature_length], dtype=tf.float32),
-            'loudness_db': tf.io.FixedLenFeature([self._feature_length], dtype=tf.float32),
+            key: tf.io.FixedLenFeature([length], dtype=tf.float32)
+            for key, length in self._lengths.items()
         }
 
     def _list_files(self):
@@ -273,19 +283,27 @@ class TFRecordProvider(DataProvider):
             raise FileNotFoundError(
                 f'{type(self).__name__}: no record files match '
                 f'file_pattern={self.file_pattern!r}'
-                + (f' (only {len(matches)} JSON side files).' if matches else '.'))
+                + (f' (only {len(matches)} JSON side files).' if matches else '.')
+            )
         return files
 
     def _settings(self):
-        return (f'example_secs={self._example_secs}, sample_rate={self.sample_rate}, '
-                f'frame_rate={self.frame_rate}, centered={self._centered}')
+        return (
+            f'example_secs={self._example_secs}, sample_rate={self.sample_rate}, '
+            f'frame_rate={self.frame_rate}, centered={self._centered}'
+        )
 
     def _check_first_record(self, files):
         """Checks one record against `features_dict`, so a mismatch fails early and clearly."""
         for path in files:
             for record in tf.data.TFRecordDataset(path).take(1):
-                _check_example(tf.train.Example.FromString(record.numpy()), self.features_dict,
-                               path, type(self).__name__, self._settings())
+                schema.check_example(
+                    tf.train.Example.FromString(record.numpy()),
+                    self.features_dict,
+                    path,
+                    type(self).__name__,
+                    self._settings(),
+                )
                 return
 
     def get_dataset(self, shuffle=True):
@@ -300,40 +318,12 @@ class TFRecordProvider(DataProvider):
         if shuffle:
             filenames = filenames.shuffle(len(files))
         dataset = filenames.interleave(
-            map_func=tf.data.TFRecordDataset, cycle_length=40, num_parallel_calls=_AUTOTUNE,
-            deterministic=not shuffle)
+            map_func=tf.data.TFRecordDataset,
+            cycle_length=40,
+            num_parallel_calls=_AUTOTUNE,
+            deterministic=not shuffle,
+        )
         return dataset.map(parse_tfexample, num_parallel_calls=_AUTOTUNE)
-
-
-def _check_example(example, features_dict, path, provider, settings):
-    """Raises ValueError naming a missing feature or a wrong length in `example`."""
-    present = example.features.feature
-    for key, spec in features_dict.items():
-        if not isinstance(spec, tf.io.FixedLenFeature) or spec.default_value is not None:
-            continue
-        if key not in present:
-            hint = ''
-            if key == 'audio_16k':
-                hint = (' Datasets prepared before April 2022 have no audio_16k: read them with '
-                        'LegacyTFRecordProvider.')
-            raise ValueError(
-                f'{provider}: the records in {path} have no feature {key!r}; they have '
-                f'{sorted(present)}.{hint}')
-        feature = present[key]
-        kind = feature.WhichOneof('kind')
-        wanted = {tf.float32: 'float_list', tf.int64: 'int64_list', tf.string: 'bytes_list'}
-        if kind and kind != wanted.get(spec.dtype, kind):
-            raise ValueError(
-                f'{provider}: feature {key!r} in {path} is stored as {kind}, expected '
-                f'{wanted[spec.dtype]} ({spec.dtype.name}).')
-        n_values = len(getattr(feature, kind).value) if kind else 0
-        expected = int(np.prod(spec.shape))
-        if n_values != expected:
-            raise ValueError(
-                f'{provider}: feature {key!r} in {path} has {n_values} values, expected '
-                f'{expected} ({settings}). Set example_secs, sample_rate, frame_rate and '
-                'centered to those the dataset was prepared with (--center gives one extra '
-                'frame).')
 
 
 @gin.register
@@ -360,22 +350,28 @@ class BaseMultiProvider(DataProvider):
     """
 
     def __init__(self, data_providers, batch_size_ratios=()):
+        owner = type(self).__name__
         data_providers = list(data_providers)
         if not data_providers:
-            raise ValueError(f'{type(self).__name__} needs at least one data provider.')
+            validation.fail(
+                owner, 'data_providers', 'a non-empty sequence of data providers', data_providers
+            )
         rates = {(dp.sample_rate, dp.frame_rate) for dp in data_providers}
         if len(rates) > 1:
-            raise ValueError(
-                f'{type(self).__name__}: all data providers must have the same sample_rate and '
-                f'frame_rate, got (sample_rate, frame_rate) {sorted(rates)}.')
+            validation.fail(
+                owner, '(sample_rate, frame_rate)', 'the same for all data_providers', sorted(rates)
+            )
         super().__init__(data_providers[0].sample_rate, data_providers[0].frame_rate)
         self._data_providers = data_providers
         if batch_size_ratios:
             ratios = np.asarray(batch_size_ratios, dtype=np.float64)
             if len(ratios) != len(data_providers) or np.any(ratios < 0) or ratios.sum() <= 0:
-                raise ValueError(
-                    f'batch_size_ratios must give one non-negative share per provider '
-                    f'({len(data_providers)}), not all zero; got {tuple(batch_size_ratios)}.')
+                validation.fail(
+                    owner,
+                    'batch_size_ratios',
+                    f'one non-negative share per provider ({len(data_providers)}), not all zero',
+                    tuple(batch_size_ratios),
+                )
             self._batch_size_ratios = [float(r) for r in ratios / ratios.sum()]
         else:
             self._batch_size_ratios = []
@@ -395,19 +391,23 @@ class ZippedProvider(BaseMultiProvider):
     """Zips the providers' datasets: each element is a tuple with one dict per provider."""
 
     def get_dataset(self, shuffle=True):
-        return tf.data.Dataset.zip(
-            tuple(dp.get_dataset(shuffle) for dp in self.data_providers))
+        return tf.data.Dataset.zip(tuple(dp.get_dataset(shuffle) for dp in self.data_providers))
 
     def batch_sizes(self, batch_size):
         """Per-provider batch sizes for `batch_size`: shares of the ratios that sum to it."""
         shares = np.asarray(self.batch_size_ratios) * batch_size
         sizes = np.floor(shares).astype(int)
-        for i in np.argsort(-(shares - sizes), kind='stable')[:batch_size - sizes.sum()]:
+        for i in np.argsort(-(shares - sizes), kind='stable')[: batch_size - sizes.sum()]:
             sizes[i] += 1
         if np.any(sizes < 1):
-            raise ValueError(
-                f'batch_size={batch_size} gives a provider no examples with batch_size_ratios '
-                f'{self.batch_size_ratios} (batch sizes {sizes.tolist()}).')
+            validation.fail(
+                type(self).__name__,
+                'batch_size',
+                f'large enough to give every '
+                f'provider an example with batch_size_ratios '
+                f'{self.batch_size_ratios} (batch sizes {sizes.tolist()})',
+                batch_size,
+            )
         return [int(s) for s in sizes]
 
     def get_batch(self, batch_size, shuffle=True, repeats=-1, drop_remainder=False):
@@ -442,10 +442,12 @@ class MixedProvider(BaseMultiProvider):
         if any(spec != specs[0] for spec in specs[1:]):
             described = '; '.join(
                 f'{type(dp).__name__}: {sorted(spec) if isinstance(spec, dict) else spec}'
-                for dp, spec in zip(self.data_providers, specs))
+                for dp, spec in zip(self.data_providers, specs)
+            )
             raise ValueError(
                 'MixedProvider needs providers whose examples have the same features, shapes '
-                f'and dtypes; got {described}.')
+                f'and dtypes; got {described}.'
+            )
         weights = self.batch_size_ratios or None
         return tf.data.Dataset.sample_from_datasets(datasets, weights=weights)
 
@@ -477,17 +479,27 @@ class SyntheticNotes(TFRecordProvider):
     @property
     def _shapes(self):
         t, h, m = self._n_timesteps, self._n_harmonics, self._n_mags
-        return {'f0_hz': (t, 1), 'harm_amp': (t, 1), 'harm_dist': (t, h), 'sin_amps': (t, h),
-                'sin_freqs': (t, h), 'noise_magnitudes': (t, m)}
+        return {
+            'f0_hz': (t, 1),
+            'harm_amp': (t, 1),
+            'harm_dist': (t, h),
+            'sin_amps': (t, h),
+            'sin_freqs': (t, h),
+            'noise_magnitudes': (t, m),
+        }
 
     def _settings(self):
-        return (f'n_timesteps={self._n_timesteps}, n_harmonics={self._n_harmonics}, '
-                f'n_mags={self._n_mags}')
+        return (
+            f'n_timesteps={self._n_timesteps}, n_harmonics={self._n_harmonics}, '
+            f'n_mags={self._n_mags}'
+        )
 
     @property
     def features_dict(self):
-        return {k: tf.io.FixedLenFeature([int(np.prod(s))], dtype=tf.float32)
-                for k, s in self._shapes.items()}
+        return {
+            k: tf.io.FixedLenFeature([int(np.prod(s))], dtype=tf.float32)
+            for k, s in self._shapes.items()
+        }
 
     def get_dataset(self, shuffle=True):
         shapes = self._shapes
@@ -498,15 +510,26 @@ class SyntheticNotes(TFRecordProvider):
         return super().get_dataset(shuffle).map(reshape, num_parallel_calls=_AUTOTUNE)
 
 
-URMP_INSTRUMENTS = ('bn', 'cl', 'db', 'fl', 'hn', 'ob', 'sax', 'tba', 'tbn', 'tpt', 'va',
-                    'vc', 'vn')
+URMP_INSTRUMENTS = (
+    'bn',
+    'cl',
+    'db',
+    'fl',
+    'hn',
+    'ob',
+    'sax',
+    'tba',
+    'tbn',
+    'tpt',
+    'va',
+    'vc',
+    'vn',
+)
 _URMP_KEYS = ('all',) + URMP_INSTRUMENTS
 
 
 def _urmp_file_pattern(base_dir, instrument_key, split, suffix):
-    if instrument_key not in _URMP_KEYS:
-        raise ValueError(f'Unknown URMP instrument_key {instrument_key!r}; use one of '
-                         f'{", ".join(_URMP_KEYS)}.')
+    validation.check_choice('Urmp', 'instrument_key', instrument_key, _URMP_KEYS)
     tail = f'{split}_{suffix}' if suffix else split
     if instrument_key == 'all':
         name = f'all_instruments_{tail}.tfrecord*'
@@ -536,8 +559,7 @@ class Urmp(LegacyTFRecordProvider):
 
     @property
     def default_file_pattern(self):
-        return _urmp_file_pattern(self._base_dir, self._instrument_key, self._split,
-                                  self._suffix)
+        return _urmp_file_pattern(self._base_dir, self._instrument_key, self._split, self._suffix)
 
 
 _MIDI_PITCHES = 128
@@ -559,17 +581,23 @@ class UrmpMidi(Urmp):
     @property
     def features_dict(self):
         if self._unsegmented:
+
             def frames(n=1):
                 del n
                 return tf.io.VarLenFeature(dtype=tf.float32)
+
             audio = tf.io.VarLenFeature(dtype=tf.float32)
         else:
+
             def frames(n=1):
                 return tf.io.FixedLenFeature([self._feature_length * n], dtype=tf.float32)
+
             audio = tf.io.FixedLenFeature([self._audio_length], dtype=tf.float32)
         features = {
             'audio': audio,
-            'f0_hz': frames(), 'f0_confidence': frames(), 'loudness_db': frames(),
+            'f0_hz': frames(),
+            'f0_confidence': frames(),
+            'loudness_db': frames(),
             'power_db': frames(),
             'note_active_velocities': frames(_MIDI_PITCHES),
             'note_active_frame_indices': frames(_MIDI_PITCHES),
@@ -586,17 +614,23 @@ class UrmpMidi(Urmp):
 
         def derive(ex):
             if unsegmented:
-                ex = {k: tf.sparse.to_dense(v) if isinstance(v, tf.SparseTensor) else v
-                      for k, v in ex.items()}
-            for key in ('note_active_velocities', 'note_active_frame_indices', 'note_onsets',
-                        'note_offsets'):
+                ex = {
+                    k: tf.sparse.to_dense(v) if isinstance(v, tf.SparseTensor) else v
+                    for k, v in ex.items()
+                }
+            for key in (
+                'note_active_velocities',
+                'note_active_frame_indices',
+                'note_onsets',
+                'note_offsets',
+            ):
                 ex[key] = tf.reshape(ex[key], [-1, _MIDI_PITCHES])
             for key in ('f0_hz', 'f0_confidence', 'loudness_db', 'power_db'):
                 ex[key] = ex[key][:, tf.newaxis]
             ex['instrument_id'] = tf.argmax(
-                tf.cast(tf.equal(vocab, ex['instrument_id']), tf.int64), output_type=tf.int64)
-            ex['midi'] = tf.argmax(ex['note_active_frame_indices'], axis=-1,
-                                   output_type=tf.int64)
+                tf.cast(tf.equal(vocab, ex['instrument_id']), tf.int64), output_type=tf.int64
+            )
+            ex['midi'] = tf.argmax(ex['note_active_frame_indices'], axis=-1, output_type=tf.int64)
             ex['onsets'] = tf.cast(tf.reduce_max(ex['note_onsets'], axis=-1) > 0, tf.int64)
             ex['offsets'] = tf.cast(tf.reduce_max(ex['note_offsets'], axis=-1) > 0, tf.int64)
             return ex
@@ -611,7 +645,17 @@ class UrmpMidiUnsegmented(UrmpMidi):
 
 
 __all__ = [
-    'BaseMultiProvider', 'DataProvider', 'ExperimentalDataProvider', 'LegacyTFRecordProvider',
-    'MixedProvider', 'NSynthTfds', 'SyntheticNotes', 'TFRecordProvider', 'TfdsProvider',
-    'Urmp', 'UrmpMidi', 'UrmpMidiUnsegmented', 'ZippedProvider',
+    'BaseMultiProvider',
+    'DataProvider',
+    'ExperimentalDataProvider',
+    'LegacyTFRecordProvider',
+    'MixedProvider',
+    'NSynthTfds',
+    'SyntheticNotes',
+    'TFRecordProvider',
+    'TfdsProvider',
+    'Urmp',
+    'UrmpMidi',
+    'UrmpMidiUnsegmented',
+    'ZippedProvider',
 ]

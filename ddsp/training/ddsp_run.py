@@ -52,55 +52,93 @@ from absl import app, flags, logging
 import gin
 import tensorflow as tf
 
-from ddsp.training import models, train_util, trainers
+from ddsp.training import checkpoints, models, train_util, trainers
 from ddsp.training.gin import GIN_PATH
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'sample'],
-                  'train: fit the model, saving checkpoints to --save_dir. eval: compute the '
-                  'evaluation metrics of each new checkpoint. sample: write audio summaries of '
-                  'each new checkpoint.')
-flags.DEFINE_string('save_dir', '/tmp/ddsp',
-                    'Directory for checkpoints (ckpt-<step>), operative_config-<step>.gin and '
-                    'TensorBoard summaries (summaries/). Local path or gs:// URL.')
-flags.DEFINE_string('restore_dir', '',
-                    'Directory (or checkpoint prefix) to restore the model and its operative '
-                    'gin config from; empty means --save_dir.')
-flags.DEFINE_string('tpu', '',
-                    'Address of a Cloud TPU (e.g. grpc://10.240.1.2:8470); empty: no TPU.')
-flags.DEFINE_string('cluster_config', '',
-                    'Multi-worker training: a TF_CONFIG-style JSON string, e.g. '
-                    '\'{"cluster": {"worker": ["host0:2222", "host1:2222"]}, "task": '
-                    '{"type": "worker", "index": 0}}\'. Empty: the TF_CONFIG environment '
-                    'variable if it names a cluster, else the local devices.')
-flags.DEFINE_boolean('allow_memory_growth', False,
-                     'Let TensorFlow allocate GPU memory as needed instead of all at once (to '
-                     'share a GPU between processes).')
-flags.DEFINE_boolean('hypertune', False,
-                     'Report the total loss to Cloud AI Platform hyperparameter tuning '
-                     '(needs the cloudml-hypertune package).')
-flags.DEFINE_float('early_stop_loss_value', None,
-                   'Stop training once the total loss is at or below this value; unset: '
-                   'train for the configured number of steps.')
-flags.DEFINE_multi_string('gin_search_path', [],
-                          'Extra directories in which to look up --gin_file names and gin '
-                          '"include" statements (after the package\'s gin directory). '
-                          'Repeatable')
-flags.DEFINE_multi_string('gin_file', [],
-                          'Gin config file: a path, a name relative to the gin search path '
-                          '(e.g. models/solo_instrument.gin), or a gs:// URL. Repeatable; '
-                          'later files override earlier ones')
-flags.DEFINE_multi_string('gin_param', [],
-                          'Gin binding, e.g. "train_util.train.num_steps=3000" or '
-                          '"learning_rate=1e-4". Repeatable; applied after all --gin_file')
-flags.DEFINE_boolean('run_once', False,
-                     'eval/sample: process the newest checkpoint once and exit, instead of '
-                     'waiting for new checkpoints.')
-flags.DEFINE_integer('initial_delay_secs', None,
-                     'Seconds to wait before starting (e.g. to let a training job write its '
-                     'first checkpoint before an eval job starts); unset: no delay.',
-                     lower_bound=0)
+flags.DEFINE_enum(
+    'mode',
+    'train',
+    ['train', 'eval', 'sample'],
+    'train: fit the model, saving checkpoints to --save_dir. eval: compute the '
+    'evaluation metrics of each new checkpoint. sample: write audio summaries of '
+    'each new checkpoint.',
+)
+flags.DEFINE_string(
+    'save_dir',
+    '/tmp/ddsp',
+    'Directory for checkpoints (ckpt-<step>), operative_config-<step>.gin and '
+    'TensorBoard summaries (summaries/). Local path or gs:// URL.',
+)
+flags.DEFINE_string(
+    'restore_dir',
+    '',
+    'Directory (or checkpoint prefix) to restore the model and its operative '
+    'gin config from; empty means --save_dir.',
+)
+flags.DEFINE_string(
+    'tpu', '', 'Address of a Cloud TPU (e.g. grpc://10.240.1.2:8470); empty: no TPU.'
+)
+flags.DEFINE_string(
+    'cluster_config',
+    '',
+    'Multi-worker training: a TF_CONFIG-style JSON string, e.g. '
+    '\'{"cluster": {"worker": ["host0:2222", "host1:2222"]}, "task": '
+    '{"type": "worker", "index": 0}}\'. Empty: the TF_CONFIG environment '
+    'variable if it names a cluster, else the local devices.',
+)
+flags.DEFINE_boolean(
+    'allow_memory_growth',
+    False,
+    'Let TensorFlow allocate GPU memory as needed instead of all at once (to '
+    'share a GPU between processes).',
+)
+flags.DEFINE_boolean(
+    'hypertune',
+    False,
+    'Report the total loss to Cloud AI Platform hyperparameter tuning '
+    '(needs the cloudml-hypertune package).',
+)
+flags.DEFINE_float(
+    'early_stop_loss_value',
+    None,
+    'Stop training once the total loss is at or below this value; unset: '
+    'train for the configured number of steps.',
+)
+flags.DEFINE_multi_string(
+    'gin_search_path',
+    [],
+    'Extra directories in which to look up --gin_file names and gin '
+    '"include" statements (after the package\'s gin directory). '
+    'Repeatable',
+)
+flags.DEFINE_multi_string(
+    'gin_file',
+    [],
+    'Gin config file: a path, a name relative to the gin search path '
+    '(e.g. models/solo_instrument.gin), or a gs:// URL. Repeatable; '
+    'later files override earlier ones',
+)
+flags.DEFINE_multi_string(
+    'gin_param',
+    [],
+    'Gin binding, e.g. "train_util.train.num_steps=3000" or '
+    '"learning_rate=1e-4". Repeatable; applied after all --gin_file',
+)
+flags.DEFINE_boolean(
+    'run_once',
+    False,
+    'eval/sample: process the newest checkpoint once and exit, instead of '
+    'waiting for new checkpoints.',
+)
+flags.DEFINE_integer(
+    'initial_delay_secs',
+    None,
+    'Seconds to wait before starting (e.g. to let a training job write its '
+    'first checkpoint before an eval job starts); unset: no delay.',
+    lower_bound=0,
+)
 
 
 def _check_cluster_config(value: Text) -> bool:
@@ -109,12 +147,14 @@ def _check_cluster_config(value: Text) -> bool:
     try:
         config = json.loads(value)
     except json.JSONDecodeError as e:
-        raise flags.ValidationError(f'--cluster_config is not valid JSON ({e}); received '
-                                    f'{value!r}.') from e
+        raise flags.ValidationError(
+            f'--cluster_config is not valid JSON ({e}); received {value!r}.'
+        ) from e
     if not isinstance(config, dict) or 'cluster' not in config or 'task' not in config:
         raise flags.ValidationError(
             '--cluster_config must be a JSON object with "cluster" and "task" (the TF_CONFIG '
-            f'format); received {value!r}.')
+            f'format); received {value!r}.'
+        )
     return True
 
 
@@ -174,11 +214,12 @@ def _copy_to_local(path: Text, local_dir: Text) -> Text:
 
 def gin_search_paths(extra: Sequence[Text] = ()) -> List[Text]:
     """The package's gin directory followed by the `extra` directories."""
-    return [GIN_PATH] + [train_util.expand_path(p) for p in extra]
+    return [GIN_PATH] + [checkpoints.expand_path(p) for p in extra]
 
 
-def resolve_gin_file(gin_file: Text, search_paths: Sequence[Text],
-                     local_dir: Optional[Text] = None) -> Text:
+def resolve_gin_file(
+    gin_file: Text, search_paths: Sequence[Text], local_dir: Optional[Text] = None
+) -> Text:
     """The local path of a `--gin_file` value.
 
     Args:
@@ -195,7 +236,7 @@ def resolve_gin_file(gin_file: Text, search_paths: Sequence[Text],
     """
     if _is_remote(gin_file):
         return _copy_to_local(gin_file, local_dir or tempfile.mkdtemp(prefix='ddsp_gin_'))
-    path = train_util.expand_path(gin_file)
+    path = checkpoints.expand_path(gin_file)
     if os.path.isfile(path):
         return path
     if not os.path.isabs(path):
@@ -203,9 +244,11 @@ def resolve_gin_file(gin_file: Text, search_paths: Sequence[Text],
             candidate = os.path.join(directory, path)
             if os.path.isfile(candidate):
                 return candidate
-    raise ConfigError(f'Gin file {gin_file!r} not found (looked in the current directory and '
-                      f'the gin search path {list(search_paths)}; add directories with '
-                      f'--gin_search_path).')
+    raise ConfigError(
+        f'Gin file {gin_file!r} not found (looked in the current directory and '
+        f'the gin search path {list(search_paths)}; add directories with '
+        f'--gin_search_path).'
+    )
 
 
 def _parse(what: Text, parse_fn, *args, **kwargs):
@@ -214,14 +257,18 @@ def _parse(what: Text, parse_fn, *args, **kwargs):
         return parse_fn(*args, **kwargs)
     except ConfigError:
         raise
-    except Exception as e:  # pylint: disable=broad-except  # gin raises many types.
+    except Exception as e:  # noqa: BLE001 -- gin raises many types.
         message = str(e).strip().splitlines()
         raise ConfigError(f'{what}: {type(e).__name__}: {" ".join(message[:6])}') from e
 
 
-def parse_gin(restore_dir: Text, gin_files: Optional[Sequence[Text]] = None,
-              gin_params: Optional[Sequence[Text]] = None,
-              search_paths: Optional[Sequence[Text]] = None, tpu: Optional[bool] = None):
+def parse_gin(
+    restore_dir: Text,
+    gin_files: Optional[Sequence[Text]] = None,
+    gin_params: Optional[Sequence[Text]] = None,
+    search_paths: Optional[Sequence[Text]] = None,
+    tpu: Optional[bool] = None,
+):
     """Parses the gin configs in the order described in the module docstring.
 
     Args:
@@ -240,8 +287,7 @@ def parse_gin(restore_dir: Text, gin_files: Optional[Sequence[Text]] = None,
     """
     gin_files = FLAGS.gin_file if gin_files is None else list(gin_files)
     gin_params = FLAGS.gin_param if gin_params is None else list(gin_params)
-    search_paths = gin_search_paths(FLAGS.gin_search_path if search_paths is None
-                                    else search_paths)
+    search_paths = gin_search_paths(FLAGS.gin_search_path if search_paths is None else search_paths)
     tpu = bool(FLAGS.tpu) if tpu is None else tpu
 
     # Lets gin read gs:// operative configs (and includes) through TensorFlow's file system.
@@ -257,7 +303,7 @@ def parse_gin(restore_dir: Text, gin_files: Optional[Sequence[Text]] = None,
             _parse('eval/basic.gin', gin.parse_config_file, eval_gin)
 
         try:
-            operative = train_util.get_latest_operative_config(restore_dir)
+            operative = checkpoints.get_latest_operative_config(restore_dir)
         except FileNotFoundError:
             logging.info('No operative config in %s.', restore_dir)
         else:
@@ -285,34 +331,45 @@ def _run(save_dir: Text, restore_dir: Text):
         with strategy.scope():
             model = models.get_model()
             trainer = trainers.get_trainer_class()(model, strategy)
-        train_util.train(data_provider=gin.REQUIRED, trainer=trainer, save_dir=save_dir,
-                         restore_dir=restore_dir,
-                         early_stop_loss_value=FLAGS.early_stop_loss_value,
-                         report_loss_to_hypertune=FLAGS.hypertune)
+        train_util.train(
+            data_provider=gin.REQUIRED,
+            trainer=trainer,
+            save_dir=save_dir,
+            restore_dir=restore_dir,
+            early_stop_loss_value=FLAGS.early_stop_loss_value,
+            report_loss_to_hypertune=FLAGS.hypertune,
+        )
         return
 
     try:
-        from ddsp.training import eval_util  # pylint: disable=import-outside-toplevel
+        from ddsp.training import eval_util
     except ImportError as e:
-        raise ConfigError(f'--mode={FLAGS.mode} needs ddsp.training.eval_util, which could '
-                          f'not be imported ({e}).') from e
+        raise ConfigError(
+            f'--mode={FLAGS.mode} needs ddsp.training.eval_util, which could not be imported ({e}).'
+        ) from e
     model = models.get_model()
     loop = eval_util.evaluate if FLAGS.mode == 'eval' else eval_util.sample
-    loop(data_provider=gin.REQUIRED, model=model, save_dir=save_dir, restore_dir=restore_dir,
-         run_once=FLAGS.run_once)
+    loop(
+        data_provider=gin.REQUIRED,
+        model=model,
+        save_dir=save_dir,
+        restore_dir=restore_dir,
+        run_once=FLAGS.run_once,
+    )
 
 
 def main(argv: Sequence[Text]):
     """The `ddsp_run` program (`app.run(main)`); see the module docstring."""
     if len(argv) > 1:
-        raise app.UsageError(f'Unexpected arguments {argv[1:]}; gin settings go in '
-                             f'--gin_file / --gin_param.')
+        raise app.UsageError(
+            f'Unexpected arguments {argv[1:]}; gin settings go in --gin_file / --gin_param.'
+        )
     if FLAGS.allow_memory_growth:
         allow_memory_growth()
     delay_start()
 
-    save_dir = train_util.expand_path(FLAGS.save_dir)
-    restore_dir = train_util.expand_path(FLAGS.restore_dir) if FLAGS.restore_dir else save_dir
+    save_dir = checkpoints.expand_path(FLAGS.save_dir)
+    restore_dir = checkpoints.expand_path(FLAGS.restore_dir) if FLAGS.restore_dir else save_dir
     try:
         parse_gin(restore_dir)
         _run(save_dir, restore_dir)
@@ -323,9 +380,11 @@ def main(argv: Sequence[Text]):
     except RuntimeError as e:
         if 'Required bindings' not in str(e):
             raise
-        _exit_with_error(f'{e}. Bind it with --gin_file / --gin_param (e.g. '
-                         f'--gin_file=models/solo_instrument.gin '
-                         f'--gin_file=datasets/tfrecord.gin).')
+        _exit_with_error(
+            f'{e}. Bind it with --gin_file / --gin_param (e.g. '
+            f'--gin_file=models/solo_instrument.gin '
+            f'--gin_file=datasets/tfrecord.gin).'
+        )
 
 
 def _exit_with_error(message: Text):
@@ -335,9 +394,21 @@ def _exit_with_error(message: Text):
     sys.exit(f'ddsp_run: error: {message}')
 
 
-_FLAG_NAMES = ('mode', 'save_dir', 'restore_dir', 'tpu', 'cluster_config',
-               'allow_memory_growth', 'hypertune', 'early_stop_loss_value', 'gin_search_path',
-               'gin_file', 'gin_param', 'run_once', 'initial_delay_secs')
+_FLAG_NAMES = (
+    'mode',
+    'save_dir',
+    'restore_dir',
+    'tpu',
+    'cluster_config',
+    'allow_memory_growth',
+    'hypertune',
+    'early_stop_loss_value',
+    'gin_search_path',
+    'gin_file',
+    'gin_param',
+    'run_once',
+    'initial_delay_secs',
+)
 
 
 def console_entry_point():

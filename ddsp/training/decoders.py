@@ -11,7 +11,8 @@ import gin
 import keras
 import tensorflow as tf
 
-from ddsp import core
+from ddsp import core, validation
+from ddsp.serialization import keras_serializable
 from ddsp.training import nn
 
 
@@ -26,7 +27,7 @@ def _shape_3d(shape):
     return shape + (1,) if len(shape) == 2 else shape
 
 
-@nn.keras_serializable
+@keras_serializable
 @gin.register
 class RnnFcDecoder(nn.OutputSplitsLayer):
     """Per-input FcStacks, an RNN over their concatenation, then an FcStack and a Dense layer.
@@ -61,30 +62,40 @@ class RnnFcDecoder(nn.OutputSplitsLayer):
         >>> decoder({'ld_scaled': ld, 'f0_scaled': f0})['harmonic_distribution']  # [B, T, 60]
     """
 
-    def __init__(self, rnn_channels: int = 512, rnn_type: Text = 'gru', ch: int = 512,
-                 layers_per_stack: int = 3, stateless: bool = False,
-                 input_keys: Sequence[Text] = ('ld_scaled', 'f0_scaled', 'z'),
-                 output_splits: nn.Splits = (('amps', 1), ('harmonic_distribution', 40)),
-                 **kwargs):
+    def __init__(
+        self,
+        rnn_channels: int = 512,
+        rnn_type: Text = 'gru',
+        ch: int = 512,
+        layers_per_stack: int = 3,
+        stateless: bool = False,
+        input_keys: Sequence[Text] = ('ld_scaled', 'f0_scaled', 'z'),
+        output_splits: nn.Splits = (('amps', 1), ('harmonic_distribution', 40)),
+        **kwargs,
+    ):
         owner = type(self).__name__
-        input_keys = nn.check_keys(owner, 'input_keys', input_keys)
+        input_keys = validation.check_keys(owner, 'input_keys', input_keys)
         if not input_keys:
-            raise ValueError(f'{owner}: input_keys must name at least one feature; received '
-                             f'input_keys={input_keys!r}.')
+            raise ValueError(
+                f'{owner}: input_keys must name at least one feature; received '
+                f'input_keys={input_keys!r}.'
+            )
         self.stateless = bool(stateless)
         self._feature_keys = list(input_keys)
         keys = self._feature_keys + (['state'] if self.stateless else [])
         super().__init__(input_keys=keys, output_splits=output_splits, **kwargs)
         if self.stateless:
             self.output_keys = self.output_keys + ['state']
-        self.rnn_channels = nn.check_int(owner, 'rnn_channels', rnn_channels)
-        self.rnn_type = nn.check_choice(owner, 'rnn_type', rnn_type, ('gru', 'lstm'))
-        self.ch = nn.check_int(owner, 'ch', ch)
-        self.layers_per_stack = nn.check_int(owner, 'layers_per_stack', layers_per_stack,
-                                             minimum=0)
+        self.rnn_channels = validation.check_int(owner, 'rnn_channels', rnn_channels)
+        self.rnn_type = validation.check_choice(owner, 'rnn_type', rnn_type, ('gru', 'lstm'))
+        self.ch = validation.check_int(owner, 'ch', ch)
+        self.layers_per_stack = validation.check_int(
+            owner, 'layers_per_stack', layers_per_stack, minimum=0
+        )
         names = [f'input_stack_{i}' for i in range(len(self._feature_keys))]
         self._input_stack_names = nn.set_sublayers(
-            self, names, [nn.FcStack(self.ch, self.layers_per_stack, name=n) for n in names])
+            self, names, [nn.FcStack(self.ch, self.layers_per_stack, name=n) for n in names]
+        )
         if self.stateless:
             self.rnn = nn.StatelessRnn(self.rnn_channels, self.rnn_type, name='rnn')
         else:
@@ -97,7 +108,7 @@ class RnnFcDecoder(nn.OutputSplitsLayer):
         return [getattr(self, name) for name in self._input_stack_names]
 
     def build(self, input_shapes):
-        feature_shapes = [_shape_3d(s) for s in input_shapes[:len(self._feature_keys)]]
+        feature_shapes = [_shape_3d(s) for s in input_shapes[: len(self._feature_keys)]]
         stack_shapes = []
         for stack, shape in zip(self.input_stacks, feature_shapes):
             stack.build(shape)
@@ -111,7 +122,7 @@ class RnnFcDecoder(nn.OutputSplitsLayer):
 
     def compute_output(self, *inputs):
         """The output stack's features `[B, T, ch]` (and the new state when stateless)."""
-        features = inputs[:len(self._feature_keys)]
+        features = inputs[: len(self._feature_keys)]
         stacks = [stack(_as_3d(x)) for stack, x in zip(self.input_stacks, features)]
         x = tf.concat(stacks, axis=-1)
         new_state = None
@@ -133,9 +144,14 @@ class RnnFcDecoder(nn.OutputSplitsLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(rnn_channels=self.rnn_channels, rnn_type=self.rnn_type, ch=self.ch,
-                      layers_per_stack=self.layers_per_stack, stateless=self.stateless,
-                      input_keys=list(self._feature_keys))
+        config.update(
+            rnn_channels=self.rnn_channels,
+            rnn_type=self.rnn_type,
+            ch=self.ch,
+            layers_per_stack=self.layers_per_stack,
+            stateless=self.stateless,
+            input_keys=list(self._feature_keys),
+        )
         return config
 
 
@@ -164,7 +180,7 @@ def _midi_trunk(layer, z_pitch, z_vel, z):
     return x
 
 
-@nn.keras_serializable
+@keras_serializable
 @gin.register
 class MidiDecoder(nn.DictLayer):
     """Decodes note pitch (and velocity, and a latent z) to f0 and loudness.
@@ -185,8 +201,14 @@ class MidiDecoder(nn.DictLayer):
         **kwargs: `nn.DictLayer` arguments.
     """
 
-    def __init__(self, net: Optional[keras.layers.Layer] = None, f0_residual: bool = True,
-                 center_loudness: bool = True, norm: bool = True, **kwargs):
+    def __init__(
+        self,
+        net: Optional[keras.layers.Layer] = None,
+        f0_residual: bool = True,
+        center_loudness: bool = True,
+        norm: bool = True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.net = nn.check_net(type(self).__name__, net)
         self.f0_residual = bool(f0_residual)
@@ -207,8 +229,12 @@ class MidiDecoder(nn.DictLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(net=nn.serialize_layer(self.net), f0_residual=self.f0_residual,
-                      center_loudness=self.center_loudness, norm=self.norm is not None)
+        config.update(
+            net=nn.serialize_layer(self.net),
+            f0_residual=self.f0_residual,
+            center_loudness=self.center_loudness,
+            norm=self.norm is not None,
+        )
         return config
 
     @classmethod
@@ -216,7 +242,7 @@ class MidiDecoder(nn.DictLayer):
         return cls(**nn.deserialize_layers(config, ('net', 'precondition_stack')))
 
 
-@nn.keras_serializable
+@keras_serializable
 @gin.register
 class MidiToHarmonicDecoder(nn.DictLayer):
     """Decodes note pitch (and velocity, and z) to the controls of a harmonic-plus-noise synth.
@@ -239,24 +265,34 @@ class MidiToHarmonicDecoder(nn.DictLayer):
         **kwargs: `nn.DictLayer` arguments.
     """
 
-    def __init__(self, net: Optional[keras.layers.Layer] = None, f0_residual: bool = True,
-                 norm: bool = True,
-                 output_splits: nn.Splits = (('f0_midi', 1), ('amplitudes', 1),
-                                             ('harmonic_distribution', 60), ('magnitudes', 65)),
-                 midi_zero_silence: bool = True, **kwargs):
+    def __init__(
+        self,
+        net: Optional[keras.layers.Layer] = None,
+        f0_residual: bool = True,
+        norm: bool = True,
+        output_splits: nn.Splits = (
+            ('f0_midi', 1),
+            ('amplitudes', 1),
+            ('harmonic_distribution', 60),
+            ('magnitudes', 65),
+        ),
+        midi_zero_silence: bool = True,
+        **kwargs,
+    ):
         owner = type(self).__name__
-        self.output_splits = nn.check_output_splits(owner, output_splits)
+        self.output_splits = validation.check_output_splits(owner, output_splits)
         if dict(self.output_splits).get('f0_midi') != 1:
-            raise ValueError(f'{owner}: output_splits must include ("f0_midi", 1); received '
-                             f'output_splits={output_splits!r}.')
+            raise ValueError(
+                f'{owner}: output_splits must include ("f0_midi", 1); received '
+                f'output_splits={output_splits!r}.'
+            )
         kwargs.pop('output_keys', None)
         super().__init__(output_keys=[k for k, _ in self.output_splits] + ['f0_hz'], **kwargs)
         self.net = nn.check_net(owner, net)
         self.f0_residual = bool(f0_residual)
         self.midi_zero_silence = bool(midi_zero_silence)
         self.norm = nn.Normalize('layer', name='norm') if norm else None
-        self.dense_out = keras.layers.Dense(sum(v for _, v in self.output_splits),
-                                            name='dense_out')
+        self.dense_out = keras.layers.Dense(sum(v for _, v in self.output_splits), name='dense_out')
 
     def call(self, z_pitch, z_vel=None, z=None) -> nn.TensorDict:
         z_pitch = _as_3d(z_pitch)
@@ -264,17 +300,21 @@ class MidiToHarmonicDecoder(nn.DictLayer):
         outputs = nn.split_to_dict(self.dense_out(x), self.output_splits)
         if self.f0_residual:
             outputs['f0_midi'] = outputs['f0_midi'] + z_pitch
-        outputs['f0_hz'] = core.midi_to_hz(outputs['f0_midi'],
-                                           midi_zero_silence=self.midi_zero_silence)
+        outputs['f0_hz'] = core.midi_to_hz(
+            outputs['f0_midi'], midi_zero_silence=self.midi_zero_silence
+        )
         return outputs
 
     def get_config(self):
         config = super().get_config()
         config.pop('output_keys', None)
-        config.update(net=nn.serialize_layer(self.net), f0_residual=self.f0_residual,
-                      norm=self.norm is not None,
-                      output_splits=[list(s) for s in self.output_splits],
-                      midi_zero_silence=self.midi_zero_silence)
+        config.update(
+            net=nn.serialize_layer(self.net),
+            f0_residual=self.f0_residual,
+            norm=self.norm is not None,
+            output_splits=[list(s) for s in self.output_splits],
+            midi_zero_silence=self.midi_zero_silence,
+        )
         return config
 
     @classmethod
@@ -282,7 +322,7 @@ class MidiToHarmonicDecoder(nn.DictLayer):
         return cls(**nn.deserialize_layers(config, ('net', 'precondition_stack')))
 
 
-@nn.keras_serializable
+@keras_serializable
 @gin.register
 class DilatedConvDecoder(nn.OutputSplitsLayer):
     """An `nn.DilatedConvStack` over the concatenated inputs, split into named outputs.
@@ -308,35 +348,61 @@ class DilatedConvDecoder(nn.OutputSplitsLayer):
         **kwargs: Keras layer arguments.
     """
 
-    def __init__(self, ch: int = 256, kernel_size: int = 3, layers_per_stack: int = 5,
-                 stacks: int = 2, dilation: int = 2, norm_type: Optional[Text] = 'layer',
-                 resample_stride: int = 1, stacks_per_resample: int = 1,
-                 resample_after_convolve: bool = True,
-                 input_keys: Sequence[Text] = ('ld_scaled', 'f0_scaled'),
-                 output_splits: nn.Splits = (('amps', 1), ('harmonic_distribution', 60)),
-                 conditioning_keys: Optional[Sequence[Text]] = ('z'),
-                 precondition_stack: Optional[keras.layers.Layer] = None,
-                 spectral_norm: bool = False, ortho_init: bool = False, **kwargs):
+    def __init__(
+        self,
+        ch: int = 256,
+        kernel_size: int = 3,
+        layers_per_stack: int = 5,
+        stacks: int = 2,
+        dilation: int = 2,
+        norm_type: Optional[Text] = 'layer',
+        resample_stride: int = 1,
+        stacks_per_resample: int = 1,
+        resample_after_convolve: bool = True,
+        input_keys: Sequence[Text] = ('ld_scaled', 'f0_scaled'),
+        output_splits: nn.Splits = (('amps', 1), ('harmonic_distribution', 60)),
+        conditioning_keys: Optional[Sequence[Text]] = ('z'),
+        precondition_stack: Optional[keras.layers.Layer] = None,
+        spectral_norm: bool = False,
+        ortho_init: bool = False,
+        **kwargs,
+    ):
         owner = type(self).__name__
-        self._feature_keys = nn.check_keys(owner, 'input_keys', input_keys)
+        self._feature_keys = validation.check_keys(owner, 'input_keys', input_keys)
         if not self._feature_keys:
-            raise ValueError(f'{owner}: input_keys must name at least one feature; received '
-                             f'input_keys={input_keys!r}.')
-        self.conditioning_keys = nn.check_keys(owner, 'conditioning_keys',
-                                               conditioning_keys) or []
-        super().__init__(input_keys=self._feature_keys + self.conditioning_keys,
-                         output_splits=output_splits, **kwargs)
+            raise ValueError(
+                f'{owner}: input_keys must name at least one feature; received '
+                f'input_keys={input_keys!r}.'
+            )
+        self.conditioning_keys = (
+            validation.check_keys(owner, 'conditioning_keys', conditioning_keys) or []
+        )
+        super().__init__(
+            input_keys=self._feature_keys + self.conditioning_keys,
+            output_splits=output_splits,
+            **kwargs,
+        )
         self.precondition_stack = nn.check_net(owner, precondition_stack, 'precondition_stack')
         self.stack_kwargs = dict(
-            ch=ch, layers_per_stack=layers_per_stack, stacks=stacks, kernel_size=kernel_size,
-            dilation=dilation, norm_type=norm_type, resample_stride=resample_stride,
+            ch=ch,
+            layers_per_stack=layers_per_stack,
+            stacks=stacks,
+            kernel_size=kernel_size,
+            dilation=dilation,
+            norm_type=norm_type,
+            resample_stride=resample_stride,
             stacks_per_resample=stacks_per_resample,
-            resample_after_convolve=resample_after_convolve, spectral_norm=spectral_norm,
-            ortho_init=ortho_init)
+            resample_after_convolve=resample_after_convolve,
+            spectral_norm=spectral_norm,
+            ortho_init=ortho_init,
+        )
         resample_type = 'upsample' if resample_stride > 1 else None
         self.dilated_conv_stack = nn.DilatedConvStack(
-            resample_type=resample_type, conditional=bool(self.conditioning_keys),
-            name='dilated_conv_stack', **self.stack_kwargs)
+            resample_type=resample_type,
+            conditional=bool(self.conditioning_keys),
+            name='dilated_conv_stack',
+            **self.stack_kwargs,
+        )
 
     def compute_output(self, *inputs):
         n = len(self._feature_keys)
@@ -353,9 +419,11 @@ class DilatedConvDecoder(nn.OutputSplitsLayer):
     def get_config(self):
         config = super().get_config()
         config.update(self.stack_kwargs)
-        config.update(input_keys=list(self._feature_keys),
-                      conditioning_keys=list(self.conditioning_keys),
-                      precondition_stack=nn.serialize_layer(self.precondition_stack))
+        config.update(
+            input_keys=list(self._feature_keys),
+            conditioning_keys=list(self.conditioning_keys),
+            precondition_stack=nn.serialize_layer(self.precondition_stack),
+        )
         return config
 
     @classmethod

@@ -19,7 +19,8 @@ import gin
 import keras
 import tensorflow as tf
 
-from ddsp import core, dags, spectral_ops
+from ddsp import core, dags, spectral_ops, validation
+from ddsp.serialization import keras_serializable
 from ddsp.training import nn
 from ddsp.training.preprocessing import at_least_3d
 
@@ -73,7 +74,7 @@ class ZEncoder(nn.DictLayer):
     def call(self, *inputs, **unused_kwargs):
         n_keys = len(self.input_keys) - 1
         f0_scaled = inputs[n_keys]
-        z = self.compute_z(*inputs[:n_keys], *inputs[n_keys + 1:])
+        z = self.compute_z(*inputs[:n_keys], *inputs[n_keys + 1 :])
         return self.expand_z(z, f0_scaled.shape[1])
 
     @staticmethod
@@ -93,11 +94,12 @@ class ZEncoder(nn.DictLayer):
 
 def _mfcc(audio, fft_size, overlap, mfcc_bins=30, mel_bins=128):
     kwargs = dict(_MFCC_KWARGS, mfcc_bins=mfcc_bins, mel_bins=mel_bins)
-    return spectral_ops.compute_mfcc(core.tf_float32(audio), fft_size=fft_size,
-                                     overlap=overlap, **kwargs)
+    return spectral_ops.compute_mfcc(
+        core.tf_float32(audio), fft_size=fft_size, overlap=overlap, **kwargs
+    )
 
 
-@nn.keras_serializable
+@keras_serializable
 @gin.register
 class MfccTimeDistributedRnnEncoder(ZEncoder):
     """z from MFCCs: 30 MFCCs -> instance Normalize -> RNN -> Dense(z_dims) -> resampled to T.
@@ -117,15 +119,22 @@ class MfccTimeDistributedRnnEncoder(ZEncoder):
         **kwargs: `ZEncoder` arguments.
     """
 
-    def __init__(self, rnn_channels: int = 512, rnn_type: Text = 'gru', z_dims: int = 32,
-                 z_time_steps: int = 250, **kwargs):
+    def __init__(
+        self,
+        rnn_channels: int = 512,
+        rnn_type: Text = 'gru',
+        z_dims: int = 32,
+        z_time_steps: int = 250,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         owner = type(self).__name__
-        self.rnn_channels = nn.check_int(owner, 'rnn_channels', rnn_channels)
-        self.rnn_type = nn.check_choice(owner, 'rnn_type', rnn_type, ('gru', 'lstm'))
-        self.z_dims = nn.check_int(owner, 'z_dims', z_dims)
-        self.z_time_steps = nn.check_choice(owner, 'z_time_steps', z_time_steps,
-                                            tuple(Z_TIME_STEPS_TO_MFCC))
+        self.rnn_channels = validation.check_int(owner, 'rnn_channels', rnn_channels)
+        self.rnn_type = validation.check_choice(owner, 'rnn_type', rnn_type, ('gru', 'lstm'))
+        self.z_dims = validation.check_int(owner, 'z_dims', z_dims)
+        self.z_time_steps = validation.check_choice(
+            owner, 'z_time_steps', z_time_steps, tuple(Z_TIME_STEPS_TO_MFCC)
+        )
         self.fft_size, self.overlap = Z_TIME_STEPS_TO_MFCC[z_time_steps]
         self.z_norm = nn.Normalize('instance', name='z_norm')
         self.rnn = nn.Rnn(self.rnn_channels, self.rnn_type, name='rnn')
@@ -143,12 +152,16 @@ class MfccTimeDistributedRnnEncoder(ZEncoder):
 
     def get_config(self):
         config = super().get_config()
-        config.update(rnn_channels=self.rnn_channels, rnn_type=self.rnn_type,
-                      z_dims=self.z_dims, z_time_steps=self.z_time_steps)
+        config.update(
+            rnn_channels=self.rnn_channels,
+            rnn_type=self.rnn_type,
+            z_dims=self.z_dims,
+            z_time_steps=self.z_time_steps,
+        )
         return config
 
 
-@nn.keras_serializable
+@keras_serializable
 @gin.register
 class MfccRnnEncoder(ZEncoder):
     """One z vector per example from MFCCs, held over all frames.
@@ -167,17 +180,24 @@ class MfccRnnEncoder(ZEncoder):
         **kwargs: `ZEncoder` arguments.
     """
 
-    def __init__(self, rnn_channels: int = 512, rnn_type: Text = 'gru', z_dims: int = 512,
-                 mean_aggregate: bool = False, **kwargs):
+    def __init__(
+        self,
+        rnn_channels: int = 512,
+        rnn_type: Text = 'gru',
+        z_dims: int = 512,
+        mean_aggregate: bool = False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         owner = type(self).__name__
-        self.rnn_channels = nn.check_int(owner, 'rnn_channels', rnn_channels)
-        self.rnn_type = nn.check_choice(owner, 'rnn_type', rnn_type, ('gru', 'lstm'))
-        self.z_dims = nn.check_int(owner, 'z_dims', z_dims)
+        self.rnn_channels = validation.check_int(owner, 'rnn_channels', rnn_channels)
+        self.rnn_type = validation.check_choice(owner, 'rnn_type', rnn_type, ('gru', 'lstm'))
+        self.z_dims = validation.check_int(owner, 'z_dims', z_dims)
         self.mean_aggregate = bool(mean_aggregate)
         self.z_norm = nn.Normalize('instance', name='z_norm')
-        self.rnn = nn.Rnn(self.rnn_channels, self.rnn_type,
-                          return_sequences=self.mean_aggregate, name='rnn')
+        self.rnn = nn.Rnn(
+            self.rnn_channels, self.rnn_type, return_sequences=self.mean_aggregate, name='rnn'
+        )
         self.dense_z = keras.layers.Dense(self.z_dims, name='dense_z')
 
     def build(self, input_shapes):
@@ -194,12 +214,16 @@ class MfccRnnEncoder(ZEncoder):
 
     def get_config(self):
         config = super().get_config()
-        config.update(rnn_channels=self.rnn_channels, rnn_type=self.rnn_type,
-                      z_dims=self.z_dims, mean_aggregate=self.mean_aggregate)
+        config.update(
+            rnn_channels=self.rnn_channels,
+            rnn_type=self.rnn_type,
+            z_dims=self.z_dims,
+            mean_aggregate=self.mean_aggregate,
+        )
         return config
 
 
-@nn.keras_serializable
+@keras_serializable
 @gin.register
 class AggregateFeaturesEncoder(ZEncoder):
     """One z vector per example: Dense(ch) on `[f0_scaled, ld_scaled]`, averaged over time.
@@ -214,12 +238,14 @@ class AggregateFeaturesEncoder(ZEncoder):
 
     def __init__(self, ch: int = 512, **kwargs):
         super().__init__(**kwargs)
-        self.ch = nn.check_int(type(self).__name__, 'ch', ch)
+        self.ch = validation.check_int(type(self).__name__, 'ch', ch)
         self.dense = keras.layers.Dense(self.ch, name='dense')
 
     def compute_z(self, f0_scaled, ld_scaled):
-        x = tf.concat([at_least_3d(core.tf_float32(f0_scaled)),
-                       at_least_3d(core.tf_float32(ld_scaled))], axis=-1)
+        x = tf.concat(
+            [at_least_3d(core.tf_float32(f0_scaled)), at_least_3d(core.tf_float32(ld_scaled))],
+            axis=-1,
+        )
         return tf.reduce_mean(self.dense(x), axis=1)
 
     def get_config(self):
@@ -228,7 +254,7 @@ class AggregateFeaturesEncoder(ZEncoder):
         return config
 
 
-@nn.keras_serializable
+@keras_serializable
 @gin.register
 class OneHotEncoder(ZEncoder):
     """A learned embedding of an integer id (e.g. the instrument): z `[B, 1, n_dims]`.
@@ -246,17 +272,25 @@ class OneHotEncoder(ZEncoder):
         **kwargs: Keras layer arguments.
     """
 
-    def __init__(self, one_hot_key: Text = 'instrument', vocab_size: int = 1024,
-                 n_dims: int = 256, skip_expand: bool = True, **kwargs):
+    def __init__(
+        self,
+        one_hot_key: Text = 'instrument',
+        vocab_size: int = 1024,
+        n_dims: int = 256,
+        skip_expand: bool = True,
+        **kwargs,
+    ):
         kwargs.pop('input_keys', None)
         owner = type(self).__name__
         if not isinstance(one_hot_key, str) or not one_hot_key:
-            raise ValueError(f'{owner}: one_hot_key must be a non-empty string; received '
-                             f'one_hot_key={one_hot_key!r}.')
+            raise ValueError(
+                f'{owner}: one_hot_key must be a non-empty string; received '
+                f'one_hot_key={one_hot_key!r}.'
+            )
         super().__init__(input_keys=[one_hot_key], **kwargs)
         self.one_hot_key = one_hot_key
-        self.vocab_size = nn.check_int(owner, 'vocab_size', vocab_size)
-        self.n_dims = nn.check_int(owner, 'n_dims', n_dims)
+        self.vocab_size = validation.check_int(owner, 'vocab_size', vocab_size)
+        self.n_dims = validation.check_int(owner, 'n_dims', n_dims)
         self.skip_expand = bool(skip_expand)
         if self.skip_expand:
             self.input_keys = [one_hot_key]
@@ -277,8 +311,12 @@ class OneHotEncoder(ZEncoder):
     def get_config(self):
         config = super().get_config()
         config.pop('input_keys', None)
-        config.update(one_hot_key=self.one_hot_key, vocab_size=self.vocab_size,
-                      n_dims=self.n_dims, skip_expand=self.skip_expand)
+        config.update(
+            one_hot_key=self.one_hot_key,
+            vocab_size=self.vocab_size,
+            n_dims=self.n_dims,
+            skip_expand=self.skip_expand,
+        )
         return config
 
 
@@ -287,14 +325,17 @@ class OneHotEncoder(ZEncoder):
 # ------------------------------------------------------------------------------------------------
 def _check_int_sequence(owner, name, values):
     values = tuple(values) if isinstance(values, (list, tuple)) else (values,)
-    if not values or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1
-                         for v in values):
-        raise ValueError(f'{owner}: {name} must be a positive integer or a sequence of them; '
-                         f'received {name}={values!r}.')
+    if not values or any(
+        isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1 for v in values
+    ):
+        raise ValueError(
+            f'{owner}: {name} must be a positive integer or a sequence of them; '
+            f'received {name}={values!r}.'
+        )
     return tuple(int(v) for v in values)
 
 
-@nn.keras_serializable
+@keras_serializable
 @gin.register
 class MfccEncoder(nn.DictLayer):
     """Multi-resolution MFCCs, resampled to `time_steps` frames and instance-normalized.
@@ -314,22 +355,29 @@ class MfccEncoder(nn.DictLayer):
         **kwargs: `nn.DictLayer` arguments.
     """
 
-    def __init__(self, fft_sizes: Sequence[int] = (1024,), mel_bins: Sequence[int] = (128,),
-                 mfcc_bins: Sequence[int] = (30,), time_steps: int = 250, **kwargs):
+    def __init__(
+        self,
+        fft_sizes: Sequence[int] = (1024,),
+        mel_bins: Sequence[int] = (128,),
+        mfcc_bins: Sequence[int] = (30,),
+        time_steps: int = 250,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         owner = type(self).__name__
         self.fft_sizes = _check_int_sequence(owner, 'fft_sizes', fft_sizes)
         self.mel_bins = _check_int_sequence(owner, 'mel_bins', mel_bins)
         self.mfcc_bins = _check_int_sequence(owner, 'mfcc_bins', mfcc_bins)
         if not len(self.fft_sizes) == len(self.mel_bins) == len(self.mfcc_bins):
-            raise ValueError(f'{owner}: fft_sizes, mel_bins and mfcc_bins need one entry per '
-                             f'resolution; received {len(self.fft_sizes)}, '
-                             f'{len(self.mel_bins)} and {len(self.mfcc_bins)} entries.')
+            raise ValueError(
+                f'{owner}: fft_sizes, mel_bins and mfcc_bins need one entry per '
+                f'resolution; received {len(self.fft_sizes)}, '
+                f'{len(self.mel_bins)} and {len(self.mfcc_bins)} entries.'
+            )
         for mels, mfccs in zip(self.mel_bins, self.mfcc_bins):
             if mfccs > mels:
-                raise ValueError(f'{owner}: mfcc_bins ({mfccs}) cannot exceed mel_bins '
-                                 f'({mels}).')
-        self.time_steps = nn.check_int(owner, 'time_steps', time_steps)
+                raise ValueError(f'{owner}: mfcc_bins ({mfccs}) cannot exceed mel_bins ({mels}).')
+        self.time_steps = validation.check_int(owner, 'time_steps', time_steps)
         self.norm_out = nn.Normalize('instance', name='norm_out')
 
     def build(self, input_shapes):
@@ -344,12 +392,16 @@ class MfccEncoder(nn.DictLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(fft_sizes=list(self.fft_sizes), mel_bins=list(self.mel_bins),
-                      mfcc_bins=list(self.mfcc_bins), time_steps=self.time_steps)
+        config.update(
+            fft_sizes=list(self.fft_sizes),
+            mel_bins=list(self.mel_bins),
+            mfcc_bins=list(self.mfcc_bins),
+            time_steps=self.time_steps,
+        )
         return config
 
 
-@nn.keras_serializable
+@keras_serializable
 @gin.register
 class ExpressionEncoder(nn.DictLayer):
     """Encodes frame features (and MFCCs of audio) into a latent z.
@@ -371,24 +423,35 @@ class ExpressionEncoder(nn.DictLayer):
         **kwargs: `nn.DictLayer` arguments (e.g. `output_keys=['z_global']`).
     """
 
-    def __init__(self, net: Optional[keras.layers.Layer] = None, z_dims: int = 128,
-                 input_keys: Sequence[Text] = ('f0_scaled', 'ld_scaled'), mfcc_bins: int = 60,
-                 fft_size: int = 1024, mel_bins: int = 128, pool_time: bool = True, **kwargs):
+    def __init__(
+        self,
+        net: Optional[keras.layers.Layer] = None,
+        z_dims: int = 128,
+        input_keys: Sequence[Text] = ('f0_scaled', 'ld_scaled'),
+        mfcc_bins: int = 60,
+        fft_size: int = 1024,
+        mel_bins: int = 128,
+        pool_time: bool = True,
+        **kwargs,
+    ):
         kwargs.setdefault('output_keys', ['z'])
         owner = type(self).__name__
-        input_keys = nn.check_keys(owner, 'input_keys', input_keys)
+        input_keys = validation.check_keys(owner, 'input_keys', input_keys)
         if not input_keys:
-            raise ValueError(f'{owner}: input_keys must name at least one feature; received '
-                             f'input_keys={input_keys!r}.')
+            raise ValueError(
+                f'{owner}: input_keys must name at least one feature; received '
+                f'input_keys={input_keys!r}.'
+            )
         super().__init__(input_keys=input_keys, **kwargs)
         self.net = nn.check_net(owner, net)
-        self.z_dims = nn.check_int(owner, 'z_dims', z_dims)
-        self.mfcc_bins = nn.check_int(owner, 'mfcc_bins', mfcc_bins)
-        self.fft_size = nn.check_int(owner, 'fft_size', fft_size)
-        self.mel_bins = nn.check_int(owner, 'mel_bins', mel_bins)
+        self.z_dims = validation.check_int(owner, 'z_dims', z_dims)
+        self.mfcc_bins = validation.check_int(owner, 'mfcc_bins', mfcc_bins)
+        self.fft_size = validation.check_int(owner, 'fft_size', fft_size)
+        self.mel_bins = validation.check_int(owner, 'mel_bins', mel_bins)
         if self.mfcc_bins > self.mel_bins:
-            raise ValueError(f'{owner}: mfcc_bins ({mfcc_bins}) cannot exceed mel_bins '
-                             f'({mel_bins}).')
+            raise ValueError(
+                f'{owner}: mfcc_bins ({mfcc_bins}) cannot exceed mel_bins ({mel_bins}).'
+            )
         self.pool_time = bool(pool_time)
         self.dense_out = keras.layers.Dense(self.z_dims, name='dense_out')
 
@@ -399,8 +462,7 @@ class ExpressionEncoder(nn.DictLayer):
         features = []
         for key, x in zip(keys, inputs):
             if key == 'audio':
-                x = _mfcc(x, self.fft_size, 0.75, mfcc_bins=self.mfcc_bins,
-                          mel_bins=self.mel_bins)
+                x = _mfcc(x, self.fft_size, 0.75, mfcc_bins=self.mfcc_bins, mel_bins=self.mel_bins)
                 if n_frames is not None and x.shape[1] != n_frames:
                     x = core.resample(x, n_frames)
             else:
@@ -416,9 +478,14 @@ class ExpressionEncoder(nn.DictLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(net=nn.serialize_layer(self.net), z_dims=self.z_dims,
-                      mfcc_bins=self.mfcc_bins, fft_size=self.fft_size,
-                      mel_bins=self.mel_bins, pool_time=self.pool_time)
+        config.update(
+            net=nn.serialize_layer(self.net),
+            z_dims=self.z_dims,
+            mfcc_bins=self.mfcc_bins,
+            fft_size=self.fft_size,
+            mel_bins=self.mel_bins,
+            pool_time=self.pool_time,
+        )
         return config
 
     @classmethod
@@ -429,7 +496,7 @@ class ExpressionEncoder(nn.DictLayer):
 # ------------------------------------------------------------------------------------------------
 # Audio -> sinusoids, and sinusoidal -> harmonic.
 # ------------------------------------------------------------------------------------------------
-@nn.keras_serializable
+@keras_serializable
 @gin.register
 class ResnetSinusoidalEncoder(nn.OutputSplitsLayer):
     """Predicts raw sinusoidal (and noise) controls from audio (EXPERIMENTAL, DDSP-inv).
@@ -459,24 +526,31 @@ class ResnetSinusoidalEncoder(nn.OutputSplitsLayer):
         >>> out['frequencies'].shape, out['amplitudes'].shape  # [B, 125, 6400], [B, 125, 100]
     """
 
-    def __init__(self, output_splits=(('frequencies', 6400), ('amplitudes', 100),
-                                      ('noise_magnitudes', 60)),
-                 spectral_fn: Callable = spectral_ops.compute_logmel, size: Text = 'tiny',
-                 **kwargs):
+    def __init__(
+        self,
+        output_splits=(('frequencies', 6400), ('amplitudes', 100), ('noise_magnitudes', 60)),
+        spectral_fn: Callable = spectral_ops.compute_logmel,
+        size: Text = 'tiny',
+        **kwargs,
+    ):
         super().__init__(output_splits=output_splits, **kwargs)
         owner = type(self).__name__
         if not callable(spectral_fn):
-            raise ValueError(f'{owner}: spectral_fn must be a callable audio -> [batch, time, '
-                             f'freq]; received spectral_fn={spectral_fn!r}.')
+            raise ValueError(
+                f'{owner}: spectral_fn must be a callable audio -> [batch, time, '
+                f'freq]; received spectral_fn={spectral_fn!r}.'
+            )
         self.spectral_fn = spectral_fn
-        self.size = nn.check_choice(owner, 'size', size, tuple(nn.ResNet.SIZES))
+        self.size = validation.check_choice(owner, 'size', size, tuple(nn.ResNet.SIZES))
         self.resnet = nn.ResNet(self.size, name='resnet')
 
     def compute_output(self, audio):
         spectrogram = core.tf_float32(self.spectral_fn(audio))
         if len(spectrogram.shape) != 3:
-            raise ValueError(f'{type(self).__name__}: spectral_fn must return [batch, time, '
-                             f'freq]; it returned shape {spectrogram.shape}.')
+            raise ValueError(
+                f'{type(self).__name__}: spectral_fn must return [batch, time, '
+                f'freq]; it returned shape {spectrogram.shape}.'
+            )
         x = self.resnet(spectrogram)
         n_features = x.shape[2] * x.shape[3]
         return tf.reshape(x, [tf.shape(x)[0], tf.shape(x)[1], n_features])
@@ -498,7 +572,7 @@ def f0_softmax_20_1200(freqs):
     return core.frequencies_softmax(freqs, depth=freqs.shape[-1], hz_min=20.0, hz_max=1200.0)
 
 
-@nn.keras_serializable
+@keras_serializable
 @gin.register
 class SinusoidalToHarmonicEncoder(nn.DictLayer):
     """Predicts harmonic synthesizer controls from sinusoidal ones (EXPERIMENTAL).
@@ -521,22 +595,28 @@ class SinusoidalToHarmonicEncoder(nn.DictLayer):
         **kwargs: `nn.DictLayer` arguments.
     """
 
-    def __init__(self, net: Optional[keras.layers.Layer] = None, n_harmonics: int = 100,
-                 f0_depth: int = 64, amp_scale_fn: Callable = core.exp_sigmoid,
-                 freq_scale_fn: Callable = f0_softmax_20_1200, sample_rate: int = 16000,
-                 **kwargs):
+    def __init__(
+        self,
+        net: Optional[keras.layers.Layer] = None,
+        n_harmonics: int = 100,
+        f0_depth: int = 64,
+        amp_scale_fn: Callable = core.exp_sigmoid,
+        freq_scale_fn: Callable = f0_softmax_20_1200,
+        sample_rate: int = 16000,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         owner = type(self).__name__
         self.net = nn.check_net(owner, net)
-        self.n_harmonics = nn.check_int(owner, 'n_harmonics', n_harmonics)
-        self.f0_depth = nn.check_int(owner, 'f0_depth', f0_depth)
+        self.n_harmonics = validation.check_int(owner, 'n_harmonics', n_harmonics)
+        self.f0_depth = validation.check_int(owner, 'f0_depth', f0_depth)
         for name, fn in (('amp_scale_fn', amp_scale_fn), ('freq_scale_fn', freq_scale_fn)):
             if not callable(fn):
-                raise ValueError(f'{owner}: {name} must be a callable; received '
-                                 f'{name}={fn!r}.')
+                raise ValueError(f'{owner}: {name} must be a callable; received {name}={fn!r}.')
         self.amp_scale_fn = amp_scale_fn
         self.freq_scale_fn = freq_scale_fn
-        self.sample_rate = nn.check_positive_number(owner, 'sample_rate', sample_rate)
+        validation.check_positive_number(owner, 'sample_rate', sample_rate)
+        self.sample_rate = sample_rate
         self.dense_f0 = keras.layers.Dense(self.f0_depth, name='dense_f0')
         self.dense_amp = keras.layers.Dense(1, name='dense_amp')
         self.dense_dist = keras.layers.Dense(self.n_harmonics, name='dense_dist')
@@ -556,11 +636,14 @@ class SinusoidalToHarmonicEncoder(nn.DictLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(net=nn.serialize_layer(self.net), n_harmonics=self.n_harmonics,
-                      f0_depth=self.f0_depth,
-                      amp_scale_fn=dags.serialize_function(self.amp_scale_fn),
-                      freq_scale_fn=dags.serialize_function(self.freq_scale_fn),
-                      sample_rate=self.sample_rate)
+        config.update(
+            net=nn.serialize_layer(self.net),
+            n_harmonics=self.n_harmonics,
+            f0_depth=self.f0_depth,
+            amp_scale_fn=dags.serialize_function(self.amp_scale_fn),
+            freq_scale_fn=dags.serialize_function(self.freq_scale_fn),
+            sample_rate=self.sample_rate,
+        )
         return config
 
     @classmethod
@@ -574,8 +657,9 @@ class SinusoidalToHarmonicEncoder(nn.DictLayer):
 class _ToMidiEncoder(nn.DictLayer):
     """Concatenated features -> `net` -> Dense(2) -> `z_pitch` (MIDI) and `z_vel`."""
 
-    def __init__(self, net: Optional[keras.layers.Layer] = None, f0_residual: bool = True,
-                 **kwargs):
+    def __init__(
+        self, net: Optional[keras.layers.Layer] = None, f0_residual: bool = True, **kwargs
+    ):
         super().__init__(**kwargs)
         self.net = nn.check_net(type(self).__name__, net)
         self.f0_residual = bool(f0_residual)
@@ -602,7 +686,7 @@ class _ToMidiEncoder(nn.DictLayer):
         return cls(**_deserialize(config))
 
 
-@nn.keras_serializable
+@keras_serializable
 @gin.register
 class MidiEncoder(_ToMidiEncoder):
     """Encodes f0 and loudness into note pitch and velocity latents.
@@ -623,7 +707,7 @@ class MidiEncoder(_ToMidiEncoder):
         return self._encode(f0_midi, loudness)
 
 
-@nn.keras_serializable
+@keras_serializable
 @gin.register
 class HarmonicToMidiEncoder(_ToMidiEncoder):
     """Encodes harmonic-plus-noise controls into note pitch and velocity latents.

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from ddsp import losses as ddsp_losses
+from ddsp import validation
 from ddsp.training import metrics, summaries
 
 
@@ -27,13 +28,15 @@ class BaseEvaluator:
     """
 
     def __init__(self, sample_rate: int, frame_rate: int):
-        metrics._check_rates(sample_rate, frame_rate)  # pylint: disable=protected-access
-        self._sample_rate = int(sample_rate)
-        self._frame_rate = int(frame_rate)
+        self.set_rates(sample_rate, frame_rate)
 
     def set_rates(self, sample_rate: int, frame_rate: int):
-        """Changes the rates (e.g. after building from gin without a data provider)."""
-        metrics._check_rates(sample_rate, frame_rate)  # pylint: disable=protected-access
+        """Changes the rates (e.g. after building from gin without a data provider).
+
+        The evaluated batches are training examples, whose frames align exactly with their
+        samples: the frame rate must divide the sample rate (`validation.hop_size`).
+        """
+        validation.hop_size(sample_rate, frame_rate, owner=type(self).__name__)
         self._sample_rate = int(sample_rate)
         self._frame_rate = int(frame_rate)
 
@@ -49,8 +52,10 @@ class BaseEvaluator:
 
 def _audio_gen(outputs):
     if 'audio_gen' not in outputs:
-        raise KeyError(f"The evaluators need outputs['audio_gen'] (the synthesized audio); "
-                       f'available outputs: {sorted(outputs)}.')
+        raise KeyError(
+            f"The evaluators need outputs['audio_gen'] (the synthesized audio); "
+            f'available outputs: {sorted(outputs)}.'
+        )
     return np.asarray(outputs['audio_gen'])
 
 
@@ -109,14 +114,20 @@ class F0LdEvaluator(BaseEvaluator):
         crepe_capacity: CREPE size for that ('full' as in the original).
     """
 
-    def __init__(self, sample_rate: int, frame_rate: int, run_f0_crepe: bool = True,
-                 crepe_capacity: Text = 'full'):
+    def __init__(
+        self,
+        sample_rate: int,
+        frame_rate: int,
+        run_f0_crepe: bool = True,
+        crepe_capacity: Text = 'full',
+    ):
         super().__init__(sample_rate, frame_rate)
         self._run_f0_crepe = bool(run_f0_crepe)
         self._loudness_metrics = metrics.LoudnessMetrics(sample_rate, frame_rate)
         self._f0_metrics = metrics.F0Metrics(sample_rate, frame_rate)
-        self._f0_crepe_metrics = metrics.F0CrepeMetrics(sample_rate, frame_rate,
-                                                        model_capacity=crepe_capacity)
+        self._f0_crepe_metrics = metrics.F0CrepeMetrics(
+            sample_rate, frame_rate, model_capacity=crepe_capacity
+        )
 
     def _has_f0(self, batch, outputs):
         return 'f0_hz' in outputs and 'f0_hz' in batch
@@ -157,8 +168,13 @@ class TWMEvaluator(BaseEvaluator):
             their frame's loudest are ignored (neither candidates nor evidence).
     """
 
-    def __init__(self, sample_rate: int, frame_rate: int, processor_name: Text = 'sinusoidal',
-                 noisy: bool = False):
+    def __init__(
+        self,
+        sample_rate: int,
+        frame_rate: int,
+        processor_name: Text = 'sinusoidal',
+        noisy: bool = False,
+    ):
         super().__init__(sample_rate, frame_rate)
         self._processor_name = str(processor_name)
         self._noisy = bool(noisy)
@@ -168,8 +184,10 @@ class TWMEvaluator(BaseEvaluator):
     def compute_twm_f0(self, outputs) -> np.ndarray:
         """The TWM f0 `[b, n_frames]` (Hz) of the sinusoidal processor's controls."""
         if self._processor_name not in outputs:
-            raise KeyError(f'TWMEvaluator: no outputs[{self._processor_name!r}]; set '
-                           f'processor_name to one of {sorted(outputs)}.')
+            raise KeyError(
+                f'TWMEvaluator: no outputs[{self._processor_name!r}]; set '
+                f'processor_name to one of {sorted(outputs)}.'
+            )
         controls = outputs[self._processor_name]
         controls = controls.get('controls', controls)
         freqs = np.asarray(controls['frequencies'], np.float32)

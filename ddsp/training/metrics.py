@@ -20,7 +20,7 @@ from absl import logging
 import keras
 import numpy as np
 
-from ddsp import core, spectral_ops
+from ddsp import core, spectral_ops, validation
 from ddsp.training import summaries
 
 # Frames whose ground-truth CREPE confidence is below this are not pitch-evaluated.
@@ -54,9 +54,14 @@ def l1_distance(prediction, ground_truth) -> np.ndarray:
     """
     prediction = np.atleast_1d(squeeze(prediction))
     ground_truth = np.atleast_1d(squeeze(ground_truth))
-    if prediction.ndim != 1 or ground_truth.ndim != 1:
-        raise ValueError(f'l1_distance compares two 1-D sequences; got shapes '
-                         f'{prediction.shape} and {ground_truth.shape}.')
+    for name, value in (('prediction', prediction), ('ground_truth', ground_truth)):
+        if value.ndim != 1:
+            validation.fail(
+                'l1_distance',
+                f'{name}.shape',
+                'a 1-D shape [n] (after squeezing size-1 dimensions)',
+                value.shape,
+            )
     n = min(prediction.shape[0], ground_truth.shape[0])
     return np.abs(prediction[:n] - ground_truth[:n])
 
@@ -72,9 +77,14 @@ def is_outlier(ground_truth_f0_conf) -> bool:
     return bool(np.max(conf) < MIN_F0_CONFIDENCE)
 
 
-def compute_audio_features(audio, frame_rate: int = 250, sample_rate: int = 16000,
-                           n_fft: int = 512, model_capacity: Text = 'full',
-                           viterbi: bool = True) -> Dict[Text, np.ndarray]:
+def compute_audio_features(
+    audio,
+    frame_rate: int = 250,
+    sample_rate: int = 16000,
+    n_fft: int = 512,
+    model_capacity: Text = 'full',
+    viterbi: bool = True,
+) -> Dict[Text, np.ndarray]:
     """Loudness and CREPE pitch of one example.
 
     Args:
@@ -96,16 +106,21 @@ def compute_audio_features(audio, frame_rate: int = 250, sample_rate: int = 1600
     """
     audio = np.atleast_1d(squeeze(audio)).astype(np.float32)
     if audio.ndim != 1:
-        raise ValueError(f'compute_audio_features takes one mono example [n_samples]; got '
-                         f'shape {np.shape(audio)}.')
-    loudness_db = spectral_ops.compute_loudness(audio, sample_rate=sample_rate,
-                                                frame_rate=frame_rate, n_fft=n_fft,
-                                                use_tf=False)
-    f0_hz, f0_confidence = spectral_ops.compute_f0(audio, frame_rate, viterbi=viterbi,
-                                                   model_capacity=model_capacity,
-                                                   sample_rate=sample_rate)
-    return {'audio': audio, 'loudness_db': np.asarray(loudness_db, np.float32),
-            'f0_hz': f0_hz, 'f0_confidence': f0_confidence}
+        validation.fail(
+            'compute_audio_features', 'audio.shape', 'one mono example [n_samples]', audio.shape
+        )
+    loudness_db = spectral_ops.compute_loudness(
+        audio, sample_rate=sample_rate, frame_rate=frame_rate, n_fft=n_fft, use_tf=False
+    )
+    f0_hz, f0_confidence = spectral_ops.compute_f0(
+        audio, frame_rate, viterbi=viterbi, model_capacity=model_capacity, sample_rate=sample_rate
+    )
+    return {
+        'audio': audio,
+        'loudness_db': np.asarray(loudness_db, np.float32),
+        'f0_hz': f0_hz,
+        'f0_confidence': f0_confidence,
+    }
 
 
 def _hz_to_midi_np(f0_hz) -> np.ndarray:
@@ -113,8 +128,9 @@ def _hz_to_midi_np(f0_hz) -> np.ndarray:
     return np.asarray(core.hz_to_midi(np.asarray(f0_hz, np.float32)), np.float32)
 
 
-def f0_dist_conf_thresh(f0_hz, f0_hz_gen, f0_confidence,
-                        f0_confidence_thresh: float = MIN_F0_CONFIDENCE) -> Optional[float]:
+def f0_dist_conf_thresh(
+    f0_hz, f0_hz_gen, f0_confidence, f0_confidence_thresh: float = MIN_F0_CONFIDENCE
+) -> Optional[float]:
     """Mean |MIDI(f0_hz) - MIDI(f0_hz_gen)| over frames with confidence >= threshold.
 
     Args:
@@ -132,7 +148,7 @@ def f0_dist_conf_thresh(f0_hz, f0_hz_gen, f0_confidence,
     if conf.size == 0 or np.max(conf) < f0_confidence_thresh:
         return None
     dist = l1_distance(_hz_to_midi_np(f0_hz), _hz_to_midi_np(f0_hz_gen))
-    keep = conf[:dist.shape[0]] >= f0_confidence_thresh
+    keep = conf[: dist.shape[0]] >= f0_confidence_thresh
     if not np.any(keep):
         return None
     return float(np.mean(dist[keep]))
@@ -150,13 +166,17 @@ def hz_to_cents(f0_hz) -> np.ndarray:
     return cents
 
 
-def _pitch_errors(ref_voicing, ref_cent, est_cent):
+def _pitch_errors(ref_voicing, ref_cent, est_cent, owner):
     """Frames where both pitches are nonzero, and their |cent| differences there."""
     ref_voicing = np.asarray(ref_voicing, np.float64)
     ref_cent, est_cent = np.asarray(ref_cent, np.float64), np.asarray(est_cent, np.float64)
     if not ref_voicing.shape == ref_cent.shape == est_cent.shape:
-        raise ValueError(f'Voicing and pitch sequences must have one length; got '
-                         f'{ref_voicing.shape}, {ref_cent.shape}, {est_cent.shape}.')
+        validation.fail(
+            owner,
+            '(ref_voicing, ref_cent, est_cent) shapes',
+            'equal (one length for the voicing and both pitch sequences)',
+            (ref_voicing.shape, ref_cent.shape, est_cent.shape),
+        )
     both = (ref_cent != 0) & (est_cent != 0)
     return ref_voicing, both, np.abs(ref_cent - est_cent)[both]
 
@@ -177,7 +197,7 @@ def raw_pitch_accuracy(ref_voicing, ref_cent, est_cent, cent_tolerance: float = 
 
     Example: an estimate 100 cents off everywhere gives 0.0 at tolerance 50.
     """
-    ref_voicing, both, diff = _pitch_errors(ref_voicing, ref_cent, est_cent)
+    ref_voicing, both, diff = _pitch_errors(ref_voicing, ref_cent, est_cent, 'raw_pitch_accuracy')
     if ref_voicing.sum() == 0 or not np.any(both):
         return 0.0
     return float(np.sum(ref_voicing[both] * (diff < cent_tolerance)) / np.sum(ref_voicing))
@@ -188,20 +208,14 @@ def raw_chroma_accuracy(ref_voicing, ref_cent, est_cent, cent_tolerance: float =
 
     Example: an estimate exactly one octave (1200 cents) off gives 1.0.
     """
-    ref_voicing, both, diff = _pitch_errors(ref_voicing, ref_cent, est_cent)
+    ref_voicing, both, diff = _pitch_errors(ref_voicing, ref_cent, est_cent, 'raw_chroma_accuracy')
     if ref_voicing.sum() == 0 or not np.any(both):
         return 0.0
     folded = np.abs(diff - 1200.0 * np.floor(diff / 1200.0 + 0.5))
     return float(np.sum(ref_voicing[both] * (folded < cent_tolerance)) / np.sum(ref_voicing))
 
 
-def _check_rates(sample_rate, frame_rate):
-    for arg, value in (('sample_rate', sample_rate), ('frame_rate', frame_rate)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ValueError(f'{arg} must be a positive integer (Hz); got {value!r}.')
-
-
-def _batch_numpy(x, name) -> np.ndarray:
+def _batch_numpy(x, name, owner) -> np.ndarray:
     """`x` as a NumPy float32 `[batch, n]` array (trailing size-1 channel dims dropped)."""
     x = np.asarray(x, np.float32)
     while x.ndim > 2 and x.shape[-1] == 1:
@@ -209,7 +223,7 @@ def _batch_numpy(x, name) -> np.ndarray:
     if x.ndim == 1:
         x = x[np.newaxis]
     if x.ndim != 2:
-        raise ValueError(f'{name} must be [batch, time]; got shape {x.shape}.')
+        validation.fail(owner, f'{name}.shape', 'a shape [batch, time]', x.shape)
     return x
 
 
@@ -229,7 +243,8 @@ class BaseMetrics:
     """
 
     def __init__(self, sample_rate: int, frame_rate: int, name: Text):
-        _check_rates(sample_rate, frame_rate)
+        # Batches are training examples: their frames align exactly with their samples.
+        validation.hop_size(sample_rate, frame_rate, owner=type(self).__name__)
         self._sample_rate = int(sample_rate)
         self._frame_rate = int(frame_rate)
         self._name = str(name)
@@ -239,13 +254,18 @@ class BaseMetrics:
     def name(self) -> Text:
         return self._name
 
+    def _batch(self, x, name) -> np.ndarray:
+        return _batch_numpy(x, name, owner=type(self).__name__)
+
     def update_state(self, batch, *args, **kwargs):
         raise NotImplementedError(f'{type(self).__name__} must implement update_state().')
 
     def results(self) -> Dict[Text, float]:
         """The current means, as floats (NaN for a metric never updated)."""
-        return {k: (float(m.result().numpy()) if self._count(m) else float('nan'))
-                for k, m in self.metrics.items()}
+        return {
+            k: (float(m.result().numpy()) if self._count(m) else float('nan'))
+            for k, m in self.metrics.items()
+        }
 
     @staticmethod
     def _count(metric) -> float:
@@ -258,8 +278,12 @@ class BaseMetrics:
         for k, value in results.items():
             if not np.isnan(value):
                 summaries.scalar_summary(f'metrics/{self._name}/{k}', value, step=int(step))
-        logging.info('%s at step %d: %s', self._name, int(step),
-                     ', '.join(f'{k} {v:.4f}' for k, v in results.items()))
+        logging.info(
+            '%s at step %d: %s',
+            self._name,
+            int(step),
+            ', '.join(f'{k} {v:.4f}' for k, v in results.items()),
+        )
         for metric in self.metrics.values():
             metric.reset_state()
 
@@ -279,10 +303,14 @@ class LoudnessMetrics(BaseMetrics):
 
     def update_state(self, batch, audio_gen):
         """Args: batch with `loudness_db` `[b, n_frames]`; audio_gen `[b, n_samples]`."""
-        loudness_gen = np.asarray(spectral_ops.compute_loudness(
-            _batch_numpy(audio_gen, 'audio_gen'), sample_rate=self._sample_rate,
-            frame_rate=self._frame_rate))
-        loudness = _batch_numpy(batch['loudness_db'], "batch['loudness_db']")
+        loudness_gen = np.asarray(
+            spectral_ops.compute_loudness(
+                self._batch(audio_gen, 'audio_gen'),
+                sample_rate=self._sample_rate,
+                frame_rate=self._frame_rate,
+            )
+        )
+        loudness = self._batch(batch['loudness_db'], "batch['loudness_db']")
         for original, generated in zip(loudness, loudness_gen):
             self.metrics['loudness_db'].update_state(np.mean(l1_distance(generated, original)))
 
@@ -299,24 +327,35 @@ class F0CrepeMetrics(BaseMetrics):
         model_capacity: CREPE size ('full' as in the original; 'tiny' is ~50x faster).
     """
 
-    def __init__(self, sample_rate: int, frame_rate: int, name: Text = 'f0_crepe',
-                 model_capacity: Text = 'full'):
+    def __init__(
+        self,
+        sample_rate: int,
+        frame_rate: int,
+        name: Text = 'f0_crepe',
+        model_capacity: Text = 'full',
+    ):
         super().__init__(sample_rate, frame_rate, name)
         self._model_capacity = model_capacity
-        self.metrics = {'f0_dist': keras.metrics.Mean(name=f'{name}_f0_dist'),
-                        'outlier_ratio': keras.metrics.Mean(name=f'{name}_outlier_ratio')}
+        self.metrics = {
+            'f0_dist': keras.metrics.Mean(name=f'{name}_f0_dist'),
+            'outlier_ratio': keras.metrics.Mean(name=f'{name}_outlier_ratio'),
+        }
 
     def update_state(self, batch, audio_gen):
         """Args: batch with `f0_hz`, `f0_confidence` `[b, n_frames]`; audio_gen `[b, n]`."""
-        audio_gen = _batch_numpy(audio_gen, 'audio_gen')
-        f0_hz = _batch_numpy(batch['f0_hz'], "batch['f0_hz']")
-        f0_conf = _batch_numpy(batch['f0_confidence'], "batch['f0_confidence']")
+        audio_gen = self._batch(audio_gen, 'audio_gen')
+        f0_hz = self._batch(batch['f0_hz'], "batch['f0_hz']")
+        f0_conf = self._batch(batch['f0_confidence'], "batch['f0_confidence']")
         for audio, f0, conf in zip(audio_gen, f0_hz, f0_conf):
             dist = None
             if not is_outlier(conf):
-                f0_gen, _ = spectral_ops.compute_f0(audio, self._frame_rate, viterbi=True,
-                                                    model_capacity=self._model_capacity,
-                                                    sample_rate=self._sample_rate)
+                f0_gen, _ = spectral_ops.compute_f0(
+                    audio,
+                    self._frame_rate,
+                    viterbi=True,
+                    model_capacity=self._model_capacity,
+                    sample_rate=self._sample_rate,
+                )
                 dist = f0_dist_conf_thresh(f0, f0_gen, conf)
             outlier = dist is None or np.isnan(dist)
             self.metrics['outlier_ratio'].update_state(float(outlier))
@@ -343,23 +382,24 @@ class F0Metrics(BaseMetrics):
         >>> m.update_state(batch, f0_hz_predict)  # [b, n_frames] Hz
     """
 
-    def __init__(self, sample_rate: int, frame_rate: int, rpa_tolerance: float = 50,
-                 name: Text = 'f0'):
+    def __init__(
+        self, sample_rate: int, frame_rate: int, rpa_tolerance: float = 50, name: Text = 'f0'
+    ):
         super().__init__(sample_rate, frame_rate, name)
-        if isinstance(rpa_tolerance, bool) or not np.isscalar(rpa_tolerance) or \
-                not rpa_tolerance > 0:
-            raise ValueError(f'rpa_tolerance must be a positive number of cents; got '
-                             f'{rpa_tolerance!r}.')
-        self._rpa_tolerance = float(rpa_tolerance)
+        self._rpa_tolerance = validation.check_positive_number(
+            type(self).__name__, 'rpa_tolerance', rpa_tolerance, hint='(cents)'
+        )
         # Each metric's Keras name matches its key (the original swapped rpa/rca names).
-        self.metrics = {key: keras.metrics.Mean(name=f'{name}_{key}')
-                        for key in ('f0_dist', 'raw_pitch_accuracy', 'raw_chroma_accuracy')}
+        self.metrics = {
+            key: keras.metrics.Mean(name=f'{name}_{key}')
+            for key in ('f0_dist', 'raw_pitch_accuracy', 'raw_chroma_accuracy')
+        }
 
     def update_state(self, batch, f0_hz_predict):
         """Args: batch with `f0_hz`, `f0_confidence` `[b, n]`; f0_hz_predict `[b, n']`, Hz."""
-        f0_predict = _batch_numpy(f0_hz_predict, 'f0_hz_predict')
-        f0_hz = _batch_numpy(batch['f0_hz'], "batch['f0_hz']")
-        f0_conf = _batch_numpy(batch['f0_confidence'], "batch['f0_confidence']")
+        f0_predict = self._batch(f0_hz_predict, 'f0_hz_predict')
+        f0_hz = self._batch(batch['f0_hz'], "batch['f0_hz']")
+        f0_conf = self._batch(batch['f0_confidence'], "batch['f0_confidence']")
         for predict, f0, conf in zip(f0_predict, f0_hz, f0_conf):
             if is_outlier(conf):
                 continue
@@ -370,9 +410,11 @@ class F0Metrics(BaseMetrics):
             voicing = (conf[:n] >= MIN_F0_CONFIDENCE).astype(np.float64)
             ref_cent, est_cent = hz_to_cents(f0[:n]), hz_to_cents(predict[:n])
             self.metrics['raw_pitch_accuracy'].update_state(
-                raw_pitch_accuracy(voicing, ref_cent, est_cent, self._rpa_tolerance))
+                raw_pitch_accuracy(voicing, ref_cent, est_cent, self._rpa_tolerance)
+            )
             self.metrics['raw_chroma_accuracy'].update_state(
-                raw_chroma_accuracy(voicing, ref_cent, est_cent, self._rpa_tolerance))
+                raw_chroma_accuracy(voicing, ref_cent, est_cent, self._rpa_tolerance)
+            )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -380,10 +422,11 @@ class F0Metrics(BaseMetrics):
 # ------------------------------------------------------------------------------------------------
 def _import_mir_eval():
     try:
-        import mir_eval  # pylint: disable=import-outside-toplevel
+        import mir_eval
     except ImportError as e:
-        raise ImportError('Note metrics need mir_eval, which is not installed: '
-                          'pip install mir_eval') from e
+        raise ImportError(
+            'Note metrics need mir_eval, which is not installed: pip install mir_eval'
+        ) from e
     return mir_eval
 
 
@@ -461,17 +504,22 @@ def compute_note_metrics(gt_sequence, pred_sequence) -> Dict[Text, EvalCounts]:
     mir_eval = _import_mir_eval()
     ref_intervals, ref_pitches, _ = sequence2intervals(gt_sequence)
     est_intervals, est_pitches, _ = sequence2intervals(pred_sequence)
-    ref_hz, est_hz = (np.asarray(core.midi_to_hz(p), np.float64) for p in (ref_pitches,
-                                                                            est_pitches))
+    ref_hz, est_hz = (
+        np.asarray(core.midi_to_hz(p), np.float64) for p in (ref_pitches, est_pitches)
+    )
     results = {}
     for key, offset_ratio in (('onset', None), ('full', 0.2)):
         if len(ref_pitches) and len(est_pitches):
-            n_matched = len(mir_eval.transcription.match_notes(
-                ref_intervals, ref_hz, est_intervals, est_hz, offset_ratio=offset_ratio))
+            n_matched = len(
+                mir_eval.transcription.match_notes(
+                    ref_intervals, ref_hz, est_intervals, est_hz, offset_ratio=offset_ratio
+                )
+            )
         else:
             n_matched = 0
-        results[key] = EvalCounts(tp=n_matched, fp=len(est_pitches) - n_matched,
-                                  fn=len(ref_pitches) - n_matched)
+        results[key] = EvalCounts(
+            tp=n_matched, fp=len(est_pitches) - n_matched, fn=len(ref_pitches) - n_matched
+        )
     return results
 
 
@@ -490,9 +538,14 @@ def compute_frame_metrics(gt_pianoroll, pred_pianoroll) -> EvalCounts:
     gt = np.asarray(gt_pianoroll) != 0
     pred = np.asarray(pred_pianoroll) != 0
     if gt.ndim != 2 or pred.ndim != 2 or gt.shape[1] != pred.shape[1]:
-        raise ValueError(f'Piano rolls must be [n_frames, n_pitches] with the same pitches; '
-                         f'got {gt.shape} and {pred.shape}.')
+        validation.fail(
+            'compute_frame_metrics',
+            '(gt_pianoroll, pred_pianoroll) shapes',
+            '[n_frames, n_pitches] with the same pitches',
+            (gt.shape, pred.shape),
+        )
     n = min(gt.shape[0], pred.shape[0])
     gt, pred = gt[:n], pred[:n]
-    return EvalCounts(tp=int(np.sum(gt & pred)), fp=int(np.sum(~gt & pred)),
-                      fn=int(np.sum(gt & ~pred)))
+    return EvalCounts(
+        tp=int(np.sum(gt & pred)), fp=int(np.sum(~gt & pred)), fn=int(np.sum(gt & ~pred))
+    )

@@ -3,23 +3,28 @@
 matplotlib is optional: it is imported when a plot is drawn, and figures are pyplot-free
 (`matplotlib.figure.Figure` on an Agg canvas), so nothing here changes pyplot's state or
 needs a display. Pass `ax=` to draw into an existing (e.g. pyplot) axes instead.
+
+This module draws; `ddsp.training.summaries` writes the figures to TensorBoard and depends on
+it (never the other way round).
 """
 
+import sys
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from ddsp import core
+from ddsp import core, spectral_ops, validation
 
 DEFAULT_SAMPLE_RATE = 16000
 
 
 def _matplotlib():
     try:
-        import matplotlib  # pylint: disable=import-outside-toplevel
+        import matplotlib
     except ImportError as e:
-        raise ImportError('Plotting needs matplotlib, which is not installed: '
-                          'pip install matplotlib') from e
+        raise ImportError(
+            'Plotting needs matplotlib, which is not installed: pip install matplotlib'
+        ) from e
     return matplotlib
 
 
@@ -29,8 +34,9 @@ def figure(**kwargs):
     Example: `fig = figure(figsize=(8, 4)); ax = fig.subplots()`.
     """
     _matplotlib()
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=C0415
-    from matplotlib.figure import Figure  # pylint: disable=import-outside-toplevel
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(**kwargs)
     FigureCanvasAgg(fig)
     return fig
@@ -40,22 +46,40 @@ def ensure_canvas(fig):
     """The figure's canvas, attaching an Agg canvas if it has none that can print PNG."""
     canvas = getattr(fig, 'canvas', None)
     if canvas is None or not hasattr(canvas, 'print_png'):
-        from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=C0415
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
         canvas = FigureCanvasAgg(fig)
     return canvas
 
 
 def close(fig):
     """Releases a pyplot-managed figure (pyplot-free figures need nothing)."""
-    import sys  # pylint: disable=import-outside-toplevel
     pyplot = sys.modules.get('matplotlib.pyplot')
     number = getattr(fig, 'number', None)
     if pyplot is not None and number is not None and pyplot.fignum_exists(number):
         pyplot.close(fig)
 
 
-def specplot(audio, vmin: float = -5, vmax: float = 1, rotate: bool = True, size: int = 768,
-             ax=None, **matshow_kwargs):
+def get_spectrogram(audio, rotate: bool = False, size: int = 1024) -> np.ndarray:
+    """Log magnitude spectrogram `[(batch,) n_frames, size // 2 + 1]` (`compute_logmag`).
+
+    With `rotate`, the last two axes are rotated 90 degrees (frequency up, time to the right).
+
+    Example: `get_spectrogram(np.zeros(16000), size=1024).shape` -> `(63, 513)`.
+    """
+    logmag = np.asarray(spectral_ops.compute_logmag(core.tf_float32(audio), size=size))
+    return np.rot90(logmag, axes=(-2, -1)) if rotate else logmag
+
+
+def specplot(
+    audio,
+    vmin: float = -5,
+    vmax: float = 1,
+    rotate: bool = True,
+    size: int = 768,
+    ax=None,
+    **matshow_kwargs,
+):
     """Plots the log magnitude spectrogram of one example (magma colormap, no ticks).
 
     Args:
@@ -71,9 +95,7 @@ def specplot(audio, vmin: float = -5, vmax: float = 1, rotate: bool = True, size
 
     Example: `fig = specplot(audio[0]); fig.savefig('spec.png')`.
     """
-    from ddsp.training import summaries  # pylint: disable=import-outside-toplevel
-    logmag = summaries.get_spectrogram(np.asarray(audio, np.float32).reshape(-1),
-                                       rotate=rotate, size=size)
+    logmag = get_spectrogram(np.asarray(audio, np.float32).reshape(-1), rotate=rotate, size=size)
     if ax is None:
         ax = figure(figsize=(8, 4)).subplots()
     matshow_kwargs.setdefault('cmap', 'magma')
@@ -86,8 +108,7 @@ def specplot(audio, vmin: float = -5, vmax: float = 1, rotate: bool = True, size
     return ax.figure
 
 
-def transfer_function(ir, sample_rate: int = DEFAULT_SAMPLE_RATE
-                      ) -> Tuple[np.ndarray, np.ndarray]:
+def transfer_function(ir, sample_rate: int = DEFAULT_SAMPLE_RATE) -> Tuple[np.ndarray, np.ndarray]:
     """Frequencies and magnitude response of impulse responses.
 
     The FFT size is the next power of two >= the IR length (zero padding).
@@ -103,14 +124,17 @@ def transfer_function(ir, sample_rate: int = DEFAULT_SAMPLE_RATE
     """
     ir = np.asarray(ir, np.float64)
     if ir.ndim == 0 or ir.shape[-1] == 0:
-        raise ValueError(f'ir must be [..., ir_size] with ir_size > 0; got shape {ir.shape}.')
+        validation.fail(
+            'transfer_function', 'ir.shape', 'a shape [..., ir_size] with ir_size > 0', ir.shape
+        )
     n_fft = core.get_fft_size(1, ir.shape[-1], True)  # The next power of 2 >= ir_size.
     frequencies = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
     return frequencies, np.abs(np.fft.rfft(ir, n_fft, axis=-1))
 
 
-def plot_impulse_responses(impulse_response, desired_magnitudes,
-                           sample_rate: int = DEFAULT_SAMPLE_RATE):
+def plot_impulse_responses(
+    impulse_response, desired_magnitudes, sample_rate: int = DEFAULT_SAMPLE_RATE
+):
     """Plots a desired magnitude response, the impulse response, and its actual response.
 
     Args:
@@ -143,9 +167,12 @@ def plot_impulse_responses(impulse_response, desired_magnitudes,
 _BLACK_KEYS = (1, 3, 6, 8, 10)  # Pitch classes of the black keys (C = 0).
 
 
-def pianoroll_plot_setup(figsize: Optional[Sequence[float]] = None,
-                         side_piano_ratio: float = 0.025, faint_pr: bool = True,
-                         xlim: Optional[Sequence[float]] = None):
+def pianoroll_plot_setup(
+    figsize: Optional[Sequence[float]] = None,
+    side_piano_ratio: float = 0.025,
+    faint_pr: bool = True,
+    xlim: Optional[Sequence[float]] = None,
+):
     """A figure with a piano keyboard on the left and an empty piano-roll axes beside it.
 
     Args:
@@ -160,16 +187,27 @@ def pianoroll_plot_setup(figsize: Optional[Sequence[float]] = None,
     Example: `fig, ax = pianoroll_plot_setup(); ax.plot(frames, f0_midi)`.
     """
     if not 0.0 < side_piano_ratio < 1.0:
-        raise ValueError(f'side_piano_ratio must be in (0, 1); got {side_piano_ratio!r}.')
+        validation.fail(
+            'pianoroll_plot_setup', 'side_piano_ratio', 'a number in (0, 1)', side_piano_ratio
+        )
     fig = figure(figsize=figsize or (12, 6))
     piano_ax, ax = fig.subplots(
-        1, 2, sharey=True,
-        gridspec_kw={'width_ratios': [side_piano_ratio, 1.0 - side_piano_ratio],
-                     'wspace': 0.0})
+        1,
+        2,
+        sharey=True,
+        gridspec_kw={'width_ratios': [side_piano_ratio, 1.0 - side_piano_ratio], 'wspace': 0.0},
+    )
     pitches = np.arange(128)
     black = np.isin(pitches % 12, _BLACK_KEYS)
-    piano_ax.imshow(np.where(black, 0.0, 1.0)[:, np.newaxis], cmap='gray', aspect='auto',
-                    origin='lower', extent=(0, 1, -0.5, 127.5), vmin=0, vmax=1)
+    piano_ax.imshow(
+        np.where(black, 0.0, 1.0)[:, np.newaxis],
+        cmap='gray',
+        aspect='auto',
+        origin='lower',
+        extent=(0, 1, -0.5, 127.5),
+        vmin=0,
+        vmax=1,
+    )
     piano_ax.set_xticks([])
     piano_ax.set_ylabel('MIDI pitch')
     if faint_pr:

@@ -15,7 +15,9 @@ transformer from the quantiles stored there.
 
 import numpy as np
 
-from ddsp.training.data_preparation.statistics import detect_notes, hz_to_midi
+from ddsp import validation
+from ddsp.core import hz_to_midi
+from ddsp.training.data_preparation.statistics import detect_notes
 
 __all__ = ['QuantileTransformer', 'detect_notes', 'fit_quantile_transform', 'hz_to_midi']
 
@@ -23,21 +25,22 @@ __all__ = ['QuantileTransformer', 'detect_notes', 'fit_quantile_transform', 'hz_
 BOUNDS_THRESHOLD = 1e-7
 
 
+_OWNER = 'QuantileTransformer'
+
+
 def _check_random_state(seed):
     if seed is None or isinstance(seed, (int, np.integer)):
         return np.random.RandomState(seed)
     if isinstance(seed, np.random.RandomState):
         return seed
-    raise ValueError(f'random_state must be None, an int or a RandomState, got {seed!r}.')
+    validation.fail(_OWNER, 'random_state', 'None, an int or a np.random.RandomState', seed)
 
 
 def _as_2d(x, copy):
     x = np.array(x, dtype=np.float64, copy=True if copy else None)
-    if x.ndim == 1:
-        raise ValueError('Expected a 2-D array [n_samples, n_features]; reshape 1-D data '
-                         'with x[:, None].')
     if x.ndim != 2:
-        raise ValueError(f'Expected a 2-D array [n_samples, n_features], got shape {x.shape}.')
+        hint = ' (reshape 1-D data with x[:, None])' if x.ndim == 1 else ''
+        validation.fail(_OWNER, 'x.shape', f'a 2-D shape [n_samples, n_features]{hint}', x.shape)
     return x
 
 
@@ -65,8 +68,14 @@ class QuantileTransformer:
         copy: if False, `transform` and `inverse_transform` may work in place on float64 input.
     """
 
-    def __init__(self, n_quantiles=1000, output_distribution='uniform', subsample=int(1e5),
-                 random_state=None, copy=True):
+    def __init__(
+        self,
+        n_quantiles=1000,
+        output_distribution='uniform',
+        subsample=int(1e5),
+        random_state=None,
+        copy=True,
+    ):
         self.n_quantiles = n_quantiles
         self.output_distribution = output_distribution
         self.subsample = subsample
@@ -79,13 +88,11 @@ class QuantileTransformer:
         self.__dict__.setdefault('copy', True)
 
     def _check_params(self):
-        if self.output_distribution not in ('uniform', 'normal'):
-            raise ValueError("output_distribution must be 'uniform' or 'normal', got "
-                             f'{self.output_distribution!r}.')
-        if self.n_quantiles <= 0:
-            raise ValueError(f'n_quantiles must be positive, got {self.n_quantiles}.')
-        if self.subsample <= 1:
-            raise ValueError(f'subsample must be > 1, got {self.subsample}.')
+        validation.check_choice(
+            _OWNER, 'output_distribution', self.output_distribution, ('uniform', 'normal')
+        )
+        validation.check_int(_OWNER, 'n_quantiles', self.n_quantiles)
+        validation.check_int(_OWNER, 'subsample', self.subsample, minimum=2)
 
     def fit(self, x, y=None):
         """Computes the quantiles of each column of `x` [n_samples, n_features]."""
@@ -94,7 +101,12 @@ class QuantileTransformer:
         x = _as_2d(x, copy=False)
         n_samples = x.shape[0]
         if n_samples == 0:
-            raise ValueError('Cannot fit a QuantileTransformer on 0 samples.')
+            validation.fail(
+                _OWNER,
+                'x.shape',
+                'a shape [n_samples, n_features] with at least one sample to fit on',
+                x.shape,
+            )
         self.n_quantiles_ = int(max(1, min(self.n_quantiles, n_samples)))
         self.references_ = np.linspace(0.0, 1.0, self.n_quantiles_)
         if n_samples > self.subsample:
@@ -131,8 +143,9 @@ class QuantileTransformer:
         else:
             # Interpolating from both ends and averaging puts ties (repeated quantiles) in the
             # middle of their range of references.
-            col[finite] = 0.5 * (np.interp(vals, quantiles, refs)
-                                 - np.interp(-vals, -quantiles[::-1], -refs[::-1]))
+            col[finite] = 0.5 * (
+                np.interp(vals, quantiles, refs) - np.interp(-vals, -quantiles[::-1], -refs[::-1])
+            )
         col[at_hi] = hi_y
         col[at_lo] = lo_y
         if normal and not inverse:
@@ -146,8 +159,12 @@ class QuantileTransformer:
         self._check_fitted()
         x = _as_2d(x, copy=getattr(self, 'copy', True))
         if x.shape[1] != self.quantiles_.shape[1]:
-            raise ValueError(f'x has {x.shape[1]} features, the transformer was fitted on '
-                             f'{self.quantiles_.shape[1]}.')
+            validation.fail(
+                _OWNER,
+                'x.shape[1]',
+                f'{self.quantiles_.shape[1]}, the number of features the transformer was fitted on',
+                x.shape[1],
+            )
         for j in range(x.shape[1]):
             x[:, j] = self._transform_col(x[:, j], self.quantiles_[:, j], inverse)
         return x
@@ -195,7 +212,12 @@ def fit_quantile_transform(loudness_db, mask_on, inv_quantile=None, n_quantiles=
     loudness_db = np.asarray(loudness_db, np.float64)
     mask_on = np.asarray(mask_on, bool)
     if not mask_on.any():
-        raise ValueError('fit_quantile_transform needs at least one note-on frame.')
+        validation.fail(
+            'fit_quantile_transform',
+            'mask_on.sum()',
+            '>= 1 (at least one note-on frame)',
+            int(mask_on.sum()),
+        )
     on = loudness_db[mask_on][:, None]
     qt = QuantileTransformer(n_quantiles=n_quantiles).fit(on)
     if inv_quantile is None:

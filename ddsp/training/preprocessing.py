@@ -18,7 +18,8 @@ from typing import Text
 import gin
 import tensorflow as tf
 
-from ddsp import core, spectral_ops
+from ddsp import core, spectral_ops, validation
+from ddsp.serialization import keras_serializable
 from ddsp.training import nn
 
 # Ranges used to scale features to about [0, 1].
@@ -65,17 +66,10 @@ def inv_scale_f0_hz(f0_scaled):
     return core.midi_to_hz(core.tf_float32(f0_scaled) * F0_RANGE)
 
 
-def _check_frame_rate(owner, frame_rate, sample_rate):
-    nn.check_positive_number(owner, 'frame_rate', frame_rate)
-    if sample_rate % frame_rate:
-        raise ValueError(f'{owner}: frame_rate must divide sample_rate ({sample_rate}) into a '
-                         f'whole hop of samples; received frame_rate={frame_rate!r}.')
-
-
 # ------------------------------------------------------------------------------------------------
 # Preprocessors.
 # ------------------------------------------------------------------------------------------------
-@nn.keras_serializable
+@keras_serializable
 @gin.register
 class F0LoudnessPreprocessor(nn.DictLayer):
     """Resamples f0 and loudness to `time_steps` frames and scales them to about [0, 1].
@@ -96,25 +90,33 @@ class F0LoudnessPreprocessor(nn.DictLayer):
         **kwargs: `nn.DictLayer` arguments (`input_keys`, `name`, ...).
     """
 
-    def __init__(self, time_steps: int = 1000, frame_rate: int = 250, sample_rate: int = 16000,
-                 compute_loudness: bool = True, **kwargs):
+    def __init__(
+        self,
+        time_steps: int = 1000,
+        frame_rate: int = 250,
+        sample_rate: int = 16000,
+        compute_loudness: bool = True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         owner = type(self).__name__
-        self.time_steps = nn.check_int(owner, 'time_steps', time_steps)
-        self.sample_rate = nn.check_positive_number(owner, 'sample_rate', sample_rate)
-        _check_frame_rate(owner, frame_rate, sample_rate)
+        self.time_steps = validation.check_int(owner, 'time_steps', time_steps)
+        validation.hop_size(sample_rate, frame_rate, owner=owner)
+        self.sample_rate = sample_rate
         self.frame_rate = frame_rate
         self.compute_loudness = bool(compute_loudness)
 
-    def call(self, loudness_db, f0_hz, audio=None) -> [
-            'f0_hz', 'loudness_db', 'f0_scaled', 'ld_scaled']:  # noqa: F821
+    def call(
+        self, loudness_db, f0_hz, audio=None
+    ) -> ['f0_hz', 'loudness_db', 'f0_scaled', 'ld_scaled']:  # noqa: F821
         if self.compute_loudness:
             if audio is None:
-                raise ValueError(f'{type(self).__name__} recomputes loudness from audio '
-                                 f'(compute_loudness=True) but got no "audio" input; pass '
-                                 f'audio or set compute_loudness=False.')
-            loudness_db = spectral_ops.compute_loudness(audio, self.sample_rate,
-                                                        self.frame_rate)
+                raise ValueError(
+                    f'{type(self).__name__} recomputes loudness from audio '
+                    f'(compute_loudness=True) but got no "audio" input; pass '
+                    f'audio or set compute_loudness=False.'
+                )
+            loudness_db = spectral_ops.compute_loudness(audio, self.sample_rate, self.frame_rate)
         f0_hz = self.resample(core.tf_float32(f0_hz))
         loudness_db = self.resample(core.tf_float32(loudness_db))
         return f0_hz, loudness_db, scale_f0_hz(f0_hz), scale_db(loudness_db)
@@ -130,12 +132,16 @@ class F0LoudnessPreprocessor(nn.DictLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(time_steps=self.time_steps, frame_rate=self.frame_rate,
-                      sample_rate=self.sample_rate, compute_loudness=self.compute_loudness)
+        config.update(
+            time_steps=self.time_steps,
+            frame_rate=self.frame_rate,
+            sample_rate=self.sample_rate,
+            compute_loudness=self.compute_loudness,
+        )
         return config
 
 
-@nn.keras_serializable
+@keras_serializable
 @gin.register
 class F0PowerPreprocessor(F0LoudnessPreprocessor):
     """Like `F0LoudnessPreprocessor`, with frame power in dB instead of loudness.
@@ -157,22 +163,39 @@ class F0PowerPreprocessor(F0LoudnessPreprocessor):
         ValueError: if neither `power_db` nor `audio` is given.
     """
 
-    def __init__(self, time_steps: int = 1000, frame_rate: int = 250, sample_rate: int = 16000,
-                 frame_size: int = 64, **kwargs):
+    def __init__(
+        self,
+        time_steps: int = 1000,
+        frame_rate: int = 250,
+        sample_rate: int = 16000,
+        frame_size: int = 64,
+        **kwargs,
+    ):
         kwargs.pop('compute_loudness', None)
-        super().__init__(time_steps=time_steps, frame_rate=frame_rate, sample_rate=sample_rate,
-                         compute_loudness=False, **kwargs)
-        self.frame_size = nn.check_int(type(self).__name__, 'frame_size', frame_size)
+        super().__init__(
+            time_steps=time_steps,
+            frame_rate=frame_rate,
+            sample_rate=sample_rate,
+            compute_loudness=False,
+            **kwargs,
+        )
+        self.frame_size = validation.check_int(type(self).__name__, 'frame_size', frame_size)
 
-    def call(self, f0_hz, power_db=None, audio=None) -> [
-            'f0_hz', 'pw_db', 'f0_scaled', 'pw_scaled']:  # noqa: F821
+    def call(
+        self, f0_hz, power_db=None, audio=None
+    ) -> ['f0_hz', 'pw_db', 'f0_scaled', 'pw_scaled']:  # noqa: F821
         if power_db is None:
             if audio is None:
-                raise ValueError(f'{type(self).__name__} needs either a "power_db" feature or '
-                                 f'"audio" to compute power from; got neither.')
-            power_db = spectral_ops.compute_power(audio, sample_rate=self.sample_rate,
-                                                  frame_rate=self.frame_rate,
-                                                  frame_size=self.frame_size)
+                raise ValueError(
+                    f'{type(self).__name__} needs either a "power_db" feature or '
+                    f'"audio" to compute power from; got neither.'
+                )
+            power_db = spectral_ops.compute_power(
+                audio,
+                sample_rate=self.sample_rate,
+                frame_rate=self.frame_rate,
+                frame_size=self.frame_size,
+            )
         f0_hz = self.resample(core.tf_float32(f0_hz))
         pw_db = self.resample(core.tf_float32(power_db))
         return f0_hz, pw_db, scale_f0_hz(f0_hz), scale_db(pw_db)
@@ -184,7 +207,7 @@ class F0PowerPreprocessor(F0LoudnessPreprocessor):
         return config
 
 
-@nn.keras_serializable
+@keras_serializable
 @gin.register
 class OnlineF0PowerPreprocessor(nn.DictLayer):
     """Computes frame power (and CREPE f0) from 16 kHz audio, without resampling.
@@ -212,42 +235,62 @@ class OnlineF0PowerPreprocessor(nn.DictLayer):
         **kwargs: `nn.DictLayer` arguments.
     """
 
-    def __init__(self, frame_rate: int = 250, frame_size: int = 1024, padding: Text = 'center',
-                 compute_power: bool = True, compute_f0: bool = True,
-                 crepe_saved_model_path: Text = 'full', viterbi: bool = False, **kwargs):
+    def __init__(
+        self,
+        frame_rate: int = 250,
+        frame_size: int = 1024,
+        padding: Text = 'center',
+        compute_power: bool = True,
+        compute_f0: bool = True,
+        crepe_saved_model_path: Text = 'full',
+        viterbi: bool = False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         owner = type(self).__name__
-        _check_frame_rate(owner, frame_rate, _CREPE_SAMPLE_RATE)
+        self.hop_size = validation.hop_size(_CREPE_SAMPLE_RATE, frame_rate, owner=owner)
         self.frame_rate = frame_rate
-        self.frame_size = nn.check_int(owner, 'frame_size', frame_size)
-        self.padding = nn.check_choice(owner, 'padding', padding, ('center', 'same', 'valid'))
+        self.frame_size = validation.check_int(owner, 'frame_size', frame_size)
+        self.padding = validation.check_choice(
+            owner, 'padding', padding, ('center', 'same', 'valid')
+        )
         self.compute_power = bool(compute_power)
         self.compute_f0 = bool(compute_f0)
         self.crepe_saved_model_path = crepe_saved_model_path
         self.viterbi = bool(viterbi)
-        self.hop_size = int(_CREPE_SAMPLE_RATE // frame_rate)
         self.crepe = None
         if self.compute_f0:
             if not crepe_saved_model_path:
-                raise ValueError(f'{owner}: compute_f0=True needs crepe_saved_model_path (a '
-                                 f'CREPE size like "full" or a weights file); received '
-                                 f'crepe_saved_model_path={crepe_saved_model_path!r}.')
-            self.crepe = spectral_ops.PretrainedCREPE(crepe_saved_model_path,
-                                                      hop_size=self.hop_size)
+                raise ValueError(
+                    f'{owner}: compute_f0=True needs crepe_saved_model_path (a '
+                    f'CREPE size like "full" or a weights file); received '
+                    f'crepe_saved_model_path={crepe_saved_model_path!r}.'
+                )
+            self.crepe = spectral_ops.PretrainedCREPE(
+                crepe_saved_model_path, hop_size=self.hop_size
+            )
 
-    def call(self, audio, f0_hz=None, f0_confidence=None, audio_16k=None, pw_db=None) -> [
-            'f0_hz', 'pw_db', 'f0_scaled', 'pw_scaled', 'f0_confidence']:  # noqa: F821
+    def call(
+        self, audio, f0_hz=None, f0_confidence=None, audio_16k=None, pw_db=None
+    ) -> ['f0_hz', 'pw_db', 'f0_scaled', 'pw_scaled', 'f0_confidence']:  # noqa: F821
         owner = type(self).__name__
         if audio_16k is not None:
             audio = audio_16k
         audio = core.tf_float32(audio)
         if self.compute_power:
-            pw_db = tf.stop_gradient(spectral_ops.compute_power(
-                audio, sample_rate=_CREPE_SAMPLE_RATE, frame_rate=self.frame_rate,
-                frame_size=self.frame_size, padding=self.padding))
+            pw_db = tf.stop_gradient(
+                spectral_ops.compute_power(
+                    audio,
+                    sample_rate=_CREPE_SAMPLE_RATE,
+                    frame_rate=self.frame_rate,
+                    frame_size=self.frame_size,
+                    padding=self.padding,
+                )
+            )
         if self.compute_f0:
             f0_hz, f0_confidence = self.crepe.predict_f0_and_confidence(
-                audio, viterbi=self.viterbi, padding=self.padding)
+                audio, viterbi=self.viterbi, padding=self.padding
+            )
             f0_hz, f0_confidence = tf.stop_gradient(f0_hz), tf.stop_gradient(f0_confidence)
         if pw_db is None:
             raise ValueError(f'{owner}: compute_power=False, so a "pw_db" input is needed.')
@@ -261,21 +304,31 @@ class OnlineF0PowerPreprocessor(nn.DictLayer):
 
         n_samples = audio.shape[-1]
         if n_samples is not None:
-            expected = spectral_ops.get_framed_lengths(n_samples, self.frame_size,
-                                                       self.hop_size, self.padding)[0]
-            for key, value in (('f0_hz', f0_hz), ('pw_db', pw_db),
-                               ('f0_confidence', f0_confidence)):
+            expected = spectral_ops.get_framed_lengths(
+                n_samples, self.frame_size, self.hop_size, self.padding
+            )[0]
+            for key, value in (
+                ('f0_hz', f0_hz),
+                ('pw_db', pw_db),
+                ('f0_confidence', f0_confidence),
+            ):
                 if value is not None and value.shape[1] != expected:
                     raise ValueError(
                         f'{owner}: "{key}" has {value.shape[1]} frames, but {n_samples} '
                         f'samples framed with frame_size={self.frame_size}, hop '
-                        f'{self.hop_size} and padding "{self.padding}" give {expected}.')
+                        f'{self.hop_size} and padding "{self.padding}" give {expected}.'
+                    )
         return f0_hz, pw_db, scale_f0_hz(f0_hz), scale_db(pw_db), f0_confidence
 
     def get_config(self):
         config = super().get_config()
-        config.update(frame_rate=self.frame_rate, frame_size=self.frame_size,
-                      padding=self.padding, compute_power=self.compute_power,
-                      compute_f0=self.compute_f0,
-                      crepe_saved_model_path=self.crepe_saved_model_path, viterbi=self.viterbi)
+        config.update(
+            frame_rate=self.frame_rate,
+            frame_size=self.frame_size,
+            padding=self.padding,
+            compute_power=self.compute_power,
+            compute_f0=self.compute_f0,
+            crepe_saved_model_path=self.crepe_saved_model_path,
+            viterbi=self.viterbi,
+        )
         return config

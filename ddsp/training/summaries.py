@@ -10,7 +10,8 @@ and the plugins' metadata, so the scalar, text, audio and image dashboards show 
 * images: a string vector `[width, height, png_1, ...]`, plugin `images`.
 
 All write to the default summary writer (`with writer.as_default():`). Plots (waveforms,
-spectrograms, f0) need matplotlib, imported only when a plot is drawn (`ddsp.training.plotting`).
+spectrograms, f0) are drawn by `ddsp.training.plotting`, which imports matplotlib only when a
+plot is drawn; this module depends on it, not the other way round.
 """
 
 import io
@@ -19,7 +20,11 @@ from typing import Text
 import numpy as np
 import tensorflow as tf
 
-from ddsp import core, spectral_ops
+from ddsp import core, validation
+from ddsp.training import plotting
+
+# Kept importable from here (the original's `summaries.get_spectrogram`).
+get_spectrogram = plotting.get_spectrogram
 
 # `SummaryMetadata.data_class` values (tensorboard/compat/proto/summary.proto).
 _DATA_CLASS_SCALAR = 1
@@ -43,8 +48,12 @@ def scalar_summary(name: Text, value, step: int):
 
     Example: `scalar_summary('losses/total_loss', 0.5, step=10)`.
     """
-    return tf.summary.write(name, tf.cast(value, tf.float32), step=step,
-                            metadata=_metadata('scalars', _DATA_CLASS_SCALAR))
+    return tf.summary.write(
+        name,
+        tf.cast(value, tf.float32),
+        step=step,
+        metadata=_metadata('scalars', _DATA_CLASS_SCALAR),
+    )
 
 
 def text_summary(name: Text, text: Text, step: int):
@@ -52,14 +61,20 @@ def text_summary(name: Text, text: Text, step: int):
 
     Example: `text_summary('gin/config', 'a = 1', step=0)`.
     """
-    return tf.summary.write(name, tf.constant(text), step=step,
-                            metadata=_metadata('text', _DATA_CLASS_TENSOR))
+    return tf.summary.write(
+        name, tf.constant(text), step=step, metadata=_metadata('text', _DATA_CLASS_TENSOR)
+    )
+
+
+_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 
 
 def _png_size(png: bytes):
     """(width, height) from a PNG's IHDR chunk."""
-    if png[:8] != b'\x89PNG\r\n\x1a\n':
-        raise ValueError('Not PNG data (bad signature).')
+    if png[:8] != _PNG_SIGNATURE:
+        validation.fail(
+            'png_summary', 'pngs[0][:8]', f'the PNG signature {_PNG_SIGNATURE!r}', png[:8]
+        )
     return int.from_bytes(png[16:20], 'big'), int.from_bytes(png[20:24], 'big')
 
 
@@ -73,11 +88,12 @@ def png_summary(name: Text, pngs, step: int):
     """
     pngs = [bytes(p) for p in pngs]
     if not pngs:
-        raise ValueError(f'png_summary({name!r}) needs at least one image; got none.')
+        validation.fail('png_summary', 'pngs', 'a list of at least one PNG image', pngs)
     width, height = _png_size(pngs[0])
     tensor = tf.constant([str(width).encode(), str(height).encode()] + pngs)
-    return tf.summary.write(name, tensor, step=step,
-                            metadata=_metadata('images', _DATA_CLASS_BLOB_SEQUENCE))
+    return tf.summary.write(
+        name, tensor, step=step, metadata=_metadata('images', _DATA_CLASS_BLOB_SEQUENCE)
+    )
 
 
 def image_summary(name: Text, images, step: int):
@@ -87,8 +103,12 @@ def image_summary(name: Text, images, step: int):
     """
     images = tf.convert_to_tensor(images)
     if images.shape.rank != 4:
-        raise ValueError(f'images must be [k, height, width, channels]; got shape '
-                         f'{images.shape}.')
+        validation.fail(
+            'image_summary',
+            'images.shape',
+            'a shape [k, height, width, channels]',
+            tuple(images.shape),
+        )
     if images.dtype != tf.uint8:
         images = tf.image.convert_image_dtype(images, tf.uint8, saturate=True)
     return png_summary(name, [tf.image.encode_png(im).numpy() for im in images], step)
@@ -102,7 +122,6 @@ def fig_summary(tag: Text, fig, step: int):
         fig: a `matplotlib.figure.Figure` (from pyplot or `plotting.figure()`).
         step: the global step.
     """
-    from ddsp.training import plotting  # pylint: disable=import-outside-toplevel
     buffer = io.BytesIO()
     plotting.ensure_canvas(fig).print_png(buffer)
     plotting.close(fig)
@@ -126,13 +145,20 @@ def audio_summary(audio, step: int, sample_rate: int = 16000, name: Text = 'audi
     if audio.ndim == 2:
         audio = audio[:, :, np.newaxis]
     if audio.ndim != 3 or audio.shape[0] == 0:
-        raise ValueError(f'audio must be [batch, n_samples(, channels)] with batch > 0; got '
-                         f'shape {audio.shape}.')
+        validation.fail(
+            'audio_summary',
+            'audio.shape',
+            'a shape [batch, n_samples(, channels)] with batch > 0',
+            audio.shape,
+        )
     wavs = [tf.audio.encode_wav(np.clip(a, -1.0, 1.0), int(sample_rate)) for a in audio]
     tensor = tf.stack([tf.stack([w, tf.constant(b'')]) for w in wavs])
-    return tf.summary.write(name, tensor, step=step,
-                            metadata=_metadata('audio', _DATA_CLASS_BLOB_SEQUENCE,
-                                               _AUDIO_PLUGIN_CONTENT))
+    return tf.summary.write(
+        name,
+        tensor,
+        step=step,
+        metadata=_metadata('audio', _DATA_CLASS_BLOB_SEQUENCE, _AUDIO_PLUGIN_CONTENT),
+    )
 
 
 def _batch(x):
@@ -150,33 +176,22 @@ def waveform_summary(audio, audio_gen, step: int, name: Text = '', sample_rate: 
     Args:
         audio, audio_gen: `[batch, n_samples]`.
     """
-    from ddsp.training import plotting  # pylint: disable=import-outside-toplevel
     audio, audio_gen = _batch(audio), _batch(audio_gen)
     n_short = int(0.125 * sample_rate)
     for i, (original, generated) in enumerate(zip(audio, audio_gen)):
         for tag, n in (('waveform', None), ('waveform_125ms', n_short)):
             fig = plotting.figure(figsize=(8, 5))
             axes = fig.subplots(2, 1, sharex=True)
-            for ax, signal, title in ((axes[0], original, 'original'),
-                                      (axes[1], generated, 'generated')):
+            for ax, signal, title in (
+                (axes[0], original, 'original'),
+                (axes[1], generated, 'generated'),
+            ):
                 ax.plot(signal[:n])
                 ax.set_ylabel(title)
             fig_summary(f'{tag}/{name}_{i + 1}', fig, step)
 
 
-def get_spectrogram(audio, rotate: bool = False, size: int = 1024) -> np.ndarray:
-    """Log magnitude spectrogram `[(batch,) n_frames, size // 2 + 1]` (`compute_logmag`).
-
-    With `rotate`, the last two axes are rotated 90 degrees (frequency up, time to the right).
-
-    Example: `get_spectrogram(np.zeros(16000), size=1024).shape` -> `(63, 513)`.
-    """
-    logmag = np.asarray(spectral_ops.compute_logmag(core.tf_float32(audio), size=size))
-    return np.rot90(logmag, axes=(-2, -1)) if rotate else logmag
-
-
-def spectrogram_summary(audio, audio_gen, step: int, name: Text = '',
-                        tag: Text = 'spectrogram'):
+def spectrogram_summary(audio, audio_gen, step: int, name: Text = '', tag: Text = 'spectrogram'):
     """Plots original and generated log spectrograms (size 768, vmin -5, vmax 1) per example.
 
     Tags `{tag}/{name}_{i+1}`.
@@ -184,13 +199,14 @@ def spectrogram_summary(audio, audio_gen, step: int, name: Text = '',
     Args:
         audio, audio_gen: `[batch, n_samples]`.
     """
-    from ddsp.training import plotting  # pylint: disable=import-outside-toplevel
     audio, audio_gen = _batch(audio), _batch(audio_gen)
     for i, (original, generated) in enumerate(zip(audio, audio_gen)):
         fig = plotting.figure(figsize=(8, 6))
         axes = fig.subplots(2, 1)
-        for ax, signal, title in ((axes[0], original, 'original'),
-                                  (axes[1], generated, 'generated')):
+        for ax, signal, title in (
+            (axes[0], original, 'original'),
+            (axes[1], generated, 'generated'),
+        ):
             plotting.specplot(signal, ax=ax, size=768, vmin=-5, vmax=1)
             ax.set_title(title)
         fig_summary(f'{tag}/{name}_{i + 1}', fig, step)
@@ -204,7 +220,6 @@ def f0_summary(f0_hz, f0_hz_predict, step: int, name: Text = 'f0_midi', tag: Tex
     Args:
         f0_hz, f0_hz_predict: `[batch, n_frames]`, Hz.
     """
-    from ddsp.training import plotting  # pylint: disable=import-outside-toplevel
     f0_midi = np.asarray(core.hz_to_midi(_batch(f0_hz)))
     f0_midi_predict = np.asarray(core.hz_to_midi(_batch(f0_hz_predict)))
     for i, (truth, predict) in enumerate(zip(f0_midi, f0_midi_predict)):

@@ -1,6 +1,7 @@
-"""Distribution strategies, checkpoint and gin-config files, and the training loop.
+"""Distribution strategies and the training loop.
 
-Files in a save directory:
+Files in a save directory (the checkpoint and gin-config helpers live in
+`ddsp.training.checkpoints` and are importable from here too):
 * `ckpt-{step}.index` / `.data-*` (and TF's `checkpoint` state file): the model and optimizer;
 * `operative_config-{step}.gin`: the gin config in force when a run started at `step`;
 * `summaries/train/`: TensorBoard scalars `losses/{name}`, `grad_norm` and `steps_per_sec`,
@@ -14,7 +15,6 @@ import contextlib
 import json
 import math
 import os
-import re
 import subprocess
 import sys
 import time
@@ -25,9 +25,19 @@ import gin
 import keras
 import tensorflow as tf
 
-from ddsp.training import summaries
+from ddsp import validation
+from ddsp.training import checkpoints, summaries
 
-_CKPT_INDEX = re.compile(r'^(?P<name>.+)-(?P<step>\d+)\.index$')
+# The checkpoint and gin-config helpers, kept importable from here (the original's API).
+expand_path = checkpoints.expand_path
+get_latest_file = checkpoints.get_latest_file
+list_checkpoints = checkpoints.list_checkpoints
+get_latest_checkpoint = checkpoints.get_latest_checkpoint
+get_latest_operative_config = checkpoints.get_latest_operative_config
+write_gin_config = checkpoints.write_gin_config
+# Summaries that need no tensorboard package (kept importable from here).
+scalar_summary = summaries.scalar_summary
+text_summary = summaries.text_summary
 # The key of the global gradient norm (before clipping) in `Trainer.train_step`'s outputs.
 GRAD_NORM = 'grad_norm'
 
@@ -51,8 +61,10 @@ class TrainingDivergedError(RuntimeError):
         self.step, self.values, self.checkpoint = int(step), dict(values), checkpoint
         found = ', '.join(f'{name} = {value}' for name, value in self.values.items())
         if checkpoint:
-            kept = (f'the newest checkpoint, {checkpoint}, holds the last finite state saved; '
-                    f'running again resumes from it')
+            kept = (
+                f'the newest checkpoint, {checkpoint}, holds the last finite state saved; '
+                f'running again resumes from it'
+            )
         else:
             kept = 'no checkpoint was saved before it'
         super().__init__(
@@ -60,7 +72,8 @@ class TrainingDivergedError(RuntimeError):
             f'gradient norm, got {found}. The step was not applied and nothing was saved; '
             f'{kept}. Try a lower learning rate (Trainer.learning_rate) or '
             f'Trainer.grad_clip_norm, and check the data for NaN or inf (audio, f0_hz, '
-            f'loudness_db).')
+            f'loudness_db).'
+        )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -97,18 +110,30 @@ def get_strategy(tpu: Text = '', cluster_config='', cluster_timeout_secs: float 
         return tf.distribute.TPUStrategy(resolver)
 
     if cluster_config:
-        config = json.loads(cluster_config) if isinstance(cluster_config, str) else \
-            dict(cluster_config)
+        config = (
+            json.loads(cluster_config) if isinstance(cluster_config, str) else dict(cluster_config)
+        )
         if 'cluster' not in config or 'task' not in config:
-            raise ValueError(f'cluster_config must hold "cluster" and "task" (the TF_CONFIG '
-                             f'format); received {cluster_config!r}.')
+            validation.fail(
+                'get_strategy',
+                'cluster_config',
+                'a TF_CONFIG-style JSON object or dict with "cluster" and "task"',
+                cluster_config,
+            )
         n_gpus = len(tf.config.list_physical_devices('GPU'))
         resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
             cluster_spec=tf.train.ClusterSpec(config['cluster']),
-            task_type=config['task']['type'], task_id=int(config['task']['index']),
-            num_accelerators={'GPU': n_gpus}, rpc_layer='grpc')
-        logging.info('Using MultiWorkerMirroredStrategy as %s %s of %s.',
-                     config['task']['type'], config['task']['index'], config['cluster'])
+            task_type=config['task']['type'],
+            task_id=int(config['task']['index']),
+            num_accelerators={'GPU': n_gpus},
+            rpc_layer='grpc',
+        )
+        logging.info(
+            'Using MultiWorkerMirroredStrategy as %s %s of %s.',
+            config['task']['type'],
+            config['task']['index'],
+            config['cluster'],
+        )
         with _cluster_wait_timeout(cluster_timeout_secs, config['cluster']):
             return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
 
@@ -155,13 +180,16 @@ def _cluster_wait_timeout(timeout_secs: float, cluster):
     if not timeout_secs or timeout_secs <= 0:
         yield
         return
-    message = (f'Timed out after {timeout_secs} s waiting for the other workers of the '
-               f'cluster {cluster} (get_strategy.cluster_timeout_secs); stopping this worker. '
-               f'Is every worker running, and are the addresses right?')
+    message = (
+        f'Timed out after {timeout_secs} s waiting for the other workers of the '
+        f'cluster {cluster} (get_strategy.cluster_timeout_secs); stopping this worker. '
+        f'Is every worker running, and are the addresses right?'
+    )
     logging.info('Waiting up to %s s for the workers of %s.', timeout_secs, cluster)
     watchdog = subprocess.Popen(
         [sys.executable, '-c', _WATCHDOG, str(float(timeout_secs)), str(os.getpid()), message],
-        stdin=subprocess.PIPE)
+        stdin=subprocess.PIPE,
+    )
     try:
         yield
     finally:
@@ -177,141 +205,6 @@ def is_chief(strategy) -> bool:
     0, or the task of type 'chief').
     """
     return bool(strategy.extended.should_checkpoint)
-
-
-# ------------------------------------------------------------------------------------------------
-# Checkpoints and gin config files.
-# ------------------------------------------------------------------------------------------------
-def expand_path(file_path: Text) -> Text:
-    """`file_path` with `~` and environment variables expanded."""
-    return os.path.expandvars(os.path.expanduser(file_path))
-
-
-def get_latest_file(dir_path: Text, prefix: Text = 'operative_config-',
-                    suffix: Text = '.gin') -> Text:
-    """The file `{prefix}{N}{suffix}` in `dir_path` with the highest integer N.
-
-    Raises:
-        FileNotFoundError: no such file.
-    """
-    dir_path = expand_path(dir_path)
-    pattern = re.compile('^' + re.escape(prefix) + r'(\d+)' + re.escape(suffix) + '$')
-    found = []
-    if tf.io.gfile.isdir(dir_path):
-        for name in tf.io.gfile.listdir(dir_path):
-            match = pattern.match(name)
-            if match:
-                found.append((int(match.group(1)), name))
-    if not found:
-        raise FileNotFoundError(f'No file "{prefix}<number>{suffix}" in {dir_path}.')
-    return os.path.join(dir_path, max(found)[1])
-
-
-def list_checkpoints(dir_path: Text) -> list:
-    """The checkpoint prefixes (`.../ckpt-N`) in `dir_path` with an index, newest step first."""
-    dir_path = expand_path(dir_path)
-    if not tf.io.gfile.isdir(dir_path):
-        return []
-    found = []
-    for name in tf.io.gfile.listdir(dir_path):
-        match = _CKPT_INDEX.match(name)
-        if match:
-            found.append((int(match.group('step')), os.path.join(dir_path, name[:-6])))
-    return [path for _, path in sorted(found, reverse=True)]
-
-
-def get_latest_checkpoint(checkpoint_path: Text) -> Text:
-    """The checkpoint prefix to restore from `checkpoint_path`.
-
-    `checkpoint_path` may be a prefix (`.../ckpt-300`), its `.index` file, or a directory:
-    then the checkpoint named by TF's `checkpoint` state file, else the highest-numbered
-    `*-N.index`.
-
-    Raises:
-        FileNotFoundError: no checkpoint there.
-    """
-    path = expand_path(checkpoint_path)
-    if path.endswith('.index'):
-        path = path[:-len('.index')]
-    if tf.io.gfile.exists(path + '.index'):
-        return path
-    if tf.io.gfile.isdir(path):
-        latest = tf.train.latest_checkpoint(path)
-        if latest and tf.io.gfile.exists(latest + '.index'):
-            return latest
-        checkpoints = list_checkpoints(path)
-        if checkpoints:
-            return checkpoints[0]
-    raise FileNotFoundError(f'No checkpoint found at {checkpoint_path}.')
-
-
-def get_latest_operative_config(restore_dir: Text) -> Text:
-    """The newest `operative_config-N.gin` in `restore_dir`, else in its parent.
-
-    Raises:
-        FileNotFoundError: none in either.
-    """
-    restore_dir = expand_path(restore_dir)
-    try:
-        return get_latest_file(restore_dir)
-    except FileNotFoundError:
-        return get_latest_file(os.path.dirname(os.path.normpath(restore_dir)))
-
-
-def write_gin_config(summary_writer, save_dir: Text, step: int) -> Text:
-    """Writes `save_dir/operative_config-{step}.gin` atomically, and a text summary of it.
-
-    The file is written to a temporary name and renamed, so a killed run never leaves a
-    truncated config. With a `summary_writer`, the config is also logged as markdown under
-    `gin/operative_config-{step}`. Returns the file's path.
-    """
-    save_dir = expand_path(save_dir)
-    tf.io.gfile.makedirs(save_dir)
-    config_str = gin.operative_config_str()
-    path = os.path.join(save_dir, f'operative_config-{int(step)}.gin')
-    tmp_path = f'{path}.tmp-{os.getpid()}'
-    with tf.io.gfile.GFile(tmp_path, 'w') as f:
-        f.write(config_str)
-    tf.io.gfile.rename(tmp_path, path, overwrite=True)
-    if summary_writer is not None:
-        markdown = '\n'.join('    ' + line for line in config_str.splitlines())
-        with summary_writer.as_default():
-            text_summary(f'gin/operative_config-{int(step)}', markdown, step=int(step))
-    return path
-
-
-# Summaries that need no tensorboard package (kept importable from here).
-scalar_summary = summaries.scalar_summary
-text_summary = summaries.text_summary
-
-
-def _restore_newest(trainer, restore_dir: Text) -> Optional[Text]:
-    """Restores the newest readable checkpoint in `restore_dir`; its path, or None if none.
-
-    A checkpoint that fails to restore (truncated, corrupt) is skipped with a warning for the
-    next older one. If checkpoints exist but none restores, raises rather than silently
-    starting again from step 0.
-    """
-    try:
-        newest = get_latest_checkpoint(restore_dir)
-    except FileNotFoundError:
-        logging.info('No checkpoint in %s: training from scratch.', restore_dir)
-        return None
-    candidates = [newest]
-    if tf.io.gfile.isdir(expand_path(restore_dir)):
-        candidates += [p for p in list_checkpoints(restore_dir) if p != newest]
-    errors = []
-    for path in candidates:
-        try:
-            trainer.restore(path)
-            return path
-        except (tf.errors.OpError, ValueError, AssertionError, IndexError) as e:
-            # A truncated file raises IndexError ("Read less bytes than requested").
-            logging.warning('Could not restore checkpoint %s (%s: %s); trying an older one.',
-                            path, type(e).__name__, str(e).splitlines()[0] if str(e) else '')
-            errors.append(f'{path}: {type(e).__name__}')
-    raise RuntimeError(f'Checkpoints exist in {restore_dir} but none could be restored '
-                       f'({"; ".join(errors)}). Move them away to train from scratch.')
 
 
 # ------------------------------------------------------------------------------------------------
@@ -343,9 +236,10 @@ class _Progress:
 
     def line(self, step: int, loss: float) -> Text:
         rate = self.rate(step)
-        left = (_format_seconds((self.num_steps - step) / rate) if rate > 0 else '?')
-        return (f'step {step}/{self.num_steps}  {rate:.2f} steps/s  loss {loss:.4f}  '
-                f'time left {left}')
+        left = _format_seconds((self.num_steps - step) / rate) if rate > 0 else '?'
+        return (
+            f'step {step}/{self.num_steps}  {rate:.2f} steps/s  loss {loss:.4f}  time left {left}'
+        )
 
     def update(self, step: int, loss: float, force: bool = False):
         """Call after each step; `step` is the number of steps done."""
@@ -368,10 +262,18 @@ class _Progress:
 
 
 @gin.configurable
-def train(data_provider, trainer, batch_size: int = 32, num_steps: int = 1000000,
-          steps_per_summary: int = 300, steps_per_save: int = 300, save_dir: Text = '/tmp/ddsp',
-          restore_dir: Text = '/tmp/ddsp', early_stop_loss_value: Optional[float] = None,
-          report_loss_to_hypertune: bool = False):
+def train(
+    data_provider,
+    trainer,
+    batch_size: int = 32,
+    num_steps: int = 1000000,
+    steps_per_summary: int = 300,
+    steps_per_save: int = 300,
+    save_dir: Text = '/tmp/ddsp',
+    restore_dir: Text = '/tmp/ddsp',
+    early_stop_loss_value: Optional[float] = None,
+    report_loss_to_hypertune: bool = False,
+):
     """Trains until `trainer.step` reaches `num_steps`, resuming from `restore_dir`.
 
     1. The dataset is `data_provider.get_batch(batch_size, shuffle=True, repeats=-1)`,
@@ -406,25 +308,25 @@ def train(data_provider, trainer, batch_size: int = 32, num_steps: int = 1000000
         >>> losses = train(provider, trainer, num_steps=800, save_dir='/tmp/run',
         ...                restore_dir='/tmp/run')  # /tmp/run/ckpt-800
     """
-    save_dir, restore_dir = expand_path(save_dir), expand_path(restore_dir)
+    save_dir = checkpoints.expand_path(save_dir)
+    restore_dir = checkpoints.expand_path(restore_dir)
     dataset = data_provider.get_batch(batch_size, shuffle=True, repeats=-1)
     dataset_iter = iter(trainer.distribute_dataset(dataset))
     trainer.build(next(dataset_iter))
-    _restore_newest(trainer, restore_dir)
+    checkpoints.restore_newest(trainer, restore_dir)
 
     # Every worker of a cluster runs the same loop (each step is a collective), but only the
     # chief writes summaries and the operative config; `trainer.save` handles checkpoints.
     chief = is_chief(trainer.strategy)
     if chief:
-        summary_writer = tf.summary.create_file_writer(
-            os.path.join(save_dir, 'summaries', 'train'))
+        summary_writer = tf.summary.create_file_writer(os.path.join(save_dir, 'summaries', 'train'))
     else:
         summary_writer = tf.summary.create_noop_writer()
     step = int(trainer.step.numpy())
     if step:
         logging.info('Resuming training at step %d (of %d).', step, num_steps)
     if chief:
-        write_gin_config(summary_writer, save_dir, step)
+        checkpoints.write_gin_config(summary_writer, save_dir, step)
 
     hypertune = _get_hypertune() if report_loss_to_hypertune and chief else None
     progress = _Progress(num_steps, step)
@@ -450,23 +352,30 @@ def train(data_provider, trainer, batch_size: int = 32, num_steps: int = 1000000
 
             if step % steps_per_summary == 0:
                 now = time.time()
-                _write_summaries(loss_means, step,
-                                 steps_since_summary / max(now - t_summary, 1e-9))
+                _write_summaries(loss_means, step, steps_since_summary / max(now - t_summary, 1e-9))
                 summary_writer.flush()
                 t_summary, steps_since_summary = now, 0
                 if hypertune is not None:
                     hypertune.report_hyperparameter_tuning_metric(
                         hyperparameter_metric_tag='Loss',
-                        metric_value=losses['total_loss'], global_step=step)
+                        metric_value=losses['total_loss'],
+                        global_step=step,
+                    )
 
             done = int(trainer.step.numpy())
-            progress.update(done, losses['total_loss'],
-                            force=(step % steps_per_summary == 0 or done >= num_steps))
+            progress.update(
+                done,
+                losses['total_loss'],
+                force=(step % steps_per_summary == 0 or done >= num_steps),
+            )
 
-            if (early_stop_loss_value is not None
-                    and losses['total_loss'] <= early_stop_loss_value):
-                logging.info('Total loss %.4f <= %.4f at step %d: stopping early.',
-                             losses['total_loss'], early_stop_loss_value, done)
+            if early_stop_loss_value is not None and losses['total_loss'] <= early_stop_loss_value:
+                logging.info(
+                    'Total loss %.4f <= %.4f at step %d: stopping early.',
+                    losses['total_loss'],
+                    early_stop_loss_value,
+                    done,
+                )
                 break
             if step % steps_per_save == 0:
                 trainer.save(save_dir)
@@ -474,8 +383,7 @@ def train(data_provider, trainer, batch_size: int = 32, num_steps: int = 1000000
             step = done
     progress.close()
     step = int(trainer.step.numpy())
-    if step != last_saved or not tf.io.gfile.exists(
-            os.path.join(save_dir, f'ckpt-{step}.index')):
+    if step != last_saved or not tf.io.gfile.exists(os.path.join(save_dir, f'ckpt-{step}.index')):
         # Also when no step ran but save_dir (unlike restore_dir) has no checkpoint yet.
         trainer.save(save_dir)
     summary_writer.flush()
@@ -485,16 +393,17 @@ def train(data_provider, trainer, batch_size: int = 32, num_steps: int = 1000000
 
 def _write_summaries(means: dict, step: int, steps_per_sec: float):
     """Writes `steps_per_sec` and each mean (`losses/{name}`, `grad_norm`), then resets them."""
-    scalar_summary('steps_per_sec', steps_per_sec, step=step)
+    summaries.scalar_summary('steps_per_sec', steps_per_sec, step=step)
     for name, metric in means.items():
         # The gradient norm is not a loss: its own tag keeps it out of the losses' charts.
-        scalar_summary(name if name == GRAD_NORM else f'losses/{name}', metric.result(),
-                       step=step)
+        tag = name if name == GRAD_NORM else f'losses/{name}'
+        summaries.scalar_summary(tag, metric.result(), step=step)
         metric.reset_state()
 
 
-def _stop_if_not_finite(outputs: dict, step: int, trainer, save_dir: Text, progress,
-                        summary_writer):
+def _stop_if_not_finite(
+    outputs: dict, step: int, trainer, save_dir: Text, progress, summary_writer
+):
     """Raises `TrainingDivergedError` when the step's total loss or gradient norm is not finite.
 
     `step` is the step read before `train_step` ran; the trainer left the model there.
@@ -505,7 +414,7 @@ def _stop_if_not_finite(outputs: dict, step: int, trainer, save_dir: Text, progr
     progress.close()
     summary_writer.flush()
     try:
-        newest = get_latest_checkpoint(save_dir)
+        newest = checkpoints.get_latest_checkpoint(save_dir)
     except FileNotFoundError:
         newest = None
     error = TrainingDivergedError(step + 1, checked, newest)
@@ -516,9 +425,11 @@ def _stop_if_not_finite(outputs: dict, step: int, trainer, save_dir: Text, progr
 def _get_hypertune():
     """A `hypertune.HyperTune` reporter, or None (with a warning) when not installed."""
     try:
-        import hypertune  # pylint: disable=import-outside-toplevel
+        import hypertune
     except ImportError:
-        logging.warning('report_loss_to_hypertune is set but cloudml-hypertune is not '
-                        'installed (pip install cloudml-hypertune); not reporting.')
+        logging.warning(
+            'report_loss_to_hypertune is set but cloudml-hypertune is not '
+            'installed (pip install cloudml-hypertune); not reporting.'
+        )
         return None
     return hypertune.HyperTune()

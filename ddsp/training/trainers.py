@@ -9,7 +9,8 @@ import gin
 import keras
 import tensorflow as tf
 
-from ddsp.training import train_util
+from ddsp import validation
+from ddsp.training import checkpoints, train_util
 
 get_strategy = train_util.get_strategy  # Convenience alias; defined in train_util.
 
@@ -50,16 +51,23 @@ class Trainer:
         >>> trainer.save('/tmp/ddsp')  # /tmp/ddsp/ckpt-1 (ckpt-0 had the step been NaN)
     """
 
-    def __init__(self, model, strategy: tf.distribute.Strategy, checkpoints_to_keep: int = 100,
-                 learning_rate: float = 0.001, lr_decay_steps: int = 10000,
-                 lr_decay_rate: float = 0.98, grad_clip_norm: float = 3.0,
-                 restore_keys: Optional[Sequence[Text]] = None, jit_compile: bool = False):
-        if int(checkpoints_to_keep) < 1:
-            raise ValueError(f'Trainer: checkpoints_to_keep must be >= 1; received '
-                             f'{checkpoints_to_keep!r}.')
+    def __init__(
+        self,
+        model,
+        strategy: tf.distribute.Strategy,
+        checkpoints_to_keep: int = 100,
+        learning_rate: float = 0.001,
+        lr_decay_steps: int = 10000,
+        lr_decay_rate: float = 0.98,
+        grad_clip_norm: float = 3.0,
+        restore_keys: Optional[Sequence[Text]] = None,
+        jit_compile: bool = False,
+    ):
         self.model = model
         self.strategy = strategy
-        self.checkpoints_to_keep = int(checkpoints_to_keep)
+        self.checkpoints_to_keep = validation.check_int(
+            'Trainer', 'checkpoints_to_keep', checkpoints_to_keep
+        )
         self.grad_clip_norm = grad_clip_norm
         self.restore_keys = restore_keys
         self.jit_compile = bool(jit_compile)
@@ -67,8 +75,11 @@ class Trainer:
         self._managers = {}
         with self.strategy.scope():
             schedule = keras.optimizers.schedules.ExponentialDecay(
-                initial_learning_rate=learning_rate, decay_steps=lr_decay_steps,
-                decay_rate=lr_decay_rate, staircase=False)
+                initial_learning_rate=learning_rate,
+                decay_steps=lr_decay_steps,
+                decay_rate=lr_decay_rate,
+                staircase=False,
+            )
             self.optimizer = keras.optimizers.Adam(learning_rate=schedule)
 
     # Checkpoints -------------------------------------------------------------------------------
@@ -84,22 +95,28 @@ class Trainer:
         private temporary directory that is deleted right after (TensorFlow's documented
         pattern), and return the chief's path.
         """
-        save_dir = train_util.expand_path(save_dir)
+        save_dir = checkpoints.expand_path(save_dir)
         step = int(self.step.numpy())
         if not train_util.is_chief(self.strategy):
             worker_dir = tempfile.mkdtemp(prefix='ddsp_worker_ckpt_')
             try:
-                tf.train.CheckpointManager(self.get_checkpoint(), directory=worker_dir,
-                                           max_to_keep=1, checkpoint_name='ckpt').save(
-                                               checkpoint_number=step)
+                tf.train.CheckpointManager(
+                    self.get_checkpoint(),
+                    directory=worker_dir,
+                    max_to_keep=1,
+                    checkpoint_name='ckpt',
+                ).save(checkpoint_number=step)
             finally:
                 tf.io.gfile.rmtree(worker_dir)
             return os.path.join(save_dir, f'ckpt-{step}')
         manager = self._managers.get(save_dir)
         if manager is None:
             manager = tf.train.CheckpointManager(
-                self.get_checkpoint(), directory=save_dir,
-                max_to_keep=self.checkpoints_to_keep, checkpoint_name='ckpt')
+                self.get_checkpoint(),
+                directory=save_dir,
+                max_to_keep=self.checkpoints_to_keep,
+                checkpoint_name='ckpt',
+            )
             self._managers[save_dir] = manager
         path = manager.save(checkpoint_number=step)
         logging.info('Saved checkpoint %s.', path)
@@ -119,15 +136,19 @@ class Trainer:
                 do not match the model.
         """
         restore_keys = restore_keys or self.restore_keys
-        path = train_util.get_latest_checkpoint(checkpoint_path)
+        path = checkpoints.get_latest_checkpoint(checkpoint_path)
         with self.strategy.scope():
             if restore_keys:
                 self.model.restore(path, verbose=False, restore_keys=restore_keys)
             else:
                 status = self.get_checkpoint().restore(path)
                 status.assert_existing_objects_matched()
-        logging.info('Restored %s from %s at step %d.', restore_keys or 'model and optimizer',
-                     path, int(self.step.numpy()))
+        logging.info(
+            'Restored %s from %s at step %d.',
+            restore_keys or 'model and optimizer',
+            path,
+            int(self.step.numpy()),
+        )
         return path
 
     # Training ----------------------------------------------------------------------------------
@@ -174,8 +195,10 @@ class Trainer:
         """
         batch = next(inputs) if hasattr(inputs, 'get_next') else inputs
         outputs = self.run(self.step_fn, batch)
-        return {name: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
-                for name, value in outputs.items()}
+        return {
+            name: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+            for name, value in outputs.items()
+        }
 
     @tf.function
     def step_fn(self, batch) -> Dict[Text, tf.Tensor]:
@@ -203,7 +226,8 @@ class Trainer:
         # All replicas must take the same branch: one skipping the update while the others
         # all-reduce their gradients would leave them waiting for it forever.
         n_bad = tf.distribute.get_replica_context().all_reduce(
-            tf.distribute.ReduceOp.SUM, tf.cast(tf.logical_not(finite), tf.float32))
+            tf.distribute.ReduceOp.SUM, tf.cast(tf.logical_not(finite), tf.float32)
+        )
         return tf.equal(n_bad, 0.0)
 
     def _apply_if(self, finite, grads, variables):
@@ -211,6 +235,7 @@ class Trainer:
 
         Zeroed gradients would not do: Adam's moments decay and `iterations` counts the step.
         """
+
         def apply(grads):
             self.optimizer.apply_gradients(zip(grads, variables))
 
@@ -226,9 +251,11 @@ class Trainer:
         # instead (as Keras's LossScaleOptimizer does), running the update for each replica.
         def cross_replica(strategy, finite, grads):
             finite = strategy.experimental_local_results(finite)[0]  # All replicas agree.
-            tf.cond(finite,
-                    lambda: strategy.extended.call_for_each_replica(apply, args=(grads,)),
-                    lambda: None)
+            tf.cond(
+                finite,
+                lambda: strategy.extended.call_for_each_replica(apply, args=(grads,)),
+                lambda: None,
+            )
 
         tf.distribute.get_replica_context().merge_call(cross_replica, args=(finite, grads))
 

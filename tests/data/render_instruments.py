@@ -76,19 +76,20 @@ PEAK = 10 ** (-1 / 20)  # Peak-normalise to -1 dBFS.
 @dataclasses.dataclass(frozen=True)
 class ClipSpec:
     """One clip: which tune, which instrument, how it is played."""
-    name: str               # File stem.
-    instrument: str         # Human-readable.
-    program: int            # General MIDI program, 0-based.
-    corpus: str             # music21 corpus path, e.g. 'oneills1850/0001-0050.abc'.
-    number: int | None      # Tune number inside a multi-tune ABC file (None: the only tune).
-    tempo_qpm: float        # Quarter notes per minute.
-    transpose: int          # Semitones added to every written pitch.
-    pitch_range: tuple      # (lowest, highest) MIDI note the instrument plays well; checked.
-    seed: int               # Seeds vibrato and dynamics.
+
+    name: str  # File stem.
+    instrument: str  # Human-readable.
+    program: int  # General MIDI program, 0-based.
+    corpus: str  # music21 corpus path, e.g. 'oneills1850/0001-0050.abc'.
+    number: int | None  # Tune number inside a multi-tune ABC file (None: the only tune).
+    tempo_qpm: float  # Quarter notes per minute.
+    transpose: int  # Semitones added to every written pitch.
+    pitch_range: tuple  # (lowest, highest) MIDI note the instrument plays well; checked.
+    seed: int  # Seeds vibrato and dynamics.
     duration_s: float = 8.0
     lead_in_s: float = 0.3  # Silence before the first note.
-    tail_s: float = 0.6     # Room for the last release: no note is held past duration - tail.
-    legato: float = 0.92    # Held fraction of each written duration.
+    tail_s: float = 0.6  # Room for the last release: no note is held past duration - tail.
+    legato: float = 0.92  # Held fraction of each written duration.
     max_gap_s: float = 0.06  # ...but the gap to the next note is at most this.
     vibrato_rate_hz: tuple = (5.0, 6.5)
     vibrato_depth_cents: tuple = (15.0, 45.0)
@@ -98,45 +99,140 @@ class ClipSpec:
 
 # The clips tests/test_crepe_accuracy.py scores CREPE and pYIN on.
 CREPE_TEST_CLIPS = [
-    ClipSpec(name='violin', instrument='violin', program=40,
-             corpus='ryansMammoth/ExilesLamentJig.abc', number=None, tempo_qpm=66.0,
-             transpose=0, pitch_range=(55, 93), seed=40),
-    ClipSpec(name='flute', instrument='flute', program=73,
-             corpus='oneills1850/0001-0050.abc', number=2, tempo_qpm=50.0,
-             transpose=0, pitch_range=(60, 96), seed=73),
-    ClipSpec(name='trumpet', instrument='trumpet', program=56,
-             corpus='essenFolksong/altdeu10.abc', number=11, tempo_qpm=160.0,
-             transpose=0, pitch_range=(54, 82), seed=56),
-    ClipSpec(name='cello', instrument='cello', program=42,
-             corpus='oneills1850/0001-0050.abc', number=1, tempo_qpm=44.0,
-             transpose=-24, pitch_range=(36, 72), seed=42),
+    ClipSpec(
+        name='violin',
+        instrument='violin',
+        program=40,
+        corpus='ryansMammoth/ExilesLamentJig.abc',
+        number=None,
+        tempo_qpm=66.0,
+        transpose=0,
+        pitch_range=(55, 93),
+        seed=40,
+    ),
+    ClipSpec(
+        name='flute',
+        instrument='flute',
+        program=73,
+        corpus='oneills1850/0001-0050.abc',
+        number=2,
+        tempo_qpm=50.0,
+        transpose=0,
+        pitch_range=(60, 96),
+        seed=73,
+    ),
+    ClipSpec(
+        name='trumpet',
+        instrument='trumpet',
+        program=56,
+        corpus='essenFolksong/altdeu10.abc',
+        number=11,
+        tempo_qpm=160.0,
+        transpose=0,
+        pitch_range=(54, 82),
+        seed=56,
+    ),
+    ClipSpec(
+        name='cello',
+        instrument='cello',
+        program=42,
+        corpus='oneills1850/0001-0050.abc',
+        number=1,
+        tempo_qpm=44.0,
+        transpose=-24,
+        pitch_range=(36, 72),
+        seed=42,
+    ),
 ]
 
 # The example dataset shipped in data/violin/ (see data/violin/SOURCES.md): about 3.4 minutes of
 # solo violin, seven tunes, rendered with
 #     .venv/bin/python tests/data/render_instruments.py --set violin_dataset --out_dir data/violin
 VIOLIN_DATASET_CLIPS = [
-    ClipSpec(name='heathy_hill', instrument='violin', program=40,
-             corpus='oneills1850/0001-0050.abc', number=3, tempo_qpm=72.0,
-             transpose=12, pitch_range=(55, 93), seed=1003, duration_s=30.0),
-    ClipSpec(name='girl_of_my_heart', instrument='violin', program=40,
-             corpus='oneills1850/0001-0050.abc', number=4, tempo_qpm=80.0,
-             transpose=0, pitch_range=(55, 93), seed=1004, duration_s=30.0),
-    ClipSpec(name='dark_woman', instrument='violin', program=40,
-             corpus='oneills1850/0001-0050.abc', number=6, tempo_qpm=70.0,
-             transpose=0, pitch_range=(55, 93), seed=1006, duration_s=30.0),
-    ClipSpec(name='friars_hill', instrument='violin', program=40,
-             corpus='oneills1850/0001-0050.abc', number=10, tempo_qpm=96.0,
-             transpose=0, pitch_range=(55, 93), seed=1010, duration_s=30.0),
-    ClipSpec(name='red_haired_girl', instrument='violin', program=40,
-             corpus='oneills1850/0001-0050.abc', number=12, tempo_qpm=60.0,
-             transpose=0, pitch_range=(55, 93), seed=1012, duration_s=30.0),
-    ClipSpec(name='arkansas_traveller', instrument='violin', program=40,
-             corpus='ryansMammoth/ArkansasTravellerReel.abc', number=None, tempo_qpm=90.0,
-             transpose=0, pitch_range=(55, 93), seed=2001, duration_s=24.0),
-    ClipSpec(name='acrobats_hornpipe', instrument='violin', program=40,
-             corpus='ryansMammoth/AcrobatsHornpipe.abc', number=None, tempo_qpm=100.0,
-             transpose=0, pitch_range=(55, 93), seed=2002, duration_s=30.0),
+    ClipSpec(
+        name='heathy_hill',
+        instrument='violin',
+        program=40,
+        corpus='oneills1850/0001-0050.abc',
+        number=3,
+        tempo_qpm=72.0,
+        transpose=12,
+        pitch_range=(55, 93),
+        seed=1003,
+        duration_s=30.0,
+    ),
+    ClipSpec(
+        name='girl_of_my_heart',
+        instrument='violin',
+        program=40,
+        corpus='oneills1850/0001-0050.abc',
+        number=4,
+        tempo_qpm=80.0,
+        transpose=0,
+        pitch_range=(55, 93),
+        seed=1004,
+        duration_s=30.0,
+    ),
+    ClipSpec(
+        name='dark_woman',
+        instrument='violin',
+        program=40,
+        corpus='oneills1850/0001-0050.abc',
+        number=6,
+        tempo_qpm=70.0,
+        transpose=0,
+        pitch_range=(55, 93),
+        seed=1006,
+        duration_s=30.0,
+    ),
+    ClipSpec(
+        name='friars_hill',
+        instrument='violin',
+        program=40,
+        corpus='oneills1850/0001-0050.abc',
+        number=10,
+        tempo_qpm=96.0,
+        transpose=0,
+        pitch_range=(55, 93),
+        seed=1010,
+        duration_s=30.0,
+    ),
+    ClipSpec(
+        name='red_haired_girl',
+        instrument='violin',
+        program=40,
+        corpus='oneills1850/0001-0050.abc',
+        number=12,
+        tempo_qpm=60.0,
+        transpose=0,
+        pitch_range=(55, 93),
+        seed=1012,
+        duration_s=30.0,
+    ),
+    ClipSpec(
+        name='arkansas_traveller',
+        instrument='violin',
+        program=40,
+        corpus='ryansMammoth/ArkansasTravellerReel.abc',
+        number=None,
+        tempo_qpm=90.0,
+        transpose=0,
+        pitch_range=(55, 93),
+        seed=2001,
+        duration_s=24.0,
+    ),
+    ClipSpec(
+        name='acrobats_hornpipe',
+        instrument='violin',
+        program=40,
+        corpus='ryansMammoth/AcrobatsHornpipe.abc',
+        number=None,
+        tempo_qpm=100.0,
+        transpose=0,
+        pitch_range=(55, 93),
+        seed=2002,
+        duration_s=30.0,
+    ),
 ]
 
 CLIP_SETS = {'crepe_test': CREPE_TEST_CLIPS, 'violin_dataset': VIOLIN_DATASET_CLIPS}
@@ -145,6 +241,7 @@ CLIP_SETS = {'crepe_test': CREPE_TEST_CLIPS, 'violin_dataset': VIOLIN_DATASET_CL
 # ----------------------------------------------------------------------------------------------
 # Melody from the music21 corpus.
 # ----------------------------------------------------------------------------------------------
+
 
 def load_melody(corpus_path, number=None):
     """([(offset_quarters, duration_quarters, midi_pitch)], title) of a tune from music21's corpus.
@@ -166,8 +263,7 @@ def load_melody(corpus_path, number=None):
     for measure in measures:
         carried = {}  # (step, octave) -> alteration written earlier in this bar.
         base = measure.getOffsetInHierarchy(score) if measure is not part else 0.0
-        elements = sorted(measure.recurse().notes,
-                          key=lambda e: e.getOffsetInHierarchy(measure))
+        elements = sorted(measure.recurse().notes, key=lambda e: e.getOffsetInHierarchy(measure))
         for element in elements:
             duration = float(element.quarterLength)
             if duration <= 0 or element.duration.isGrace:
@@ -186,8 +282,12 @@ def load_melody(corpus_path, number=None):
             midi = int(round(midi))
             offset = base + float(element.getOffsetInHierarchy(measure))
             tied = element.tie is not None and element.tie.type in ('start', 'continue')
-            if notes and notes[-1][3] and abs(notes[-1][0] + notes[-1][1] - offset) < 1e-6 \
-                    and notes[-1][2] == midi:
+            if (
+                notes
+                and notes[-1][3]
+                and abs(notes[-1][0] + notes[-1][1] - offset) < 1e-6
+                and notes[-1][2] == midi
+            ):
                 notes[-1][1] += duration
                 notes[-1][3] = tied
             else:
@@ -220,8 +320,10 @@ def schedule_notes(melody, spec):
     lo, hi = spec.pitch_range
     pitches = [p for _, _, p in events]
     if min(pitches) < lo or max(pitches) > hi:
-        raise ValueError(f'{spec.name}: pitches {min(pitches)}-{max(pitches)} leave the '
-                         f'range {lo}-{hi}; change `transpose`.')
+        raise ValueError(
+            f'{spec.name}: pitches {min(pitches)}-{max(pitches)} leave the '
+            f'range {lo}-{hi}; change `transpose`.'
+        )
     for (_, end, _), (nxt, _, _) in zip(events, events[1:]):
         if end > nxt:
             raise ValueError(f'{spec.name}: notes overlap; the melody is not monophonic.')
@@ -231,6 +333,7 @@ def schedule_notes(melody, spec):
 # ----------------------------------------------------------------------------------------------
 # Performance: vibrato and dynamics, as curves on a 1 ms grid.
 # ----------------------------------------------------------------------------------------------
+
 
 def _smoothstep(x):
     x = np.clip(x, 0.0, 1.0)
@@ -274,8 +377,7 @@ def dynamics(events, spec, rng, n_ms):
         i0, i1 = int(round(onset * 1000)), int(round(offset * 1000))
         level = phrase[i0]
         accent = 0.15 if rng.uniform() < 0.3 else 0.0
-        v = lo_v + (hi_v - lo_v) * np.clip(0.25 + 0.6 * level + accent + rng.normal(0, 0.05),
-                                            0, 1)
+        v = lo_v + (hi_v - lo_v) * np.clip(0.25 + 0.6 * level + accent + rng.normal(0, 0.05), 0, 1)
         velocities.append(int(round(v)))
         if offset - onset >= 0.4:  # Messa di voce on long notes: swell and fade within.
             u = (t[i0:i1] - onset) / (offset - onset)
@@ -287,6 +389,7 @@ def dynamics(events, spec, rng, n_ms):
 # ----------------------------------------------------------------------------------------------
 # MIDI file and rendering.
 # ----------------------------------------------------------------------------------------------
+
 
 def write_midi(path, spec, events, velocities, bend_cents_ms, expression_ms):
     """One-track MIDI file on channel 0; returns the bend values sent, per 10 ms step."""
@@ -306,8 +409,8 @@ def write_midi(path, spec, events, velocities, bend_cents_ms, expression_ms):
         mido.Message('control_change', channel=ch, control=100, value=127),
         mido.Message('control_change', channel=ch, control=7, value=127),  # Channel volume.
         mido.Message('control_change', channel=ch, control=10, value=64),  # Pan centre.
-        mido.Message('control_change', channel=ch, control=91, value=0),   # Reverb send.
-        mido.Message('control_change', channel=ch, control=93, value=0),   # Chorus send.
+        mido.Message('control_change', channel=ch, control=91, value=0),  # Reverb send.
+        mido.Message('control_change', channel=ch, control=93, value=0),  # Chorus send.
         mido.Message('pitchwheel', channel=ch, pitch=0),
     ]
     for i, msg in enumerate(setup):
@@ -317,8 +420,9 @@ def write_midi(path, spec, events, velocities, bend_cents_ms, expression_ms):
     for ms in range(n_ms):
         value = int(expression_ms[ms])
         if value != previous:
-            timed.append((ms, 50, mido.Message('control_change', channel=ch, control=11,
-                                               value=value)))
+            timed.append(
+                (ms, 50, mido.Message('control_change', channel=ch, control=11, value=value))
+            )
             previous = value
     # Bend: every 10 ms, the curve at the middle of the step; only when the value changes.
     step_ms = 1000 // FRAME_RATE
@@ -333,13 +437,28 @@ def write_midi(path, spec, events, velocities, bend_cents_ms, expression_ms):
             timed.append((k * step_ms, 60, mido.Message('pitchwheel', channel=ch, pitch=units)))
             previous = units
     for (onset, offset, pitch), velocity in zip(events, velocities):
-        timed.append((int(round(onset * 1000)), 70,
-                      mido.Message('note_on', channel=ch, note=pitch, velocity=velocity)))
-        timed.append((int(round(offset * 1000)), 40,
-                      mido.Message('note_off', channel=ch, note=pitch, velocity=0)))
+        timed.append(
+            (
+                int(round(onset * 1000)),
+                70,
+                mido.Message('note_on', channel=ch, note=pitch, velocity=velocity),
+            )
+        )
+        timed.append(
+            (
+                int(round(offset * 1000)),
+                40,
+                mido.Message('note_off', channel=ch, note=pitch, velocity=0),
+            )
+        )
     # A last harmless event keeps the player (and so the render) running to the clip's end.
-    timed.append((n_ms, 90, mido.Message('control_change', channel=ch, control=11,
-                                         value=int(expression_ms[-1]))))
+    timed.append(
+        (
+            n_ms,
+            90,
+            mido.Message('control_change', channel=ch, control=11, value=int(expression_ms[-1])),
+        )
+    )
     timed.sort(key=lambda item: (item[0], item[1]))
 
     midi = mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_BEAT)
@@ -361,8 +480,9 @@ def _check_bend_released(sent, events, step_ms):
     """The bend is 0 at every note-on and for the last 40 ms before every note-off."""
     for onset, offset, _ in events:
         on_ms, off_ms = int(round(onset * 1000)), int(round(offset * 1000))
-        steps = [k for k in range(len(sent))
-                 if k * step_ms < off_ms and (k + 1) * step_ms > off_ms - 40]
+        steps = [
+            k for k in range(len(sent)) if k * step_ms < off_ms and (k + 1) * step_ms > off_ms - 40
+        ]
         steps.append(on_ms // step_ms)
         if any(sent[k] != 0 for k in steps):
             raise AssertionError(f'bend not at 0 around the note {onset}-{offset} s')
@@ -377,16 +497,38 @@ def render_midi(midi_path, n_samples, soundfont=SOUNDFONT):
 
     fluidsynth = shutil.which('fluidsynth')
     if fluidsynth is None:
-        raise RuntimeError('fluidsynth not found: apt-get install -y --no-install-recommends '
-                           'fluidsynth fluid-soundfont-gm')
+        raise RuntimeError(
+            'fluidsynth not found: apt-get install -y --no-install-recommends '
+            'fluidsynth fluid-soundfont-gm'
+        )
     if not os.path.exists(soundfont):
         raise RuntimeError(f'{soundfont} not found: apt-get install fluid-soundfont-gm')
     with tempfile.TemporaryDirectory() as tmp:
         wav = os.path.join(tmp, 'out.wav')
-        subprocess.run([fluidsynth, '-ni', '-q', '-R', '0', '-C', '0', '-g', '1.0',
-                        '-r', str(SAMPLE_RATE), '-O', 'float', '-F', wav, soundfont,
-                        str(midi_path)], check=True, stdin=subprocess.DEVNULL,
-                       capture_output=True)
+        subprocess.run(
+            [
+                fluidsynth,
+                '-ni',
+                '-q',
+                '-R',
+                '0',
+                '-C',
+                '0',
+                '-g',
+                '1.0',
+                '-r',
+                str(SAMPLE_RATE),
+                '-O',
+                'float',
+                '-F',
+                wav,
+                soundfont,
+                str(midi_path),
+            ],
+            check=True,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+        )
         audio, sample_rate = sf.read(wav, dtype='float64', always_2d=True)
     if sample_rate != SAMPLE_RATE:
         raise RuntimeError(f'fluidsynth wrote {sample_rate} Hz, expected {SAMPLE_RATE}.')
@@ -415,9 +557,14 @@ def ground_truth(events, velocities, bend_cents_ms, expression_ms, n_samples):
         mask |= inside
         velocity[note] = vel
         f0[note] = 440.0 * 2.0 ** ((pitch + bend[note] / 100.0 - 69) / 12)
-    return dict(f0_hz=f0.astype(np.float32), mask=mask, held=held,
-                bend_cents=np.where(held, bend, 0).astype(np.float32),
-                expression=expression_ms[ms].astype(np.float32), velocity=velocity)
+    return dict(
+        f0_hz=f0.astype(np.float32),
+        mask=mask,
+        held=held,
+        bend_cents=np.where(held, bend, 0).astype(np.float32),
+        expression=expression_ms[ms].astype(np.float32),
+        velocity=velocity,
+    )
 
 
 def to_pcm16(audio):
@@ -461,22 +608,39 @@ def render_clip(spec, out_dir, soundfont=SOUNDFONT):
     sf.write(flac_path, pcm, SAMPLE_RATE, format='FLAC', subtype='PCM_16')
 
     truth = ground_truth(events, velocities, bend_ms, expression_ms, n_samples)
-    notes = np.array([(on, off, p, v) for (on, off, p), v in zip(events, velocities)],
-                     np.float64)
+    notes = np.array([(on, off, p, v) for (on, off, p), v in zip(events, velocities)], np.float64)
     npz_path = out_dir / f'{spec.name}.npz'
-    write_npz(npz_path, dict(
-        **truth, notes=notes, frame_rate=np.int32(FRAME_RATE),
-        sample_rate=np.int32(SAMPLE_RATE), n_samples=np.int64(n_samples),
-        gain=np.float64(gain), program=np.int32(spec.program),
-        transpose=np.int32(spec.transpose), tempo_qpm=np.float64(spec.tempo_qpm),
-        title=np.str_(title), corpus=np.str_(spec.corpus),
-        number=np.str_('' if spec.number is None else str(spec.number)),
-        instrument=np.str_(spec.instrument), soundfont=np.str_(os.path.basename(soundfont))))
-    return dict(name=spec.name, title=title, n_notes=len(events),
-                pitch_range=(min(p for _, _, p in events), max(p for _, _, p in events)),
-                gain=gain, flac=flac_path, npz=npz_path,
-                flac_bytes=flac_path.stat().st_size, npz_bytes=npz_path.stat().st_size,
-                flac_md5=hashlib.md5(flac_path.read_bytes()).hexdigest())
+    write_npz(
+        npz_path,
+        dict(
+            **truth,
+            notes=notes,
+            frame_rate=np.int32(FRAME_RATE),
+            sample_rate=np.int32(SAMPLE_RATE),
+            n_samples=np.int64(n_samples),
+            gain=np.float64(gain),
+            program=np.int32(spec.program),
+            transpose=np.int32(spec.transpose),
+            tempo_qpm=np.float64(spec.tempo_qpm),
+            title=np.str_(title),
+            corpus=np.str_(spec.corpus),
+            number=np.str_('' if spec.number is None else str(spec.number)),
+            instrument=np.str_(spec.instrument),
+            soundfont=np.str_(os.path.basename(soundfont)),
+        ),
+    )
+    return dict(
+        name=spec.name,
+        title=title,
+        n_notes=len(events),
+        pitch_range=(min(p for _, _, p in events), max(p for _, _, p in events)),
+        gain=gain,
+        flac=flac_path,
+        npz=npz_path,
+        flac_bytes=flac_path.stat().st_size,
+        npz_bytes=npz_path.stat().st_size,
+        flac_md5=hashlib.md5(flac_path.read_bytes()).hexdigest(),
+    )
 
 
 def main(argv=None):
@@ -494,9 +658,11 @@ def main(argv=None):
         specs = [s for s in specs if s.name in args.clips]
     for spec in specs:
         info = render_clip(spec, args.out_dir, args.soundfont)
-        print(f"{info['name']:8s} {info['title']!r}: {info['n_notes']} notes, MIDI "
-              f"{info['pitch_range'][0]}-{info['pitch_range'][1]}, gain {info['gain']:.3f}, "
-              f"{info['flac_bytes']} + {info['npz_bytes']} bytes, md5 {info['flac_md5']}")
+        print(
+            f'{info["name"]:8s} {info["title"]!r}: {info["n_notes"]} notes, MIDI '
+            f'{info["pitch_range"][0]}-{info["pitch_range"][1]}, gain {info["gain"]:.3f}, '
+            f'{info["flac_bytes"]} + {info["npz_bytes"]} bytes, md5 {info["flac_md5"]}'
+        )
     return 0
 
 

@@ -27,11 +27,17 @@ def run_script(script, timeout=300):
     before TensorFlow starts) and returns the JSON dict it prints after 'RESULTS '."""
     env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='')
     env.pop('TF_CONFIG', None)
-    result = subprocess.run([sys.executable, '-c', script], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, '-c', script],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     lines = [line for line in result.stdout.splitlines() if line.startswith('RESULTS')]
     assert lines, result.stdout[-2000:] + result.stderr[-4000:]
-    return json.loads(lines[0][len('RESULTS '):])  # json reads NaN; literal_eval does not.
+    return json.loads(lines[0][len('RESULTS ') :])  # json reads NaN; literal_eval does not.
 
 
 def make_features(n_examples=4, seed=0):
@@ -41,9 +47,11 @@ def make_features(n_examples=4, seed=0):
     f0 = rng.uniform(220.0, 440.0, size=(n_examples, 1))
     audio = sum(0.3 / k * np.sin(2 * np.pi * k * f0 * t) for k in (1, 2, 3))
     audio = audio * np.linspace(1.0, 0.3, N_SAMPLES) + 0.01 * rng.standard_normal(audio.shape)
-    return {'audio': audio.astype(np.float32),
-            'f0_hz': np.repeat(f0, N_FRAMES, axis=1).astype(np.float32),
-            'loudness_db': np.full((n_examples, N_FRAMES), -30.0, np.float32)}
+    return {
+        'audio': audio.astype(np.float32),
+        'f0_hz': np.repeat(f0, N_FRAMES, axis=1).astype(np.float32),
+        'loudness_db': np.full((n_examples, N_FRAMES), -30.0, np.float32),
+    }
 
 
 class Provider:
@@ -66,16 +74,24 @@ def make_autoencoder(ch=16, seed=0, noise=True, fft_sizes=FFT_SIZES):
     `fft_sizes` trace faster.
     """
     import keras
+
     keras.utils.set_random_seed(seed)
     dag = [(synths.Harmonic(N_SAMPLES, SAMPLE_RATE), ['amps', 'harmonic_distribution', 'f0_hz'])]
     if noise:
-        dag += [(synths.FilteredNoise(N_SAMPLES, window_size=0), ['noise_magnitudes']),
-                (processors.Add(), ['filtered_noise/signal', 'harmonic/signal'])]
+        dag += [
+            (synths.FilteredNoise(N_SAMPLES, window_size=0), ['noise_magnitudes']),
+            (processors.Add(), ['filtered_noise/signal', 'harmonic/signal']),
+        ]
     group = processors.ProcessorGroup(dag=dag)
     return models.Autoencoder(
         preprocessor=preprocessing.F0LoudnessPreprocessor(time_steps=N_FRAMES),
         decoder=decoders.RnnFcDecoder(
-            rnn_channels=ch, ch=ch, layers_per_stack=1, input_keys=('ld_scaled', 'f0_scaled'),
-            output_splits=(('amps', 1), ('harmonic_distribution', 8), ('noise_magnitudes', 8))),
+            rnn_channels=ch,
+            ch=ch,
+            layers_per_stack=1,
+            input_keys=('ld_scaled', 'f0_scaled'),
+            output_splits=(('amps', 1), ('harmonic_distribution', 8), ('noise_magnitudes', 8)),
+        ),
         processor_group=group,
-        losses=[losses.SpectralLoss(fft_sizes=fft_sizes, logmag_weight=1.0)])
+        losses=[losses.SpectralLoss(fft_sizes=fft_sizes, logmag_weight=1.0)],
+    )

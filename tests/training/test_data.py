@@ -23,10 +23,13 @@ def _write_records(path, examples):
     """Writes dicts of float arrays (or bytes) as tf.train.Examples to one TFRecord file."""
     with tf.io.TFRecordWriter(str(path)) as writer:
         for ex in examples:
-            feature = {k: _bytes_feature(v) if isinstance(v, bytes) else _float_feature(v)
-                       for k, v in ex.items()}
-            writer.write(tf.train.Example(
-                features=tf.train.Features(feature=feature)).SerializeToString())
+            feature = {
+                k: _bytes_feature(v) if isinstance(v, bytes) else _float_feature(v)
+                for k, v in ex.items()
+            }
+            writer.write(
+                tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+            )
 
 
 def _examples(n, n_samples, n_frames, n_16k=None, start=0, seed=0):
@@ -58,28 +61,52 @@ def _by_index(examples):
 # ------------------------------------------------------------------------------------------
 # TFRecordProvider and LegacyTFRecordProvider.
 # ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize('secs, frame_rate, centered, n_frames', [
-    (4, 250, False, 1000), (4, 250, True, 1001), (4, 50, True, 201), (4, 100, False, 400),
-    (4, 100, True, 401), (2, 200, False, 400)])
+@pytest.mark.parametrize(
+    'secs, frame_rate, centered, n_frames',
+    [
+        (4, 250, False, 1000),
+        (4, 250, True, 1001),
+        (4, 50, True, 201),
+        (4, 100, False, 400),
+        (4, 100, True, 401),
+        (2, 200, False, 400),
+    ],
+)
 def test_frame_counts_follow_the_framing_arithmetic(secs, frame_rate, centered, n_frames):
-    provider = data.TFRecordProvider('unused*', example_secs=secs, frame_rate=frame_rate,
-                                     centered=centered)
+    provider = data.TFRecordProvider(
+        'unused*', example_secs=secs, frame_rate=frame_rate, centered=centered
+    )
     shapes = {k: v.shape for k, v in provider.features_dict.items()}
-    assert shapes == {'audio': [16000 * secs], 'audio_16k': [16000 * secs],
-                      'f0_hz': [n_frames], 'f0_confidence': [n_frames],
-                      'loudness_db': [n_frames]}
+    assert shapes == {
+        'audio': [16000 * secs],
+        'audio_16k': [16000 * secs],
+        'f0_hz': [n_frames],
+        'f0_confidence': [n_frames],
+        'loudness_db': [n_frames],
+    }
 
 
-@pytest.mark.parametrize('sample_rate, frame_rate, centered, n_frames', [
-    (16000, 250, False, 1000), (16000, 250, True, 1001), (48000, 100, False, 400),
-    (48000, 100, True, 401)])
+@pytest.mark.parametrize(
+    'sample_rate, frame_rate, centered, n_frames',
+    [
+        (16000, 250, False, 1000),
+        (16000, 250, True, 1001),
+        (48000, 100, False, 400),
+        (48000, 100, True, 401),
+    ],
+)
 def test_tfrecord_round_trip(tmp_path, sample_rate, frame_rate, centered, n_frames):
-    written = (_examples(2, 4 * sample_rate, n_frames, n_16k=64000)
-               + _examples(1, 4 * sample_rate, n_frames, n_16k=64000, start=2))
+    written = _examples(2, 4 * sample_rate, n_frames, n_16k=64000) + _examples(
+        1, 4 * sample_rate, n_frames, n_16k=64000, start=2
+    )
     _write_records(tmp_path / 'train.tfrecord-00000-of-00002', written[:2])
     _write_records(tmp_path / 'train.tfrecord-00001-of-00002', written[2:])
-    provider = data.TFRecordProvider(str(tmp_path / 'train.tfrecord*'), sample_rate=sample_rate,
-                                     frame_rate=frame_rate, centered=centered)
+    provider = data.TFRecordProvider(
+        str(tmp_path / 'train.tfrecord*'),
+        sample_rate=sample_rate,
+        frame_rate=frame_rate,
+        centered=centered,
+    )
     assert (provider.sample_rate, provider.frame_rate) == (sample_rate, frame_rate)
     read = _by_index(_read_all(provider.get_dataset(shuffle=False)))
     assert sorted(read) == [0, 1, 2]
@@ -92,6 +119,63 @@ def test_tfrecord_round_trip(tmp_path, sample_rate, frame_rate, centered, n_fram
     assert read[0]['audio'].shape == (4 * sample_rate,)
     assert read[0]['audio_16k'].shape == (64000,)
     assert read[0]['f0_hz'].shape == (n_frames,)
+
+
+@pytest.mark.parametrize(
+    'sample_rate, frame_rate, example_secs, centered',
+    [
+        (16000, 250, 1, False),
+        (16000, 250, 1, True),
+        (22050, 50, 0.5, False),
+        (24000, 200, 0.5, True),
+        (32000, 100, 0.25, True),
+        (44100, 100, 1, True),
+        (48000, 50, 0.2, False),
+    ],
+)
+def test_prepared_records_parse_with_the_provider_spec(
+    tmp_path, sample_rate, frame_rate, example_secs, centered
+):
+    # The writer (ddsp_prepare_tfrecord's example cutting and serialization) and the reader
+    # share one schema: what one writes, the other parses, at every rate it accepts.
+    from ddsp.training.data_preparation import prepare_tfrecord_lib as lib
+
+    sizes = lib.check_config(
+        sample_rate, frame_rate, example_secs=example_secs, hop_secs=example_secs, chunk_secs=0
+    )
+    n = 3 * sizes['example_samples']
+    rng = np.random.default_rng(frame_rate)
+    n_frames = n // (sample_rate // frame_rate) + int(centered)  # As add_features gives.
+    chunk = {
+        'audio': rng.uniform(-1, 1, n).astype(np.float32),
+        'audio_16k': rng.uniform(-1, 1, n * 16000 // sample_rate).astype(np.float32),
+        **{
+            k: rng.uniform(size=n_frames).astype(np.float32)
+            for k in ('f0_hz', 'f0_confidence', 'loudness_db')
+        },
+    }
+    written = lib.split_examples(chunk, sizes, centered)
+    assert len(written) == 3
+    path = tmp_path / 'prepared.tfrecord'
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for ex in written:
+            writer.write(lib.to_tf_example(ex))
+    provider = data.TFRecordProvider(
+        str(path),
+        example_secs=example_secs,
+        sample_rate=sample_rate,
+        frame_rate=frame_rate,
+        centered=centered,
+    )
+    assert provider.features_dict == lib.feature_spec(
+        sample_rate, frame_rate, example_secs, center=centered
+    )
+    read = _read_all(provider.get_dataset(shuffle=False))
+    assert len(read) == 3
+    for got, ex in zip(read, written):
+        assert sorted(got) == sorted(ex)
+        for key in ex:
+            np.testing.assert_array_equal(got[key], ex[key], err_msg=key)
 
 
 def test_legacy_provider_reads_records_without_audio_16k(tmp_path):
@@ -118,8 +202,11 @@ def test_missing_feature_is_named_with_the_features_present(tmp_path):
 def test_wrong_lengths_are_reported_with_the_settings(tmp_path):
     _write_records(tmp_path / 'same.tfrecord', _examples(1, 64000, 1000, n_16k=64000))
     provider = data.TFRecordProvider(str(tmp_path / 'same.tfrecord'), centered=True)
-    with pytest.raises(ValueError, match=r"'f0_hz'.*has 1000 values, expected 1001.*"
-                                         r"centered=True"):
+    with pytest.raises(
+        ValueError,
+        match=r"'f0_hz'.*has 1000 values, expected 1001.*"
+        r'centered=True',
+    ):
         provider.get_dataset()
     provider = data.TFRecordProvider(str(tmp_path / 'same.tfrecord'), sample_rate=48000)
     with pytest.raises(ValueError, match=r"'audio'.*64000 values, expected 192000"):
@@ -131,8 +218,9 @@ def test_wrong_feature_type_is_reported(tmp_path):
     with tf.io.TFRecordWriter(str(tmp_path / 'ints.tfrecord')) as writer:
         feature = {k: _float_feature(v) for k, v in ex.items()}
         feature['f0_hz'] = tf.train.Feature(int64_list=tf.train.Int64List(value=[1] * 1000))
-        writer.write(tf.train.Example(
-            features=tf.train.Features(feature=feature)).SerializeToString())
+        writer.write(
+            tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+        )
     with pytest.raises(ValueError, match=r"'f0_hz'.*is stored as int64_list, expected float_list"):
         data.TFRecordProvider(str(tmp_path / 'ints.tfrecord')).get_dataset()
 
@@ -141,7 +229,7 @@ def test_file_pattern_matching_nothing_is_named(tmp_path):
     pattern = str(tmp_path / 'nothing-here*.tfrecord')
     with pytest.raises(FileNotFoundError, match='nothing-here'):
         data.TFRecordProvider(pattern).get_dataset()
-    with pytest.raises(ValueError, match='needs a file_pattern'):
+    with pytest.raises(ValueError, match='file_pattern must be'):
         data.TFRecordProvider()
 
 
@@ -226,7 +314,7 @@ def test_zipped_provider(tmp_path):
     assert weighted.batch_sizes(5) == [1, 4]
     batch_a, batch_b = next(iter(weighted.get_batch(8, shuffle=False)))
     assert batch_a['audio'].shape == (2, 160) and batch_b['audio'].shape == (6, 160)
-    with pytest.raises(ValueError, match='gives a provider no examples'):
+    with pytest.raises(ValueError, match='large enough to give every provider an example'):
         data.ZippedProvider([a, b], batch_size_ratios=(1, 99)).batch_sizes(4)
     # drop_remainder defaults to False for ZippedProvider; zip stops with the shortest.
     batches = list(weighted.get_batch(8, shuffle=False, repeats=1))
@@ -236,12 +324,14 @@ def test_zipped_provider(tmp_path):
 
 def test_multi_provider_checks_rates_and_ratios():
     a = data.TFRecordProvider('x*')
-    with pytest.raises(ValueError, match='same sample_rate and frame_rate'):
+    with pytest.raises(ValueError, match=r'\(sample_rate, frame_rate\) must be the same'):
         data.MixedProvider([a, data.TFRecordProvider('y*', sample_rate=48000)])
     with pytest.raises(ValueError, match='one non-negative share per provider'):
         data.BaseMultiProvider([a, a], batch_size_ratios=(1,))
     assert data.BaseMultiProvider([a, a], batch_size_ratios=(2, 6)).batch_size_ratios == [
-        0.25, 0.75]
+        0.25,
+        0.75,
+    ]
 
 
 def test_mixed_provider_samples_with_the_ratios(tmp_path):
@@ -257,8 +347,9 @@ def test_mixed_provider_samples_with_the_ratios(tmp_path):
     batch = next(iter(even.get_batch(400, shuffle=False)))
     assert abs(float(np.mean(batch['audio'][:, 0].numpy() >= 1000)) - 0.5) < 0.08
     with pytest.raises(ValueError, match=r"same features.*'audio_16k'"):
-        data.MixedProvider([a, _small_provider(tmp_path / 'c', 2, cls=data.TFRecordProvider)]
-                           ).get_dataset()
+        data.MixedProvider(
+            [a, _small_provider(tmp_path / 'c', 2, cls=data.TFRecordProvider)]
+        ).get_dataset()
     # One pass gives every example once: sampling goes on from the others when one ends.
     seen = sorted(int(ex['audio'][0]) for ex in mixed.get_dataset(shuffle=False))
     assert seen == list(range(300)) + list(range(1000, 1300))
@@ -270,10 +361,17 @@ def test_mixed_provider_samples_with_the_ratios(tmp_path):
 def test_synthetic_notes_shapes_and_values(tmp_path):
     t, h, m = 5, 4, 3
     rng = np.random.default_rng(0)
-    shapes = {'f0_hz': (t, 1), 'harm_amp': (t, 1), 'harm_dist': (t, h), 'sin_amps': (t, h),
-              'sin_freqs': (t, h), 'noise_magnitudes': (t, m)}
-    written = [{k: rng.uniform(size=s).astype(np.float32) for k, s in shapes.items()}
-               for _ in range(2)]
+    shapes = {
+        'f0_hz': (t, 1),
+        'harm_amp': (t, 1),
+        'harm_dist': (t, h),
+        'sin_amps': (t, h),
+        'sin_freqs': (t, h),
+        'noise_magnitudes': (t, m),
+    }
+    written = [
+        {k: rng.uniform(size=s).astype(np.float32) for k, s in shapes.items()} for _ in range(2)
+    ]
     _write_records(tmp_path / 'synth.tfrecord', written)
     provider = data.SyntheticNotes(t, h, m, file_pattern=str(tmp_path / 'synth.tfrecord'))
     read = _read_all(provider.get_dataset(shuffle=False))
@@ -292,8 +390,9 @@ def test_experimental_data_provider_loads_a_saved_dataset(tmp_path):
     saved.save(str(tmp_path / 'saved'))
     provider = data.ExperimentalDataProvider(str(tmp_path / 'saved'), 16000, 250)
     read = _read_all(provider.get_dataset())
-    np.testing.assert_array_equal(np.stack([ex['audio'] for ex in read]),
-                                  np.arange(12.0).reshape(3, 4))
+    np.testing.assert_array_equal(
+        np.stack([ex['audio'] for ex in read]), np.arange(12.0).reshape(3, 4)
+    )
     with pytest.raises(FileNotFoundError, match='missing'):
         data.ExperimentalDataProvider(str(tmp_path / 'missing'), 16000, 250).get_dataset()
 
@@ -305,12 +404,25 @@ def test_nsynth_tfds_with_mock_data(caplog):
     assert 'public bucket' in caplog.text
     with tfds.testing.mock_data(num_examples=3):
         examples = _read_all(provider.get_dataset(shuffle=False))
-        plain = next(iter(data.NSynthTfds(data_dir='/nowhere', include_note_labels=False)
-                          .get_batch(2, shuffle=False)))
+        plain = next(
+            iter(
+                data.NSynthTfds(data_dir='/nowhere', include_note_labels=False).get_batch(
+                    2, shuffle=False
+                )
+            )
+        )
     assert len(examples) == 3
     ex = examples[0]
-    assert sorted(ex) == ['audio', 'f0_confidence', 'f0_hz', 'instrument', 'instrument_family',
-                          'instrument_source', 'loudness_db', 'pitch']
+    assert sorted(ex) == [
+        'audio',
+        'f0_confidence',
+        'f0_hz',
+        'instrument',
+        'instrument_family',
+        'instrument_source',
+        'loudness_db',
+        'pitch',
+    ]
     assert ex['audio'].shape == (64000,)
     assert ex['f0_hz'].shape == ex['f0_confidence'].shape == ex['loudness_db'].shape == (1000,)
     assert ex['pitch'].shape == () and ex['instrument'].dtype == np.int64
@@ -325,30 +437,38 @@ def test_urmp_file_patterns():
     assert urmp.file_pattern == '/data/urmp/all_instruments_train_v2.tfrecord*'
     assert 'audio_16k' not in urmp.features_dict
     assert len(data.URMP_INSTRUMENTS) == 13
-    with pytest.raises(ValueError, match="Unknown URMP instrument_key 'violin'"):
+    with pytest.raises(
+        ValueError, match="instrument_key must be one of .*received instrument_key='violin'"
+    ):
         data.Urmp('/data/urmp', instrument_key='violin')
 
 
 def _urmp_midi_example(n_frames, n_samples, rng):
     notes = np.zeros((n_frames, 128), np.float32)
     notes[:, 60] = 1.0
-    notes[n_frames // 2:, 60], notes[n_frames // 2:, 67] = 0.0, 1.0
+    notes[n_frames // 2 :, 60], notes[n_frames // 2 :, 67] = 0.0, 1.0
     onsets = np.zeros_like(notes)
     onsets[0, 60] = onsets[n_frames // 2, 67] = 1.0
     offsets = np.zeros_like(notes)
     offsets[n_frames // 2 - 1, 60] = 1.0
     return {
         'audio': rng.uniform(-1, 1, n_samples).astype(np.float32),
-        **{k: rng.uniform(size=n_frames).astype(np.float32)
-           for k in ('f0_hz', 'f0_confidence', 'loudness_db', 'power_db')},
-        'note_active_velocities': notes * 100, 'note_active_frame_indices': notes,
-        'note_onsets': onsets, 'note_offsets': offsets,
-        'instrument_id': b'vc', 'recording_id': b'01_Jupiter_vn_vc',
+        **{
+            k: rng.uniform(size=n_frames).astype(np.float32)
+            for k in ('f0_hz', 'f0_confidence', 'loudness_db', 'power_db')
+        },
+        'note_active_velocities': notes * 100,
+        'note_active_frame_indices': notes,
+        'note_onsets': onsets,
+        'note_offsets': offsets,
+        'instrument_id': b'vc',
+        'recording_id': b'01_Jupiter_vn_vc',
     }
 
 
-@pytest.mark.parametrize('cls, n_frames, n_samples', [
-    (data.UrmpMidi, 1000, 64000), (data.UrmpMidiUnsegmented, 10, 640)])
+@pytest.mark.parametrize(
+    'cls, n_frames, n_samples', [(data.UrmpMidi, 1000, 64000), (data.UrmpMidiUnsegmented, 10, 640)]
+)
 def test_urmp_midi_features(tmp_path, cls, n_frames, n_samples):
     ex = _urmp_midi_example(n_frames, n_samples, np.random.default_rng(0))
     _write_records(tmp_path / 'urmp_vc_solo_ddsp_conditioning_train.tfrecord', [ex])
@@ -395,9 +515,18 @@ def test_gin_bindings_and_scopes(tmp_path):
     assert evaluation.file_pattern == f'{tmp_path}/eval*'
     assert evaluation.frame_rate == 50
     assert evaluation.features_dict['f0_hz'].shape == [201]
-    for name in ('ExperimentalDataProvider', 'NSynthTfds', 'TFRecordProvider',
-                 'LegacyTFRecordProvider', 'BaseMultiProvider', 'ZippedProvider',
-                 'MixedProvider', 'SyntheticNotes', 'Urmp', 'UrmpMidi'):
+    for name in (
+        'ExperimentalDataProvider',
+        'NSynthTfds',
+        'TFRecordProvider',
+        'LegacyTFRecordProvider',
+        'BaseMultiProvider',
+        'ZippedProvider',
+        'MixedProvider',
+        'SyntheticNotes',
+        'Urmp',
+        'UrmpMidi',
+    ):
         assert gin.config._REGISTRY.get_match(f'ddsp.training.data.{name}') is not None, name
 
 
@@ -413,8 +542,13 @@ def test_base_provider_and_missing_tfds(monkeypatch):
 
 @pytest.mark.background_job('import_report')
 def test_public_classes_and_lazy_tfds_import(background_result):
-    classes = [n for n in dir(data) if not n.startswith('_') and isinstance(getattr(data, n), type)
-               and getattr(data, n).__module__ == data.__name__]
+    classes = [
+        n
+        for n in dir(data)
+        if not n.startswith('_')
+        and isinstance(getattr(data, n), type)
+        and getattr(data, n).__module__ == data.__name__
+    ]
     assert len(classes) == 13, classes
     # A fresh interpreter that imported ddsp.training.data (after tensorflow, ddsp and
     # ddsp.crepe: tests/import_report.py, run once in the background for all the import

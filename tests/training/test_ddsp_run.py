@@ -22,7 +22,7 @@ DDSP_RUN = os.path.join(os.path.dirname(sys.executable), 'ddsp_run')
 N_SAMPLES = 4000  # 0.25 s at 16 kHz.
 N_FRAMES = 40  # 0.25 s at 160 Hz: ceil(4000 / 100) CREPE-hop frames ('same' padding).
 
-TINY_GIN = '''
+TINY_GIN = """
 import ddsp
 import ddsp.training
 
@@ -53,7 +53,7 @@ train_util.train.num_steps = {num_steps}
 train_util.train.steps_per_save = {steps_per_save}
 train_util.train.steps_per_summary = {steps_per_save}
 Trainer.learning_rate = 0.003
-'''
+"""
 
 
 def write_dataset(directory, n_files=2, per_file=4, seed=0, nan_audio=False):
@@ -74,20 +74,38 @@ def write_dataset(directory, n_files=2, per_file=4, seed=0, nan_audio=False):
                 audio = audio * np.linspace(1.0, 0.3, N_SAMPLES)
                 if nan_audio:
                     audio[100] = np.nan
-                features = {'audio': audio, 'audio_16k': audio,
-                            'f0_hz': np.full(N_FRAMES, f0), 'f0_confidence': np.ones(N_FRAMES),
-                            'loudness_db': np.full(N_FRAMES, -30.0)}
-                example = tf.train.Example(features=tf.train.Features(feature={
-                    k: tf.train.Feature(float_list=tf.train.FloatList(
-                        value=np.asarray(v, np.float32))) for k, v in features.items()}))
+                features = {
+                    'audio': audio,
+                    'audio_16k': audio,
+                    'f0_hz': np.full(N_FRAMES, f0),
+                    'f0_confidence': np.ones(N_FRAMES),
+                    'loudness_db': np.full(N_FRAMES, -30.0),
+                }
+                example = tf.train.Example(
+                    features=tf.train.Features(
+                        feature={
+                            k: tf.train.Feature(
+                                float_list=tf.train.FloatList(value=np.asarray(v, np.float32))
+                            )
+                            for k, v in features.items()
+                        }
+                    )
+                )
                 writer.write(example.SerializeToString())
     return os.path.join(directory, 'train.tfrecord*')
 
 
 def write_tiny_gin(path, pattern, num_steps=6, steps_per_save=2):
     with open(path, 'w') as f:
-        f.write(TINY_GIN.format(n_frames=N_FRAMES, n_samples=N_SAMPLES, pattern=pattern,
-                                num_steps=num_steps, steps_per_save=steps_per_save))
+        f.write(
+            TINY_GIN.format(
+                n_frames=N_FRAMES,
+                n_samples=N_SAMPLES,
+                pattern=pattern,
+                num_steps=num_steps,
+                steps_per_save=steps_per_save,
+            )
+        )
     return str(path)
 
 
@@ -100,21 +118,33 @@ def subprocess_env(**extra):
 
 def run_cli(args, timeout=240, **env):
     """Runs `ddsp_run args` to completion; the CompletedProcess (stdout and stderr as text)."""
-    return subprocess.run([DDSP_RUN] + list(args), cwd=REPO, env=subprocess_env(**env),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [DDSP_RUN] + list(args),
+        cwd=REPO,
+        env=subprocess_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def ckpt_steps(directory):
     """Steps of the checkpoints with an index file in `directory`, ascending."""
-    return sorted(int(name[len('ckpt-'):-len('.index')]) for name in os.listdir(directory)
-                  if name.startswith('ckpt-') and name.endswith('.index'))
+    return sorted(
+        int(name[len('ckpt-') : -len('.index')])
+        for name in os.listdir(directory)
+        if name.startswith('ckpt-') and name.endswith('.index')
+    )
 
 
 def read_checkpoint(prefix):
     """{name: array} of a checkpoint's variables (tf.train.load_checkpoint)."""
     reader = tf.train.load_checkpoint(prefix)
-    return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(prefix)
-            if name != '_CHECKPOINTABLE_OBJECT_GRAPH'}
+    return {
+        name: reader.get_tensor(name)
+        for name, _ in tf.train.list_variables(prefix)
+        if name != '_CHECKPOINTABLE_OBJECT_GRAPH'
+    }
 
 
 ITERATIONS = 'optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE'
@@ -136,10 +166,15 @@ def test_parse_gin_order_later_wins(tmp_path, clean_gin):
     restore_dir.mkdir()
     (restore_dir / 'operative_config-3.gin').write_text('Trainer.learning_rate = 0.5\n')
     (restore_dir / 'operative_config-12.gin').write_text(
-        'Trainer.learning_rate = 0.125\ntrain_util.train.batch_size = 7\n'
-        'NoSuchConfigurable.x = 1\n')
-    ddsp_run.parse_gin(str(restore_dir), gin_files=[], search_paths=[], tpu=False,
-                       gin_params=['train_util.train.batch_size = 3'])
+        'Trainer.learning_rate = 0.125\ntrain_util.train.batch_size = 7\nNoSuchConfigurable.x = 1\n'
+    )
+    ddsp_run.parse_gin(
+        str(restore_dir),
+        gin_files=[],
+        search_paths=[],
+        tpu=False,
+        gin_params=['train_util.train.batch_size = 3'],
+    )
     assert gin.query_parameter('Trainer.learning_rate') == 0.125  # operative_config-12.
     assert gin.query_parameter('train_util.train.batch_size') == 3  # --gin_param.
     assert gin.query_parameter('train_util.train.steps_per_save') == 300  # base.gin.
@@ -159,10 +194,18 @@ def test_parse_gin_tpu_uses_base_tpu(tmp_path, clean_gin):
 def test_solo_instrument_resolves_from_the_package(tmp_path, clean_gin):
     # The name is relative to ddsp/training/gin; models/solo_instrument.gin includes
     # models/ae.gin through the search path. The 4.8 M-parameter model is built (not run).
-    ddsp_run.parse_gin(str(tmp_path), gin_files=['models/solo_instrument.gin'], gin_params=[],
-                       search_paths=[], tpu=False)
+    ddsp_run.parse_gin(
+        str(tmp_path),
+        gin_files=['models/solo_instrument.gin'],
+        gin_params=[],
+        search_paths=[],
+        tpu=False,
+    )
     assert gin.query_parameter('RnnFcDecoder.output_splits') == (
-        ('amps', 1), ('harmonic_distribution', 60), ('noise_magnitudes', 65))
+        ('amps', 1),
+        ('harmonic_distribution', 60),
+        ('noise_magnitudes', 65),
+    )
     model = models.get_model()
     assert isinstance(model, models.Autoencoder) and model.encoder is None
     names = [type(m).__name__ for m in model.processor_group.modules]
@@ -173,8 +216,13 @@ def test_gin_search_path_and_url_copy(tmp_path, clean_gin):
     user_dir = tmp_path / 'configs'
     user_dir.mkdir()
     (user_dir / 'mine.gin').write_text('Trainer.lr_decay_steps = 77\n')
-    ddsp_run.parse_gin(str(tmp_path), gin_files=['mine.gin'], gin_params=[],
-                       search_paths=[str(user_dir)], tpu=False)
+    ddsp_run.parse_gin(
+        str(tmp_path),
+        gin_files=['mine.gin'],
+        gin_params=[],
+        search_paths=[str(user_dir)],
+        tpu=False,
+    )
     assert gin.query_parameter('Trainer.lr_decay_steps') == 77
     # A URL is copied with tf.io.gfile before parsing. gs:// cannot be reached here; file://
     # takes the same path (_is_remote -> _copy_to_local).
@@ -182,8 +230,7 @@ def test_gin_search_path_and_url_copy(tmp_path, clean_gin):
     url = 'file://' + str(tmp_path / 'remote.gin')
     local = ddsp_run.resolve_gin_file(url, [], str(tmp_path / 'local'))
     assert local == str(tmp_path / 'local' / 'remote.gin') and os.path.isfile(local)
-    ddsp_run.parse_gin(str(tmp_path), gin_files=[url], gin_params=[], search_paths=[],
-                       tpu=False)
+    ddsp_run.parse_gin(str(tmp_path), gin_files=[url], gin_params=[], search_paths=[], tpu=False)
     assert gin.query_parameter('Trainer.lr_decay_steps') == 88
     with pytest.raises(ddsp_run.ConfigError, match='does not exist'):
         ddsp_run.resolve_gin_file('file://' + str(tmp_path / 'missing.gin'), [])
@@ -191,21 +238,30 @@ def test_gin_search_path_and_url_copy(tmp_path, clean_gin):
 
 def test_unknown_gin_file_names_file_and_search_path(tmp_path, clean_gin):
     with pytest.raises(ddsp_run.ConfigError) as info:
-        ddsp_run.parse_gin(str(tmp_path), gin_files=['models/nope.gin'], gin_params=[],
-                           search_paths=[str(tmp_path)], tpu=False)
+        ddsp_run.parse_gin(
+            str(tmp_path),
+            gin_files=['models/nope.gin'],
+            gin_params=[],
+            search_paths=[str(tmp_path)],
+            tpu=False,
+        )
     message = str(info.value)
     assert "'models/nope.gin' not found" in message
     assert GIN_PATH in message and str(tmp_path) in message
 
 
-@pytest.mark.parametrize('binding, expected', [
-    ('Trainer.learning_rat = 0.1', 'learning_rat'),  # No such parameter.
-    ('Trainer.learning_rate = (0.1', 'learning_rate'),  # Syntax error.
-])
+@pytest.mark.parametrize(
+    'binding, expected',
+    [
+        ('Trainer.learning_rat = 0.1', 'learning_rat'),  # No such parameter.
+        ('Trainer.learning_rate = (0.1', 'learning_rate'),  # Syntax error.
+    ],
+)
 def test_bad_binding_is_named(tmp_path, clean_gin, binding, expected):
     with pytest.raises(ddsp_run.ConfigError) as info:
-        ddsp_run.parse_gin(str(tmp_path), gin_files=[], gin_params=[binding], search_paths=[],
-                           tpu=False)
+        ddsp_run.parse_gin(
+            str(tmp_path), gin_files=[], gin_params=[binding], search_paths=[], tpu=False
+        )
     assert f'--gin_param={binding!r}' in str(info.value) and expected in str(info.value)
 
 
@@ -236,10 +292,12 @@ def test_allow_memory_growth_sets_every_gpu(monkeypatch):
     # No GPU here: the device list and the setter are replaced by recorders.
     gpus = ['GPU:0', 'GPU:1']
     calls = []
-    monkeypatch.setattr(tf.config, 'list_physical_devices',
-                        lambda kind=None: gpus if kind == 'GPU' else [])
-    monkeypatch.setattr(tf.config.experimental, 'set_memory_growth',
-                        lambda gpu, enable: calls.append((gpu, enable)))
+    monkeypatch.setattr(
+        tf.config, 'list_physical_devices', lambda kind=None: gpus if kind == 'GPU' else []
+    )
+    monkeypatch.setattr(
+        tf.config.experimental, 'set_memory_growth', lambda gpu, enable: calls.append((gpu, enable))
+    )
     assert ddsp_run.allow_memory_growth() == gpus
     assert calls == [('GPU:0', True), ('GPU:1', True)]
 
@@ -273,12 +331,30 @@ def test_help_lists_every_flag_and_examples(background_result):
     result = background_result('help')  # ddsp_run --help
     assert result.returncode == 1, result.stderr[-3000:]  # absl exits 1 after --help.
     text = result.stdout
-    for flag in ('mode', 'save_dir', 'restore_dir', 'tpu', 'cluster_config',
-                 'allow_memory_growth', 'hypertune', 'early_stop_loss_value', 'gin_search_path',
-                 'gin_file', 'gin_param', 'run_once', 'initial_delay_secs'):
+    for flag in (
+        'mode',
+        'save_dir',
+        'restore_dir',
+        'tpu',
+        'cluster_config',
+        'allow_memory_growth',
+        'hypertune',
+        'early_stop_loss_value',
+        'gin_search_path',
+        'gin_file',
+        'gin_param',
+        'run_once',
+        'initial_delay_secs',
+    ):
         assert f'--{flag}:' in text or f'--[no]{flag}:' in text, flag  # [no]: booleans.
-    for example in ('--mode=train', '--mode=eval', '--mode=sample', '--cluster_config=',
-                    'models/solo_instrument.gin', 'TFRecordProvider.file_pattern'):
+    for example in (
+        '--mode=train',
+        '--mode=eval',
+        '--mode=sample',
+        '--cluster_config=',
+        'models/solo_instrument.gin',
+        'TFRecordProvider.file_pattern',
+    ):
         assert example in text, example
 
 
@@ -297,8 +373,10 @@ def test_diverged_training_is_a_one_line_error(background_result):
     result, save_dir = background_result('diverged')
     assert result.returncode == 1, result.stderr[-3000:]
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith('ddsp_run: error: Training diverged at step 1: expected a finite '
-                           'total loss and gradient norm, got total_loss = nan'), last
+    assert last.startswith(
+        'ddsp_run: error: Training diverged at step 1: expected a finite '
+        'total loss and gradient norm, got total_loss = nan'
+    ), last
     assert 'no checkpoint was saved' in last and 'learning rate' in last
     assert 'Traceback' not in result.stderr and 'Training finished' not in result.stderr
     assert ckpt_steps(save_dir) == []
@@ -313,8 +391,10 @@ def test_missing_binding_exits_with_its_name(tmp_path, clean_gin):
         with pytest.raises(SystemExit) as info:
             ddsp_run.main(['ddsp_run'])
     message = str(info.value.code)
-    assert message.startswith("ddsp_run: error: Required bindings for `get_model` not "
-                              "provided in config: ['model']. Bind it with --gin_file"), message
+    assert message.startswith(
+        'ddsp_run: error: Required bindings for `get_model` not '
+        "provided in config: ['model']. Bind it with --gin_file"
+    ), message
     assert 'In call to configurable' not in message
 
 
@@ -333,15 +413,15 @@ def _wait_for_checkpoints(proc, save_dir, n, timeout):
 
 def test_kill_resume_and_fallback_end_to_end(tmp_path):
     pattern = write_dataset(str(tmp_path / 'data'))
-    gin_file = write_tiny_gin(tmp_path / 'tiny.gin', pattern, num_steps=100000,
-                              steps_per_save=5)
+    gin_file = write_tiny_gin(tmp_path / 'tiny.gin', pattern, num_steps=100000, steps_per_save=5)
     save_dir = str(tmp_path / 'run')
     args = [f'--save_dir={save_dir}', f'--gin_file={gin_file}']
 
     # 1. Train, and SIGKILL the process once it has written three checkpoints.
     with open(tmp_path / 'run1.log', 'w') as log:
-        proc = subprocess.Popen([DDSP_RUN] + args, cwd=REPO, env=subprocess_env(),
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [DDSP_RUN] + args, cwd=REPO, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT
+        )
         try:
             ok = _wait_for_checkpoints(proc, save_dir, 3, timeout=150)
         finally:
@@ -367,8 +447,14 @@ def test_kill_resume_and_fallback_end_to_end(tmp_path):
     # newest step): the final save there is the restored state, which must equal the newest
     # checkpoint exactly -- weights, Adam's moments and the step counter.
     copy_dir = str(tmp_path / 'copy')
-    result = run_cli([f'--save_dir={copy_dir}', f'--restore_dir={save_dir}',
-                      f'--gin_file={gin_file}', f'--gin_param=train_util.train.num_steps={newest}'])
+    result = run_cli(
+        [
+            f'--save_dir={copy_dir}',
+            f'--restore_dir={save_dir}',
+            f'--gin_file={gin_file}',
+            f'--gin_param=train_util.train.num_steps={newest}',
+        ]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert f'Resuming training at step {newest} ' in result.stderr
     assert os.path.join(save_dir, 'operative_config-0.gin') in result.stderr  # Parsed.
@@ -399,10 +485,16 @@ def test_kill_resume_and_fallback_end_to_end(tmp_path):
     assert int(final[ITERATIONS]) == previous + 2
 
     # 4. Evaluate the newest checkpoint once: eval summaries appear in save_dir.
-    result = run_cli(args + ['--mode=eval', '--run_once',
-                             '--gin_param=evaluate.data_provider = @data.TFRecordProvider()',
-                             '--gin_param=evaluate.batch_size = 2',
-                             '--gin_param=evaluate.num_batches = 1'])
+    result = run_cli(
+        args
+        + [
+            '--mode=eval',
+            '--run_once',
+            '--gin_param=evaluate.data_provider = @data.TFRecordProvider()',
+            '--gin_param=evaluate.batch_size = 2',
+            '--gin_param=evaluate.num_batches = 1',
+        ]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     eval_dir = os.path.join(save_dir, 'summaries', 'eval')
     tags = set()

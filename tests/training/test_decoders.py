@@ -34,8 +34,13 @@ def _gru_params(c_in, units):
 
 def test_solo_instrument_decoder_has_the_original_parameter_count():
     decoder = decoders.RnnFcDecoder(
-        rnn_channels=512, rnn_type='gru', ch=512, layers_per_stack=3,
-        input_keys=('ld_scaled', 'f0_scaled'), output_splits=SOLO_SPLITS)
+        rnn_channels=512,
+        rnn_type='gru',
+        ch=512,
+        layers_per_stack=3,
+        input_keys=('ld_scaled', 'f0_scaled'),
+        output_splits=SOLO_SPLITS,
+    )
     decoder.build([(4, 1000, 1), (4, 1000, 1)])
     # Input stacks, one per input (1 channel each): layer 1 Dense 1*512+512 = 1,024 and
     # LayerNorm 1,024; layers 2-3 Dense 512*512+512 = 262,656 and LayerNorm 1,024 each.
@@ -54,7 +59,10 @@ def test_solo_instrument_decoder_has_the_original_parameter_count():
     # Weights do not depend on the number of frames: a short run gives the split shapes.
     out = decoder({'ld_scaled': tf.zeros([1, 8, 1]), 'f0_scaled': tf.zeros([1, 8, 1])})
     assert {k: tuple(v.shape) for k, v in out.items()} == {
-        'amps': (1, 8, 1), 'harmonic_distribution': (1, 8, 60), 'noise_magnitudes': (1, 8, 65)}
+        'amps': (1, 8, 1),
+        'harmonic_distribution': (1, 8, 60),
+        'noise_magnitudes': (1, 8, 65),
+    }
     assert decoder.count_params() == 4_801_150
 
 
@@ -62,18 +70,22 @@ def test_solo_instrument_decoder_has_the_original_parameter_count():
 def test_parameter_count_formula(rnn, ch, layers, z_dims):
     keys = ('ld_scaled', 'f0_scaled') + (('z',) if z_dims else ())
     splits = (('amps', 1), ('harmonic_distribution', 5))
-    decoder = decoders.RnnFcDecoder(rnn, 'gru', ch, layers, input_keys=keys,
-                                    output_splits=splits)
-    features = {'ld_scaled': tf.zeros([2, 7, 1]), 'f0_scaled': tf.zeros([2, 7]),
-                'z': tf.zeros([2, 7, z_dims])}
+    decoder = decoders.RnnFcDecoder(rnn, 'gru', ch, layers, input_keys=keys, output_splits=splits)
+    features = {
+        'ld_scaled': tf.zeros([2, 7, 1]),
+        'f0_scaled': tf.zeros([2, 7]),
+        'z': tf.zeros([2, 7, z_dims]),
+    }
     out = decoder(features)
     assert out['harmonic_distribution'].shape == (2, 7, 5)
     in_channels = [1, 1] + ([z_dims] if z_dims else [])
     stack_out = [ch if layers else c for c in in_channels]
-    expected = (sum(_fc_stack_params(c, ch, layers) for c in in_channels)
-                + _gru_params(sum(stack_out), rnn)
-                + _fc_stack_params(sum(stack_out) + rnn, ch, layers)
-                + ((ch if layers else sum(stack_out) + rnn) + 1) * 6)
+    expected = (
+        sum(_fc_stack_params(c, ch, layers) for c in in_channels)
+        + _gru_params(sum(stack_out), rnn)
+        + _fc_stack_params(sum(stack_out) + rnn, ch, layers)
+        + ((ch if layers else sum(stack_out) + rnn) + 1) * 6
+    )
     assert decoder.count_params() == expected
 
 
@@ -85,9 +97,15 @@ def test_missing_input_lists_available_keys():
 
 @pytest.mark.parametrize('rnn_type, state_size', [('gru', 6), ('lstm', 12)])
 def test_stateless_decoder_streams(rnn_type, state_size):
-    decoder = decoders.RnnFcDecoder(6, rnn_type, 5, 1, stateless=True,
-                                    input_keys=('ld_scaled', 'f0_scaled'),
-                                    output_splits=(('amps', 1), ('hd', 3)))
+    decoder = decoders.RnnFcDecoder(
+        6,
+        rnn_type,
+        5,
+        1,
+        stateless=True,
+        input_keys=('ld_scaled', 'f0_scaled'),
+        output_splits=(('amps', 1), ('hd', 3)),
+    )
     assert decoder.input_keys == ['ld_scaled', 'f0_scaled', 'state']
     assert decoder.output_keys == ['amps', 'hd', 'state']
     ld, f0 = _rand(2, 8, 1, seed=1), _rand(2, 8, 1, seed=2)
@@ -96,15 +114,17 @@ def test_stateless_decoder_streams(rnn_type, state_size):
     first = decoder({'ld_scaled': ld[:, :5], 'f0_scaled': f0[:, :5], 'state': zero})
     second = decoder({'ld_scaled': ld[:, 5:], 'f0_scaled': f0[:, 5:], 'state': first['state']})
     for key in ('amps', 'hd'):
-        np.testing.assert_allclose(np.concatenate([first[key], second[key]], axis=1),
-                                   full[key], atol=1e-5)
+        np.testing.assert_allclose(
+            np.concatenate([first[key], second[key]], axis=1), full[key], atol=1e-5
+        )
     np.testing.assert_allclose(second['state'], full['state'], atol=1e-5)
     assert full['state'].shape == (2, state_size)
 
 
 def test_tf_function_matches_eager():
-    decoder = decoders.RnnFcDecoder(8, 'lstm', 4, 2, input_keys=('ld_scaled', 'f0_scaled'),
-                                    output_splits=SOLO_SPLITS)
+    decoder = decoders.RnnFcDecoder(
+        8, 'lstm', 4, 2, input_keys=('ld_scaled', 'f0_scaled'), output_splits=SOLO_SPLITS
+    )
     features = {'ld_scaled': _rand(2, 6, 1), 'f0_scaled': _rand(2, 6, 1, seed=3)}
     eager = decoder(features)
     traced = tf.function(decoder)(features)
@@ -113,8 +133,15 @@ def test_tf_function_matches_eager():
 
 
 def test_decoder_as_a_dag_node():
-    decoder = decoders.RnnFcDecoder(8, 'gru', 4, 1, input_keys=('ld_scaled', 'f0_scaled'),
-                                    output_splits=(('amps', 1), ('hd', 2)), name='decoder')
+    decoder = decoders.RnnFcDecoder(
+        8,
+        'gru',
+        4,
+        1,
+        input_keys=('ld_scaled', 'f0_scaled'),
+        output_splits=(('amps', 1), ('hd', 2)),
+        name='decoder',
+    )
     dag = dags.DAGLayer([(decoder, ['ld_scaled', 'f0_scaled'])])
     outputs = dag({'ld_scaled': tf.zeros([1, 4, 1]), 'f0_scaled': tf.zeros([1, 4, 1])})
     assert outputs['decoder']['hd'].shape == (1, 4, 2)
@@ -123,8 +150,9 @@ def test_decoder_as_a_dag_node():
 
 @pytest.mark.parametrize('stateless', [False, True])
 def test_config_round_trip(stateless):
-    decoder = decoders.RnnFcDecoder(8, 'lstm', 4, 2, stateless=stateless,
-                                    input_keys=('f0_scaled',), output_splits=(('a', 2),))
+    decoder = decoders.RnnFcDecoder(
+        8, 'lstm', 4, 2, stateless=stateless, input_keys=('f0_scaled',), output_splits=(('a', 2),)
+    )
     config = decoder.get_config()
     assert config['input_keys'] == ['f0_scaled'] and config['output_splits'] == [['a', 2]]
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(decoder))
@@ -132,13 +160,16 @@ def test_config_round_trip(stateless):
     assert clone.input_keys == decoder.input_keys
 
 
-@pytest.mark.parametrize('kwargs, message', [
-    (dict(rnn_channels=0), 'rnn_channels must be a positive integer; received rnn_channels=0'),
-    (dict(rnn_type='rnn'), "rnn_type must be one of \\['gru', 'lstm'\\]; received"),
-    (dict(layers_per_stack=-1), 'layers_per_stack must be an integer >= 0'),
-    (dict(input_keys=()), 'input_keys must name at least one feature'),
-    (dict(output_splits=(('amps', 1.5),)), 'output_splits must be a non-empty sequence'),
-])
+@pytest.mark.parametrize(
+    'kwargs, message',
+    [
+        (dict(rnn_channels=0), 'rnn_channels must be a positive integer; received rnn_channels=0'),
+        (dict(rnn_type='rnn'), "rnn_type must be one of \\['gru', 'lstm'\\]; received"),
+        (dict(layers_per_stack=-1), 'layers_per_stack must be an integer >= 0'),
+        (dict(input_keys=()), 'input_keys must name at least one feature'),
+        (dict(output_splits=(('amps', 1.5),)), 'output_splits must be a non-empty sequence'),
+    ],
+)
 def test_argument_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):
         decoders.RnnFcDecoder(**kwargs)
@@ -224,8 +255,9 @@ def test_midi_to_harmonic_decoder():
 # DilatedConvDecoder.
 # ------------------------------------------------------------------------------------------------
 def test_dilated_conv_decoder_conditioned_on_z():
-    decoder = decoders.DilatedConvDecoder(ch=8, layers_per_stack=2, stacks=2,
-                                          output_splits=(('amps', 1), ('hd', 4)))
+    decoder = decoders.DilatedConvDecoder(
+        ch=8, layers_per_stack=2, stacks=2, output_splits=(('amps', 1), ('hd', 4))
+    )
     # The original's default conditioning_keys is the string 'z': one key.
     assert decoder.input_keys == ['ld_scaled', 'f0_scaled', 'z']
     assert decoder.dilated_conv_stack.conditional
@@ -238,9 +270,15 @@ def test_dilated_conv_decoder_conditioned_on_z():
 
 def test_dilated_conv_decoder_unconditioned_upsampling():
     decoder = decoders.DilatedConvDecoder(
-        ch=8, layers_per_stack=1, stacks=2, conditioning_keys=None, resample_stride=2,
-        norm_type=None, precondition_stack=nn.FcStackOut(4, 1, 4),
-        output_splits=(('amps', 1), ('hd', 2)))
+        ch=8,
+        layers_per_stack=1,
+        stacks=2,
+        conditioning_keys=None,
+        resample_stride=2,
+        norm_type=None,
+        precondition_stack=nn.FcStackOut(4, 1, 4),
+        output_splits=(('amps', 1), ('hd', 2)),
+    )
     assert decoder.input_keys == ['ld_scaled', 'f0_scaled']
     out = decoder({'ld_scaled': tf.ones([2, 5, 1]), 'f0_scaled': tf.ones([2, 5, 1])})
     assert out['hd'].shape == (2, 20, 2)  # Two upsampling stacks of stride 2.
@@ -253,10 +291,16 @@ def test_dilated_conv_decoder_unconditioned_upsampling():
     assert clone.get_config() == decoder.get_config()
 
 
-@pytest.mark.parametrize('make', [
-    lambda: decoders.RnnFcDecoder(8, 'gru', 4, 2, input_keys=('ld_scaled', 'f0_scaled')),
-    lambda: decoders.DilatedConvDecoder(ch=4, layers_per_stack=2, stacks=2,
-                                        conditioning_keys=None)], ids=['rnn_fc', 'dilated'])
+@pytest.mark.parametrize(
+    'make',
+    [
+        lambda: decoders.RnnFcDecoder(8, 'gru', 4, 2, input_keys=('ld_scaled', 'f0_scaled')),
+        lambda: decoders.DilatedConvDecoder(
+            ch=4, layers_per_stack=2, stacks=2, conditioning_keys=None
+        ),
+    ],
+    ids=['rnn_fc', 'dilated'],
+)
 def test_checkpoint_round_trip(make, tmp_path):
     features = {'ld_scaled': _rand(2, 6, 1), 'f0_scaled': _rand(2, 6, 1, seed=1)}
     expected, restored = checkpoint_round_trip(make, lambda layer: layer(features), tmp_path)

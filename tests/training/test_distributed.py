@@ -24,7 +24,7 @@ from .test_ddsp_run import (
 # Runs the ddsp_run console entry point, with Trainer.save also dumping this worker's model
 # weights and optimizer variables (in a fixed order) to $DDSP_TEST_DUMP, so that the two
 # workers' states can be compared (the non-chief's own checkpoints are deleted by design).
-_WORKER = textwrap.dedent('''
+_WORKER = textwrap.dedent("""
     import os
     import sys
     import tempfile
@@ -46,7 +46,7 @@ _WORKER = textwrap.dedent('''
     trainers.Trainer.save = save
     sys.argv = ['ddsp_run'] + sys.argv[1:]
     ddsp_run.console_entry_point()
-''')
+""")
 
 
 def _free_ports(n):
@@ -61,8 +61,9 @@ def _free_ports(n):
 
 def _cluster_config(ports, index):
     workers = ', '.join(f'"127.0.0.1:{p}"' for p in ports)
-    return (f'{{"cluster": {{"worker": [{workers}]}}, '
-            f'"task": {{"type": "worker", "index": {index}}}}}')
+    return (
+        f'{{"cluster": {{"worker": [{workers}]}}, "task": {{"type": "worker", "index": {index}}}}}'
+    )
 
 
 def _two_workers_job(tmp_path_factory):
@@ -80,13 +81,27 @@ def _two_workers_job(tmp_path_factory):
         procs, logs = [], []
         for i in range(2):
             logs.append(open(tmp_path / f'worker{i}.log', 'w'))
-            env = subprocess_env(DDSP_TEST_DUMP=str(tmp_path / f'worker{i}.npz'),
-                                 TMPDIR=str(tmp_dirs[i]))
-            procs.append(subprocess.Popen(
-                [sys.executable, '-c', _WORKER, '--mode=train', f'--save_dir={save_dir}',
-                 f'--gin_file={gin_file}', f'--cluster_config={_cluster_config(ports, i)}',
-                 '--gin_param=get_strategy.cluster_timeout_secs = 120'],
-                cwd=REPO, env=env, stdout=logs[-1], stderr=subprocess.STDOUT))
+            env = subprocess_env(
+                DDSP_TEST_DUMP=str(tmp_path / f'worker{i}.npz'), TMPDIR=str(tmp_dirs[i])
+            )
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        '-c',
+                        _WORKER,
+                        '--mode=train',
+                        f'--save_dir={save_dir}',
+                        f'--gin_file={gin_file}',
+                        f'--cluster_config={_cluster_config(ports, i)}',
+                        '--gin_param=get_strategy.cluster_timeout_secs = 120',
+                    ],
+                    cwd=REPO,
+                    env=env,
+                    stdout=logs[-1],
+                    stderr=subprocess.STDOUT,
+                )
+            )
         try:
             for proc in procs:
                 proc.wait(timeout=240)
@@ -111,10 +126,19 @@ def _no_peers_job(tmp_path_factory):
         # Worker 1 alone: worker 0 never starts. Without the bound it would wait forever (the
         # subprocess timeout is only a safety net for the test itself).
         result = subprocess.run(
-            [DDSP_RUN, f'--save_dir={tmp_path / "run"}', f'--gin_file={gin_file}',
-             f'--cluster_config={_cluster_config(ports, 1)}',
-             '--gin_param=get_strategy.cluster_timeout_secs = 2'],
-            cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=120)
+            [
+                DDSP_RUN,
+                f'--save_dir={tmp_path / "run"}',
+                f'--gin_file={gin_file}',
+                f'--cluster_config={_cluster_config(ports, 1)}',
+                '--gin_param=get_strategy.cluster_timeout_secs = 2',
+            ],
+            cwd=REPO,
+            env=subprocess_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         return result, ports, tmp_path
 
     return run
@@ -140,8 +164,14 @@ def test_two_workers_train_in_lockstep(background_result):
     for name in dumps[0].files:
         np.testing.assert_array_equal(dumps[0][name], dumps[1][name], err_msg=name)
     # The losses they log are the global (all-reduced) ones, hence equal too.
-    loss_lines = [[line.split('loss ')[1].split()[0] for line in text.splitlines()
-                   if ' steps/s  loss ' in line] for text in texts]
+    loss_lines = [
+        [
+            line.split('loss ')[1].split()[0]
+            for line in text.splitlines()
+            if ' steps/s  loss ' in line
+        ]
+        for text in texts
+    ]
     assert loss_lines[0] and loss_lines[0] == loss_lines[1]
 
     # Only the chief wrote to save_dir: saved when the step read is a multiple of 2 (1, 3)
@@ -149,14 +179,15 @@ def test_two_workers_train_in_lockstep(background_result):
     # holds the final state of both workers.
     assert ckpt_steps(save_dir) == [1, 3, 4]
     assert sorted(n for n in os.listdir(save_dir) if n.endswith('.gin')) == [
-        'operative_config-0.gin']
+        'operative_config-0.gin'
+    ]
     assert len(os.listdir(os.path.join(save_dir, 'summaries', 'train'))) == 1
     final = read_checkpoint(os.path.join(save_dir, 'ckpt-4'))
     assert int(final[ITERATIONS]) == 4
-    checkpoint_values = sorted(float(np.sum(v)) for v in final.values()
-                               if np.ndim(v) > 0)
-    dump_values = sorted(float(np.sum(dumps[1][n])) for n in dumps[1].files
-                         if np.ndim(dumps[1][n]) > 0)
+    checkpoint_values = sorted(float(np.sum(v)) for v in final.values() if np.ndim(v) > 0)
+    dump_values = sorted(
+        float(np.sum(dumps[1][n])) for n in dumps[1].files if np.ndim(dumps[1][n]) > 0
+    )
     # Every array of the chief's checkpoint is one of worker 1's (compared by their sums).
     for value in checkpoint_values:
         assert np.isclose(dump_values, value, rtol=0, atol=1e-6).any(), value

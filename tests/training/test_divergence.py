@@ -59,8 +59,11 @@ def _assert_same_state(before, after):
 def _read_checkpoint(prefix):
     """`{name: array}` of a checkpoint's variables."""
     reader = tf.train.load_checkpoint(prefix)
-    return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(prefix)
-            if name != '_CHECKPOINTABLE_OBJECT_GRAPH'}
+    return {
+        name: reader.get_tensor(name)
+        for name, _ in tf.train.list_variables(prefix)
+        if name != '_CHECKPOINTABLE_OBJECT_GRAPH'
+    }
 
 
 # The training loop -------------------------------------------------------------------------------
@@ -68,12 +71,20 @@ def test_train_stops_at_a_nan_step_and_keeps_the_last_finite_checkpoint(tmp_path
     # Saves when the step read is a multiple of 3 (ckpt-1, ckpt-4); step 6 reads the NaN
     # batch. Step 5 ran and was finite but is not saved: the run stops without a final save.
     save_dir = str(tmp_path)
-    trainer = trainers.Trainer(mf.make_autoencoder(fft_sizes=(256,)),
-                               tf.distribute.get_strategy(), learning_rate=3e-3)
+    trainer = trainers.Trainer(
+        mf.make_autoencoder(fft_sizes=(256,)), tf.distribute.get_strategy(), learning_rate=3e-3
+    )
     with caplog.at_level(logging.ERROR), pytest.raises(train_util.TrainingDivergedError) as info:
-        train_util.train(_PoisonedProvider(nan_batch=6), trainer, batch_size=2, num_steps=20,
-                         steps_per_save=3, steps_per_summary=2, save_dir=save_dir,
-                         restore_dir=save_dir)
+        train_util.train(
+            _PoisonedProvider(nan_batch=6),
+            trainer,
+            batch_size=2,
+            num_steps=20,
+            steps_per_save=3,
+            steps_per_summary=2,
+            save_dir=save_dir,
+            restore_dir=save_dir,
+        )
 
     error = info.value
     newest = os.path.join(save_dir, 'ckpt-4')
@@ -83,14 +94,19 @@ def test_train_stops_at_a_nan_step_and_keeps_the_last_finite_checkpoint(tmp_path
     assert message.startswith('Training diverged at step 6: expected a finite total loss')
     assert 'total_loss = nan' in message and newest in message
     assert 'learning rate' in message and message.endswith('loudness_db).')
-    assert any('Training diverged at step 6' in r.getMessage() for r in caplog.records
-               if r.levelno == logging.ERROR)
+    assert any(
+        'Training diverged at step 6' in r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.ERROR
+    )
 
     # The trainer did not apply step 6, and nothing was saved after ckpt-4.
     assert int(trainer.step.numpy()) == 5
     assert all(np.all(np.isfinite(v)) for v in _state(trainer))
     assert sorted(os.path.basename(p) for p in glob.glob(os.path.join(save_dir, '*.index'))) == [
-        'ckpt-1.index', 'ckpt-4.index']
+        'ckpt-1.index',
+        'ckpt-4.index',
+    ]
     assert train_util.get_latest_checkpoint(save_dir) == newest  # TF's state file agrees.
     saved = _read_checkpoint(newest)
     assert int(saved[ITERATIONS]) == 4
@@ -102,15 +118,25 @@ def test_train_stops_at_a_nan_step_and_keeps_the_last_finite_checkpoint(tmp_path
 def test_train_resumes_from_the_last_finite_checkpoint(tmp_path):
     # After the divergence at step 2, the same command on clean data resumes at ckpt-1.
     save_dir = str(tmp_path)
-    trainer = trainers.Trainer(mf.make_autoencoder(fft_sizes=(256,)),
-                               tf.distribute.get_strategy(), learning_rate=3e-3)
+    trainer = trainers.Trainer(
+        mf.make_autoencoder(fft_sizes=(256,)), tf.distribute.get_strategy(), learning_rate=3e-3
+    )
     with pytest.raises(train_util.TrainingDivergedError, match='at step 2:'):
-        train_util.train(_PoisonedProvider(nan_batch=2), trainer, batch_size=2, num_steps=20,
-                         steps_per_save=1, save_dir=save_dir, restore_dir=save_dir)
-    resumed = trainers.Trainer(mf.make_autoencoder(fft_sizes=(256,)),
-                               tf.distribute.get_strategy(), learning_rate=3e-3)
-    losses = train_util.train(mf.Provider(), resumed, batch_size=2, num_steps=3,
-                              save_dir=save_dir, restore_dir=save_dir)
+        train_util.train(
+            _PoisonedProvider(nan_batch=2),
+            trainer,
+            batch_size=2,
+            num_steps=20,
+            steps_per_save=1,
+            save_dir=save_dir,
+            restore_dir=save_dir,
+        )
+    resumed = trainers.Trainer(
+        mf.make_autoencoder(fft_sizes=(256,)), tf.distribute.get_strategy(), learning_rate=3e-3
+    )
+    losses = train_util.train(
+        mf.Provider(), resumed, batch_size=2, num_steps=3, save_dir=save_dir, restore_dir=save_dir
+    )
     assert int(resumed.step.numpy()) == 3 and np.isfinite(losses['total_loss'])
     assert 'grad_norm' not in losses  # Not a loss.
 
@@ -118,9 +144,12 @@ def test_train_resumes_from_the_last_finite_checkpoint(tmp_path):
 # The train step ----------------------------------------------------------------------------------
 @pytest.mark.parametrize('jit_compile', [False, True])
 def test_nan_loss_step_leaves_weights_moments_and_step_untouched(jit_compile):
-    trainer = trainers.Trainer(mf.make_autoencoder(noise=False, fft_sizes=(256,)),
-                               tf.distribute.get_strategy(), learning_rate=3e-3,
-                               jit_compile=jit_compile)
+    trainer = trainers.Trainer(
+        mf.make_autoencoder(noise=False, fft_sizes=(256,)),
+        tf.distribute.get_strategy(),
+        learning_rate=3e-3,
+        jit_compile=jit_compile,
+    )
     clean = _batch()
     trainer.build(clean)
     trainer.train_step(clean)  # Adam's moments are no longer zero.
@@ -152,8 +181,9 @@ class SqrtModel(keras.Model):
 
 @pytest.mark.parametrize('jit_compile', [False, True])
 def test_finite_loss_with_nan_gradient_is_not_applied(jit_compile):
-    trainer = trainers.Trainer(SqrtModel(), tf.distribute.get_strategy(),
-                               learning_rate=0.1, jit_compile=jit_compile)
+    trainer = trainers.Trainer(
+        SqrtModel(), tf.distribute.get_strategy(), learning_rate=0.1, jit_compile=jit_compile
+    )
     trainer.build({'x': tf.constant(3.0)})
     outputs = trainer.train_step({'x': tf.constant(3.0)})
     assert np.isfinite(float(outputs['grad_norm'])) and int(trainer.step.numpy()) == 1
@@ -165,7 +195,7 @@ def test_finite_loss_with_nan_gradient_is_not_applied(jit_compile):
 
 
 # Several replicas --------------------------------------------------------------------------------
-_MIRRORED_SCRIPT = textwrap.dedent('''
+_MIRRORED_SCRIPT = textwrap.dedent("""
     import json
     import numpy as np
     import tensorflow as tf
@@ -203,7 +233,7 @@ _MIRRORED_SCRIPT = textwrap.dedent('''
     results['next'] = float(trainer.train_step(iterator)['total_loss'])
     results['step_after_next'] = int(trainer.step.numpy())
     print('RESULTS', json.dumps(results))  # json writes and reads NaN; literal_eval does not.
-''')
+""")
 
 
 def test_mirrored_strategy_skips_the_step_on_every_replica():

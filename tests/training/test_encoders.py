@@ -17,8 +17,9 @@ from .test_nn import checkpoint_round_trip
 def _audio(n=16000, batch=2, seed=0):
     rng = np.random.default_rng(seed)
     t = np.arange(n) / 16000.0
-    return (0.3 * np.sin(2 * np.pi * 220.0 * t) + 0.05 * rng.standard_normal((batch, n))
-            ).astype(np.float32)
+    return (0.3 * np.sin(2 * np.pi * 220.0 * t) + 0.05 * rng.standard_normal((batch, n))).astype(
+        np.float32
+    )
 
 
 def _gru_params(c_in, units):
@@ -30,14 +31,20 @@ def test_z_time_steps_table_gives_that_many_frames_for_4_seconds(z_time_steps):
     encoder = encoders.MfccTimeDistributedRnnEncoder(8, 'gru', 4, z_time_steps)
     hop = encoder.fft_size * (1.0 - encoder.overlap)
     assert math.ceil(64000 / hop) == z_time_steps
-    mfcc = spectral_ops.compute_mfcc(tf.zeros([1, 64000]), fft_size=encoder.fft_size,
-                                     overlap=encoder.overlap, mfcc_bins=30, pad_end=True)
+    mfcc = spectral_ops.compute_mfcc(
+        tf.zeros([1, 64000]),
+        fft_size=encoder.fft_size,
+        overlap=encoder.overlap,
+        mfcc_bins=30,
+        pad_end=True,
+    )
     assert mfcc.shape == (1, z_time_steps, 30)
 
 
 def test_mfcc_time_distributed_rnn_encoder():
-    encoder = encoders.MfccTimeDistributedRnnEncoder(rnn_channels=16, rnn_type='gru', z_dims=8,
-                                                     z_time_steps=125)
+    encoder = encoders.MfccTimeDistributedRnnEncoder(
+        rnn_channels=16, rnn_type='gru', z_dims=8, z_time_steps=125
+    )
     assert encoder.input_keys == ['audio', 'f0_scaled'] and encoder.output_keys == ['z']
     audio = _audio(16000)  # 1 s: 32 MFCC frames at hop 512.
     out = encoder({'audio': audio, 'f0_scaled': tf.zeros([2, 100, 1]), 'ld_scaled': 0.0})
@@ -67,8 +74,9 @@ def test_expand_z_holds_a_vector_over_time():
 
 @pytest.mark.parametrize('mean_aggregate', [False, True])
 def test_mfcc_rnn_encoder_gives_one_vector(mean_aggregate):
-    encoder = encoders.MfccRnnEncoder(rnn_channels=8, rnn_type='lstm', z_dims=5,
-                                      mean_aggregate=mean_aggregate)
+    encoder = encoders.MfccRnnEncoder(
+        rnn_channels=8, rnn_type='lstm', z_dims=5, mean_aggregate=mean_aggregate
+    )
     z = encoder({'audio': _audio(8000), 'f0_scaled': tf.zeros([2, 20, 1])})['z'].numpy()
     assert z.shape == (2, 20, 5)
     np.testing.assert_allclose(z, np.repeat(z[:, :1], 20, axis=1), atol=1e-6)
@@ -110,8 +118,9 @@ def test_get_embedding_has_no_input_length():
 
 
 def test_mfcc_encoder_multiresolution_and_normalized():
-    encoder = encoders.MfccEncoder(fft_sizes=(1024, 512), mel_bins=(128, 64),
-                                   mfcc_bins=(30, 20), time_steps=50)
+    encoder = encoders.MfccEncoder(
+        fft_sizes=(1024, 512), mel_bins=(128, 64), mfcc_bins=(30, 20), time_steps=50
+    )
     z = encoder({'audio': _audio(16000)})['z'].numpy()
     assert z.shape == (2, 50, 50)
     np.testing.assert_allclose(z.mean(axis=1), 0.0, atol=1e-4)  # Instance-normalized.
@@ -123,11 +132,18 @@ def test_mfcc_encoder_multiresolution_and_normalized():
 
 
 def test_expression_encoder():
-    encoder = encoders.ExpressionEncoder(net=nn.FcStack(8, 1), z_dims=4,
-                                         input_keys=('f0_scaled', 'ld_scaled', 'audio'),
-                                         mfcc_bins=20, mel_bins=64)
-    features = {'f0_scaled': tf.zeros([2, 25, 1]), 'ld_scaled': tf.zeros([2, 25]),
-                'audio': _audio(8000)}
+    encoder = encoders.ExpressionEncoder(
+        net=nn.FcStack(8, 1),
+        z_dims=4,
+        input_keys=('f0_scaled', 'ld_scaled', 'audio'),
+        mfcc_bins=20,
+        mel_bins=64,
+    )
+    features = {
+        'f0_scaled': tf.zeros([2, 25, 1]),
+        'ld_scaled': tf.zeros([2, 25]),
+        'audio': _audio(8000),
+    }
     assert encoder(features)['z'].shape == (2, 1, 4)
     # Inputs 1 + 1 + 20 MFCCs -> FcStack(8) -> Dense(4).
     assert encoder.count_params() == (22 * 8 + 8 + 16) + (8 + 1) * 4
@@ -141,8 +157,10 @@ def test_expression_encoder():
 def test_sinusoidal_to_harmonic_encoder():
     encoder = encoders.SinusoidalToHarmonicEncoder(net=nn.RnnSandwich(8, 1, 8), n_harmonics=10)
     rng = np.random.default_rng(2)
-    features = {'sin_freqs': rng.uniform(50, 4000, [2, 6, 4]).astype(np.float32),
-                'sin_amps': rng.uniform(0, 1, [2, 6, 4]).astype(np.float32)}
+    features = {
+        'sin_freqs': rng.uniform(50, 4000, [2, 6, 4]).astype(np.float32),
+        'sin_amps': rng.uniform(0, 1, [2, 6, 4]).astype(np.float32),
+    }
     out = encoder(features)
     assert list(out) == ['harm_amp', 'harm_dist', 'f0_hz']
     assert out['harm_amp'].shape == (2, 6, 1) and out['harm_dist'].shape == (2, 6, 10)
@@ -151,20 +169,26 @@ def test_sinusoidal_to_harmonic_encoder():
     assert (out['harm_amp'].numpy() > 0).all()
     # The default f0 scaling is a softmax expectation over 64 bins, 20-1200 Hz in MIDI.
     logits = tf.constant(np.eye(64, dtype=np.float32)[[0, 63]] * 100.0)[tf.newaxis]
-    np.testing.assert_allclose(encoders.f0_softmax_20_1200(logits)[0, :, 0], [20.0, 1200.0],
-                               rtol=1e-3)
+    np.testing.assert_allclose(
+        encoders.f0_softmax_20_1200(logits)[0, :, 0], [20.0, 1200.0], rtol=1e-3
+    )
 
 
-@pytest.mark.parametrize('make', [
-    lambda: encoders.MfccTimeDistributedRnnEncoder(8, 'lstm', 4, 500),
-    lambda: encoders.MfccRnnEncoder(8, 'gru', 4, mean_aggregate=True),
-    lambda: encoders.AggregateFeaturesEncoder(ch=3, input_keys=('a', 'b')),
-    lambda: encoders.OneHotEncoder('instrument_id', 13, 4, skip_expand=False),
-    lambda: encoders.MfccEncoder((512,), (64,), (20,), 100),
-    lambda: encoders.ExpressionEncoder(net=nn.FcStack(4, 1), z_dims=3, pool_time=False),
-    lambda: encoders.SinusoidalToHarmonicEncoder(net=nn.RnnSandwich(4, 1, 4), n_harmonics=5,
-                                                 amp_scale_fn=core.exp_sigmoid),
-], ids=['mfcc_td_rnn', 'mfcc_rnn', 'aggregate', 'one_hot', 'mfcc', 'expression', 'sin2harm'])
+@pytest.mark.parametrize(
+    'make',
+    [
+        lambda: encoders.MfccTimeDistributedRnnEncoder(8, 'lstm', 4, 500),
+        lambda: encoders.MfccRnnEncoder(8, 'gru', 4, mean_aggregate=True),
+        lambda: encoders.AggregateFeaturesEncoder(ch=3, input_keys=('a', 'b')),
+        lambda: encoders.OneHotEncoder('instrument_id', 13, 4, skip_expand=False),
+        lambda: encoders.MfccEncoder((512,), (64,), (20,), 100),
+        lambda: encoders.ExpressionEncoder(net=nn.FcStack(4, 1), z_dims=3, pool_time=False),
+        lambda: encoders.SinusoidalToHarmonicEncoder(
+            net=nn.RnnSandwich(4, 1, 4), n_harmonics=5, amp_scale_fn=core.exp_sigmoid
+        ),
+    ],
+    ids=['mfcc_td_rnn', 'mfcc_rnn', 'aggregate', 'one_hot', 'mfcc', 'expression', 'sin2harm'],
+)
 def test_config_round_trip(make):
     encoder = make()
     config = encoder.get_config()
@@ -173,15 +197,22 @@ def test_config_round_trip(make):
     assert clone.input_keys == encoder.input_keys
 
 
-@pytest.mark.parametrize('make, message', [
-    (lambda: encoders.MfccTimeDistributedRnnEncoder(z_time_steps=100),
-     'z_time_steps must be one of \\[63, 125, 250, 500, 1000\\]; received z_time_steps=100'),
-    (lambda: encoders.MfccRnnEncoder(z_dims=0), 'received z_dims=0'),
-    (lambda: encoders.OneHotEncoder(one_hot_key=''), 'one_hot_key must be a non-empty string'),
-    (lambda: encoders.ExpressionEncoder(input_keys=()), 'input_keys must name at least one'),
-    (lambda: encoders.SinusoidalToHarmonicEncoder(amp_scale_fn='exp'),
-     'amp_scale_fn must be a callable'),
-])
+@pytest.mark.parametrize(
+    'make, message',
+    [
+        (
+            lambda: encoders.MfccTimeDistributedRnnEncoder(z_time_steps=100),
+            'z_time_steps must be one of \\[63, 125, 250, 500, 1000\\]; received z_time_steps=100',
+        ),
+        (lambda: encoders.MfccRnnEncoder(z_dims=0), 'received z_dims=0'),
+        (lambda: encoders.OneHotEncoder(one_hot_key=''), 'one_hot_key must be a non-empty string'),
+        (lambda: encoders.ExpressionEncoder(input_keys=()), 'input_keys must name at least one'),
+        (
+            lambda: encoders.SinusoidalToHarmonicEncoder(amp_scale_fn='exp'),
+            'amp_scale_fn must be a callable',
+        ),
+    ],
+)
 def test_argument_validation(make, message):
     with pytest.raises(ValueError, match=message):
         make()
@@ -228,7 +259,9 @@ def test_checkpoint_round_trip(tmp_path):
     features = {'audio': _audio(4000), 'f0_scaled': tf.zeros([2, 20, 1])}
     expected, restored = checkpoint_round_trip(
         lambda: encoders.MfccTimeDistributedRnnEncoder(8, 'gru', 4, 250),
-        lambda layer: layer(features), tmp_path)
+        lambda layer: layer(features),
+        tmp_path,
+    )
     np.testing.assert_allclose(restored['z'], expected['z'], atol=1e-6)
 
 
@@ -243,8 +276,14 @@ def test_midi_encoders():
     np.testing.assert_allclose(encoder(features)['z_pitch'], f0_midi)  # Residual.
     harmonic = encoders.HarmonicToMidiEncoder(f0_residual=False)
     assert harmonic.input_keys == ['f0_midi', 'amps', 'hd', 'noise']
-    out = harmonic({'f0_midi': f0_midi, 'amps': np.ones([2, 5, 1], np.float32),
-                    'hd': np.ones([2, 5, 4], np.float32), 'noise': np.ones([2, 5, 3], np.float32)})
+    out = harmonic(
+        {
+            'f0_midi': f0_midi,
+            'amps': np.ones([2, 5, 1], np.float32),
+            'hd': np.ones([2, 5, 4], np.float32),
+            'noise': np.ones([2, 5, 3], np.float32),
+        }
+    )
     assert out['z_pitch'].shape == (2, 5, 1)
     assert harmonic.count_params() == (1 + 1 + 4 + 3) * 2 + 2
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(encoder))

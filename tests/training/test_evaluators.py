@@ -37,17 +37,24 @@ def _summaries(save_dir):
 def trained_dir(tmp_path_factory):
     save_dir = str(tmp_path_factory.mktemp('run'))
     trainer = trainers.Trainer(_make_model(), tf.distribute.get_strategy(), learning_rate=3e-3)
-    train_util.train(Provider(), trainer, batch_size=2, num_steps=2, save_dir=save_dir,
-                     restore_dir=save_dir)
+    train_util.train(
+        Provider(), trainer, batch_size=2, num_steps=2, save_dir=save_dir, restore_dir=save_dir
+    )
     return save_dir
 
 
 def test_evaluate_writes_real_losses_and_metrics(trained_dir, tmp_path):
     provider = Provider()
-    step = eval_util.evaluate(provider, _make_model(), [evaluators.BasicEvaluator,
-                                                         evaluators.F0LdEvaluator],
-                              save_dir=str(tmp_path), restore_dir=trained_dir, batch_size=2,
-                              num_batches=2, run_once=True)
+    step = eval_util.evaluate(
+        provider,
+        _make_model(),
+        [evaluators.BasicEvaluator, evaluators.F0LdEvaluator],
+        save_dir=str(tmp_path),
+        restore_dir=trained_dir,
+        batch_size=2,
+        num_batches=2,
+        run_once=True,
+    )
     assert step == 2  # The newest checkpoint, ckpt-2.
     values, plugins = _summaries(tmp_path)
 
@@ -59,19 +66,23 @@ def test_evaluate_writes_real_losses_and_metrics(trained_dir, tmp_path):
         outputs, losses = model(batch, return_losses=True, training=False)
         direct_losses.append(float(losses['total_loss']))
         audio_gen = model.get_audio_from_outputs(outputs)
-        ld_gen = spectral_ops.compute_loudness(audio_gen.numpy(), frame_rate=FRAME_RATE,
-                                               use_tf=False)[:, :mf.N_FRAMES]
+        ld_gen = spectral_ops.compute_loudness(
+            audio_gen.numpy(), frame_rate=FRAME_RATE, use_tf=False
+        )[:, : mf.N_FRAMES]
         direct_ld += list(np.mean(np.abs(ld_gen - batch['loudness_db'].numpy()), axis=1))
     [(summary_step, total_loss)] = values['losses/total_loss']
     assert summary_step == 2 and plugins['losses/total_loss'] == 'scalars'
     assert float(total_loss) > 0
     assert float(total_loss) == pytest.approx(np.mean(direct_losses), rel=1e-5)
     # ... and the checkpoint was really restored: the untrained model's loss differs.
-    untrained = [float(_make_model()(batch, return_losses=True, training=False)[1]['total_loss'])
-                 for batch in provider.get_batch(2, shuffle=False, repeats=1).take(2)]
+    untrained = [
+        float(_make_model()(batch, return_losses=True, training=False)[1]['total_loss'])
+        for batch in provider.get_batch(2, shuffle=False, repeats=1).take(2)
+    ]
     assert abs(np.mean(untrained) - float(total_loss)) > 1e-3 * float(total_loss)
-    assert float(values['metrics/loudness/loudness_db'][0][1]) == \
-        pytest.approx(np.mean(direct_ld), abs=1e-2)
+    assert float(values['metrics/loudness/loudness_db'][0][1]) == pytest.approx(
+        np.mean(direct_ld), abs=1e-2
+    )
     # The outputs carry the (ground-truth) f0 the model synthesized with: F0Metrics, perfect.
     assert float(values['metrics/f0/raw_pitch_accuracy'][0][1]) == pytest.approx(1.0)
     assert float(values['metrics/f0/f0_dist'][0][1]) == pytest.approx(0.0, abs=1e-4)
@@ -81,9 +92,15 @@ def test_evaluate_writes_real_losses_and_metrics(trained_dir, tmp_path):
 
 def test_sample_writes_audio_and_images(trained_dir, tmp_path):
     provider = Provider()
-    eval_util.sample(provider, _make_model(), [evaluators.BasicEvaluator],
-                     save_dir=str(tmp_path), restore_dir=trained_dir, batch_size=2,
-                     run_until_step=2)  # checkpoints_iterator, stopped at step 2.
+    eval_util.sample(
+        provider,
+        _make_model(),
+        [evaluators.BasicEvaluator],
+        save_dir=str(tmp_path),
+        restore_dir=trained_dir,
+        batch_size=2,
+        run_until_step=2,
+    )  # checkpoints_iterator, stopped at step 2.
     values, plugins = _summaries(tmp_path)
     [(step, clips)] = values['audio_original']
     assert step == 2 and plugins['audio_original'] == 'audio' and clips.shape == (2, 2)
@@ -122,12 +139,13 @@ def test_twm_evaluator_finds_the_fundamental(noisy):
     outputs = {'sinusoidal': {'controls': {'frequencies': freqs, 'amplitudes': amps}}}
     if noisy:  # Taken at face value, they make 110 Hz the better explanation.
         np.testing.assert_allclose(
-            evaluators.TWMEvaluator(16000, 250).compute_twm_f0(outputs), 110.0, rtol=1e-5)
+            evaluators.TWMEvaluator(16000, 250).compute_twm_f0(outputs), 110.0, rtol=1e-5
+        )
     ev = evaluators.TWMEvaluator(16000, 250, noisy=noisy)
     np.testing.assert_allclose(ev.compute_twm_f0(outputs), f0, rtol=1e-5)
     batch = {'f0_hz': np.full([1, n_frames], f0), 'f0_confidence': np.ones([1, n_frames])}
     ev.evaluate(batch, outputs, {})
-    results = ev._f0_twm_metrics.results()  # pylint: disable=protected-access
+    results = ev._f0_twm_metrics.results()
     assert results['raw_pitch_accuracy'] == 1.0 and results['f0_dist'] < 1e-4
     with pytest.raises(KeyError, match='processor_name'):
         evaluators.TWMEvaluator(16000, 250, processor_name='other').compute_twm_f0(outputs)
@@ -141,12 +159,10 @@ def test_errors_instead_of_endless_waits(tmp_path):
     with pytest.raises(FileNotFoundError, match='restore_dir'):
         eval_util.evaluate(provider, model, [], **kwargs)
     with pytest.raises(FileNotFoundError, match='No checkpoint'):
-        eval_util.evaluate(provider, model, [], restore_dir=str(tmp_path), run_once=True,
-                           **kwargs)
+        eval_util.evaluate(provider, model, [], restore_dir=str(tmp_path), run_once=True, **kwargs)
     with pytest.raises(ValueError, match='mode'):
-        eval_util.evaluate_or_sample(provider, model, [], mode='train',
-                                     restore_dir=str(tmp_path))
-    with pytest.raises(ValueError, match='must have a sample_rate'):
+        eval_util.evaluate_or_sample(provider, model, [], mode='train', restore_dir=str(tmp_path))
+    with pytest.raises(ValueError, match=r'data_provider\.sample_rate must be set'):
         eval_util.evaluate(mf.Provider(), model, [], restore_dir=str(tmp_path), **kwargs)
     with pytest.raises(ValueError, match='sample_rate'):
         evaluators.BasicEvaluator(0, 250)
@@ -164,10 +180,11 @@ def test_synthetic_notes_batches_get_audio_confidence_and_loudness():
             return tf.constant(audio)
 
     batch = {'f0_hz': tf.fill([1, 16, 1], 440.0)}
-    out = eval_util._synthetic_notes_features(Synthesizer(), batch)  # pylint: disable=W0212
+    out = eval_util._synthetic_notes_features(Synthesizer(), batch)
     np.testing.assert_array_equal(out['audio'], audio)
     np.testing.assert_array_equal(out['f0_confidence'], np.ones([1, 16]))
-    np.testing.assert_allclose(out['loudness_db'],
-                               spectral_ops.compute_loudness(audio, use_tf=False), atol=1e-3)
+    np.testing.assert_allclose(
+        out['loudness_db'], spectral_ops.compute_loudness(audio, use_tf=False), atol=1e-3
+    )
     with pytest.raises(TypeError, match='generate_synthetic_audio'):
-        eval_util._synthetic_notes_features(object(), batch)  # pylint: disable=W0212
+        eval_util._synthetic_notes_features(object(), batch)

@@ -38,8 +38,8 @@ def _numpy_gru(x, kernel, recurrent_kernel, bias, h0):
         xp = x[:, t].astype(np.float64) @ kernel + bias[0]
         hp = h @ recurrent_kernel + bias[1]
         z = sigmoid(xp[:, :units] + hp[:, :units])
-        r = sigmoid(xp[:, units:2 * units] + hp[:, units:2 * units])
-        hh = np.tanh(xp[:, 2 * units:] + r * hp[:, 2 * units:])
+        r = sigmoid(xp[:, units : 2 * units] + hp[:, units : 2 * units])
+        hh = np.tanh(xp[:, 2 * units :] + r * hp[:, 2 * units :])
         h = z * h + (1.0 - z) * hh
         out.append(h)
     return np.stack(out, axis=1)
@@ -73,8 +73,9 @@ def test_gru_sequence_matches_numpy_and_keras(batch, time, c_in, units):
     h0 = _rand(batch, units, seed=7)
     cell = gru.cell
     y = nn.gru_sequence(x, cell.kernel, cell.recurrent_kernel, cell.bias, h0)
-    expected = _numpy_gru(x.numpy(), cell.kernel.numpy(), cell.recurrent_kernel.numpy(),
-                          cell.bias.numpy(), h0)
+    expected = _numpy_gru(
+        x.numpy(), cell.kernel.numpy(), cell.recurrent_kernel.numpy(), cell.bias.numpy(), h0
+    )
     _assert_close(y, expected, atol=1e-5)
     _assert_close(y, gru(x, initial_state=[tf.constant(h0)]), atol=1e-6)
 
@@ -82,8 +83,9 @@ def test_gru_sequence_matches_numpy_and_keras(batch, time, c_in, units):
 @pytest.mark.parametrize('bidir', [False, True])
 @pytest.mark.parametrize('return_sequences', [True, False])
 @pytest.mark.parametrize('batch, time, c_in, units', [(3, 7, 5, 6), (2, 33, 4, 12)])
-def test_rnn_outputs_and_gradients_match_keras_gru(bidir, return_sequences, batch, time, c_in,
-                                                   units):
+def test_rnn_outputs_and_gradients_match_keras_gru(
+    bidir, return_sequences, batch, time, c_in, units
+):
     rnn = nn.Rnn(units, 'gru', return_sequences=return_sequences, bidir=bidir)
     x = tf.constant(_rand(batch, time, c_in))
     rnn.build(x.shape)
@@ -152,8 +154,11 @@ def test_tf_function_xla_and_mirrored_strategy_match_eager():
         mirrored.build(x.shape)
     for v, v_ref in zip(mirrored.trainable_variables, variables):
         v.assign(v_ref)
-    step = tf.function(lambda x: strategy.run(
-        lambda x: _value_and_grads(mirrored, x, mirrored.trainable_variables), args=(x,)))
+    step = tf.function(
+        lambda x: strategy.run(
+            lambda x: _value_and_grads(mirrored, x, mirrored.trainable_variables), args=(x,)
+        )
+    )
     y, grads = step(x)
     _assert_close(y, y_eager, atol=1e-6)
     for g, g_ref in zip(grads, g_eager):
@@ -177,9 +182,13 @@ def test_masks_lstm_and_other_configurations_use_the_keras_layer(monkeypatch):
     assert np.abs(fast_unmasked[:, -1] - expected_masked[:, -1]).max() > 1e-3
     assert nn.Rnn(4, 'lstm')(x).shape == (2, 5, 4)
     assert nn.StatelessRnn(4, 'lstm')(x, None)[1].shape == (2, 8)
-    for layer in (keras.layers.GRU(4, reset_after=False), keras.layers.GRU(4, dropout=0.5),
-                  keras.layers.GRU(4, activation='relu'), keras.layers.LSTM(4),
-                  keras.layers.GRU(4, recurrent_activation='hard_sigmoid')):
+    for layer in (
+        keras.layers.GRU(4, reset_after=False),
+        keras.layers.GRU(4, dropout=0.5),
+        keras.layers.GRU(4, activation='relu'),
+        keras.layers.LSTM(4),
+        keras.layers.GRU(4, recurrent_activation='hard_sigmoid'),
+    ):
         layer.build(x.shape)
         assert not nn._fast_rnn_applies(layer, x, None), layer.get_config()
     unbuilt = keras.layers.GRU(4)
@@ -194,9 +203,11 @@ def test_checkpoint_layout_is_keras_gru_and_round_trips():
     # The same three variables a bare keras.layers.GRU has, under the same checkpoint paths.
     plain = keras.layers.GRU(5, name='gru')
     plain.build(x.shape)
-    assert ([v.path.split('/', 1)[1] for v in rnn.weights] ==
-            [v.path for v in plain.weights] ==
-            ['gru/gru_cell/kernel', 'gru/gru_cell/recurrent_kernel', 'gru/gru_cell/bias'])
+    assert (
+        [v.path.split('/', 1)[1] for v in rnn.weights]
+        == [v.path for v in plain.weights]
+        == ['gru/gru_cell/kernel', 'gru/gru_cell/recurrent_kernel', 'gru/gru_cell/bias']
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = tf.train.Checkpoint(net=plain).save(os.path.join(tmp, 'plain'))
         keys_plain = sorted(k for k, _ in tf.train.list_variables(path))
@@ -209,18 +220,24 @@ def test_checkpoint_layout_is_keras_gru_and_round_trips():
     np.testing.assert_array_equal(restored(x), rnn(x))
 
 
-@pytest.mark.parametrize('args, message', [
-    (([2, 3], [[1.0] * 6], [[1.0] * 6]), 'x must be \\[batch, time, channels\\]'),
-    (([[[1.0]]], [[1.0] * 5], [[1.0] * 6]), 'expected kernel \\[C, 3U\\]'),
-    (([[[1.0, 2.0]]], [[1.0] * 6], [[1.0] * 6, [1.0] * 6]), 'expected kernel \\[C, 3U\\]'),
-])
+@pytest.mark.parametrize(
+    'args, message',
+    [
+        (([2, 3], [[1.0] * 6], [[1.0] * 6]), 'x.shape must be \\[batch, time, channels\\]'),
+        (([[[1.0]]], [[1.0] * 5], [[1.0] * 6]), 'kernel.shape must be \\[C, 3U\\] with C=1'),
+        (
+            ([[[1.0, 2.0]]], [[1.0] * 6], [[1.0] * 6, [1.0] * 6]),
+            'kernel.shape must be \\[C, 3U\\] with C=2',
+        ),
+    ],
+)
 def test_gru_sequence_rejects_bad_shapes(args, message):
     with pytest.raises(ValueError, match=message):
         nn.gru_sequence(*args)
 
 
 def test_gru_sequence_rejects_reset_before_bias():
-    with pytest.raises(ValueError, match='bias must be \\[2, 6\\]'):
+    with pytest.raises(ValueError, match='bias.shape must be \\[2, 6\\]'):
         nn.gru_sequence(tf.ones([1, 2, 3]), tf.ones([3, 6]), tf.ones([2, 6]), tf.ones([6]))
 
 
@@ -231,8 +248,9 @@ def test_trainer_jit_compile_step_matches_the_default_step():
     results = []
     for jit_compile in (False, True):
         model = mf.make_autoencoder(seed=0, noise=False)
-        trainer = trainers.Trainer(model, tf.distribute.get_strategy(), learning_rate=3e-3,
-                                   jit_compile=jit_compile)
+        trainer = trainers.Trainer(
+            model, tf.distribute.get_strategy(), learning_rate=3e-3, jit_compile=jit_compile
+        )
         trainer.build(features)
         before = [v.numpy() for v in model.trainable_variables]
         losses = [float(trainer.train_step(features)['total_loss']) for _ in range(2)]
@@ -260,4 +278,6 @@ def test_trainer_jit_compile_step_matches_the_default_step():
     assert np.median(np.abs(moved)) > 1e-3
     assert np.abs(diff).max() <= 1.2e-2
     assert np.median(np.abs(diff)) < np.median(np.abs(moved)) / 100, (
-        np.median(np.abs(diff)), np.median(np.abs(moved)))
+        np.median(np.abs(diff)),
+        np.median(np.abs(moved)),
+    )

@@ -14,8 +14,10 @@ from ddsp.training.gin import GIN_PATH
 
 _BINDINGS = ["TFRecordProvider.file_pattern = '/tmp/does_not_exist.tfrecord*'"]
 
-GIN_FILES = sorted(os.path.relpath(p, GIN_PATH)
-                   for p in glob.glob(os.path.join(GIN_PATH, '**', '*.gin'), recursive=True))
+GIN_FILES = sorted(
+    os.path.relpath(p, GIN_PATH)
+    for p in glob.glob(os.path.join(GIN_PATH, '**', '*.gin'), recursive=True)
+)
 
 
 pytestmark = pytest.mark.usefixtures('gin_package_path')  # tests/training/conftest.py
@@ -29,9 +31,14 @@ def test_gin_path_is_the_config_directory():
     assert os.path.isdir(GIN_PATH)
     assert os.path.isfile(os.path.join(GIN_PATH, 'models', 'solo_instrument.gin'))
     assert len(GIN_FILES) >= 18
-    for name in ('eval/basic.gin', 'eval/basic_f0_ld.gin', 'eval/basic_f0_ld_twm.gin',
-                 'papers/iclr2020/nsynth_ae.gin', 'papers/iclr2020/solo_instrument.gin',
-                 'papers/iclr2020/tiny_instrument.gin'):
+    for name in (
+        'eval/basic.gin',
+        'eval/basic_f0_ld.gin',
+        'eval/basic_f0_ld_twm.gin',
+        'papers/iclr2020/nsynth_ae.gin',
+        'papers/iclr2020/solo_instrument.gin',
+        'papers/iclr2020/tiny_instrument.gin',
+    ):
         assert name in GIN_FILES
 
 
@@ -89,12 +96,17 @@ def test_ae_builds_with_mfcc_encoder():
     assert tuple(model.get_audio_from_outputs(outputs).shape) == (1, 64000)
 
 
-@pytest.mark.parametrize('gin_file, classes', [
-    ('eval/basic.gin', [evaluators.BasicEvaluator]),
-    ('eval/basic_f0_ld.gin', [evaluators.BasicEvaluator, evaluators.F0LdEvaluator]),
-    ('eval/basic_f0_ld_twm.gin', [evaluators.BasicEvaluator, evaluators.F0LdEvaluator,
-                                  evaluators.TWMEvaluator]),
-])
+@pytest.mark.parametrize(
+    'gin_file, classes',
+    [
+        ('eval/basic.gin', [evaluators.BasicEvaluator]),
+        ('eval/basic_f0_ld.gin', [evaluators.BasicEvaluator, evaluators.F0LdEvaluator]),
+        (
+            'eval/basic_f0_ld_twm.gin',
+            [evaluators.BasicEvaluator, evaluators.F0LdEvaluator, evaluators.TWMEvaluator],
+        ),
+    ],
+)
 def test_eval_configs_bind_evaluators(gin_file, classes):
     _parse(gin_file)
     for fn in ('evaluate', 'sample'):
@@ -108,11 +120,14 @@ def test_eval_loop_batches_from_dataset_configs():
     assert gin.query_parameter('sample.ckpt_delay_secs') == 300
 
 
-@pytest.mark.parametrize('gin_file, z, rnn_channels, layers_per_stack', [
-    ('papers/iclr2020/nsynth_ae.gin', True, 512, 3),
-    ('papers/iclr2020/solo_instrument.gin', False, 512, 3),
-    ('papers/iclr2020/tiny_instrument.gin', False, 256, 0),
-])
+@pytest.mark.parametrize(
+    'gin_file, z, rnn_channels, layers_per_stack',
+    [
+        ('papers/iclr2020/nsynth_ae.gin', True, 512, 3),
+        ('papers/iclr2020/solo_instrument.gin', False, 512, 3),
+        ('papers/iclr2020/tiny_instrument.gin', False, 256, 0),
+    ],
+)
 def test_iclr2020_configs_build_their_models(gin_file, z, rnn_channels, layers_per_stack):
     _parse(gin_file)
     model = models.get_model()
@@ -121,5 +136,4 @@ def test_iclr2020_configs_build_their_models(gin_file, z, rnn_channels, layers_p
     assert (model.encoder is not None) == z
     assert model.decoder.rnn_channels == rnn_channels
     assert model.decoder.layers_per_stack == layers_per_stack
-    assert tuple(model.get_audio_from_outputs(model(_batch(), training=False)).shape) == \
-        (1, 64000)
+    assert tuple(model.get_audio_from_outputs(model(_batch(), training=False)).shape) == (1, 64000)

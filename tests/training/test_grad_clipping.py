@@ -26,13 +26,15 @@ def test_every_variable_is_clipped_by_the_global_norm(jit_compile):
         _, losses = model(features, return_losses=True, training=True)
     variables = model.trainable_variables
     grads = tape.gradient(losses['total_loss'], variables)
-    assert all(g is not None for g in grads), [v.path for v, g in zip(variables, grads)
-                                               if g is None]
+    assert all(g is not None for g in grads), [
+        v.path for v, g in zip(variables, grads) if g is None
+    ]
     norm = float(tf.linalg.global_norm(grads))
     clip = norm / 10.0
 
-    trainer = trainers.Trainer(model, tf.distribute.get_strategy(), grad_clip_norm=clip,
-                               jit_compile=jit_compile)
+    trainer = trainers.Trainer(
+        model, tf.distribute.get_strategy(), grad_clip_norm=clip, jit_compile=jit_compile
+    )
     trainer.build(features)
     out = trainer.train_step(features)
     np.testing.assert_allclose(float(out['grad_norm']), norm, rtol=1e-3)  # Before clipping.

@@ -27,10 +27,15 @@ EXAMPLE_SECS = N_SAMPLES / SR
 def _write(path, examples):
     with tf.io.TFRecordWriter(str(path)) as writer:
         for ex in examples:
-            feature = {k: tf.train.Feature(float_list=tf.train.FloatList(
-                value=np.asarray(v, np.float32).ravel())) for k, v in ex.items()}
-            writer.write(tf.train.Example(
-                features=tf.train.Features(feature=feature)).SerializeToString())
+            feature = {
+                k: tf.train.Feature(
+                    float_list=tf.train.FloatList(value=np.asarray(v, np.float32).ravel())
+                )
+                for k, v in ex.items()
+            }
+            writer.write(
+                tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+            )
 
 
 @pytest.fixture(scope='module')
@@ -44,8 +49,10 @@ def records(tmp_path_factory):
     real = []
     for f0 in (220.0, 330.0, 440.0):
         audio = sum(0.2 / k * np.sin(2 * np.pi * k * f0 * t) for k in (1, 2, 3))
-        example = {k: np.full(spec.shape, f0 if k == 'f0_hz' else 0.0)
-                   for k, spec in provider.features_dict.items()}
+        example = {
+            k: np.full(spec.shape, f0 if k == 'f0_hz' else 0.0)
+            for k, spec in provider.features_dict.items()
+        }
         example['audio'] = audio
         example['audio_16k'] = audio
         real.append(example)
@@ -79,25 +86,35 @@ def _small_model(reverb=False, harmonic=True, **kwargs):
     tf.random.set_seed(0)
     encoder = encoders.ResnetSinusoidalEncoder(
         output_splits=(('frequencies', H * 8), ('amplitudes', H), ('noise_magnitudes', M)),
-        spectral_fn=_spectrogram, size='tiny')
-    harmonic_encoder = (encoders.SinusoidalToHarmonicEncoder(net=nn.FcStack(32, 1),
-                                                             n_harmonics=H, f0_depth=32)
-                        if harmonic else None)
+        spectral_fn=_spectrogram,
+        size='tiny',
+    )
+    harmonic_encoder = (
+        encoders.SinusoidalToHarmonicEncoder(net=nn.FcStack(32, 1), n_harmonics=H, f0_depth=32)
+        if harmonic
+        else None
+    )
     settings = dict(
-        losses=[losses.SpectralLoss(fft_sizes=(1024, 256, 64), mag_weight=1.0,
-                                    logmag_weight=1.0)],
-        sinusoidal_consistency_losses=[losses.KDEConsistencyLoss(weight_a=0.01,
-                                                                 weight_b=0.01)],
+        losses=[losses.SpectralLoss(fft_sizes=(1024, 256, 64), mag_weight=1.0, logmag_weight=1.0)],
+        sinusoidal_consistency_losses=[losses.KDEConsistencyLoss(weight_a=0.01, weight_b=0.01)],
         harmonic_consistency_losses=([losses.HarmonicConsistencyLoss()] if harmonic else None),
         filtered_noise_consistency_loss=losses.FilteredNoiseConsistencyLoss(),
         twm_loss=losses.TWMLoss() if harmonic else None,
-        reverb=reverb, n_samples=N_SAMPLES, sample_rate=SR)
+        reverb=reverb,
+        n_samples=N_SAMPLES,
+        sample_rate=SR,
+    )
     settings.update(kwargs)
     return models.InverseSynthesis(encoder, harmonic_encoder, **settings)
 
 
-CONSISTENCY_LOSSES = {'kde_consistency_loss', 'filtered_noise_consistency_loss',
-                      'harm_amp_loss', 'harm_dist_loss', 'f0_hz_loss'}
+CONSISTENCY_LOSSES = {
+    'kde_consistency_loss',
+    'filtered_noise_consistency_loss',
+    'harm_amp_loss',
+    'harm_dist_loss',
+    'f0_hz_loss',
+}
 AUDIO_LOSSES = {'spectral_loss', 'harm_spectral_loss', 'twm_loss'}
 
 
@@ -108,26 +125,38 @@ def test_forward_on_synthetic_notes(records):
     model = _small_model()
     batch = _synthetic_batch(records)
     outputs, loss_values = model(batch, return_losses=True, training=False)
-    shapes = {'audio': (N_SYN, N_SAMPLES), 'sin_audio': (N_SYN, N_SAMPLES),
-              'harm_audio': (N_SYN, N_SAMPLES), 'sin_amps': (N_SYN, T, H),
-              'sin_freqs': (N_SYN, T, H), 'noise_magnitudes': (N_SYN, T, M),
-              'harm_amp': (N_SYN, T, 1), 'harm_dist': (N_SYN, T, H), 'f0_hz': (N_SYN, T, 1),
-              'harm_freqs': (N_SYN, T, H), 'harm_amps': (N_SYN, T, H)}
+    shapes = {
+        'audio': (N_SYN, N_SAMPLES),
+        'sin_audio': (N_SYN, N_SAMPLES),
+        'harm_audio': (N_SYN, N_SAMPLES),
+        'sin_amps': (N_SYN, T, H),
+        'sin_freqs': (N_SYN, T, H),
+        'noise_magnitudes': (N_SYN, T, M),
+        'harm_amp': (N_SYN, T, 1),
+        'harm_dist': (N_SYN, T, H),
+        'f0_hz': (N_SYN, T, 1),
+        'harm_freqs': (N_SYN, T, H),
+        'harm_amps': (N_SYN, T, H),
+    }
     for key, shape in shapes.items():
         assert tuple(outputs[key].shape) == shape, key
         assert np.all(np.isfinite(outputs[key].numpy())), key
     assert {'sinusoidal', 'filtered_noise', 'add', 'out'} <= set(outputs)
-    np.testing.assert_array_equal(outputs['add']['signal'].numpy(),
-                                  outputs['sin_audio'].numpy())  # No reverb.
+    np.testing.assert_array_equal(
+        outputs['add']['signal'].numpy(), outputs['sin_audio'].numpy()
+    )  # No reverb.
     assert model.get_audio_from_outputs(outputs) is outputs['harm_audio']
     # Frequencies: a softmax expectation between 20 Hz and Nyquist; harmonics are multiples.
     sin_freqs = outputs['sin_freqs'].numpy()
     assert np.all((sin_freqs >= 20.0) & (sin_freqs <= SR / 2))
-    np.testing.assert_allclose(outputs['harm_freqs'].numpy(),
-                               outputs['f0_hz'].numpy() * np.arange(1, H + 1), rtol=1e-5)
-    np.testing.assert_allclose(outputs['harm_amps'].numpy(),
-                               outputs['harm_amp'].numpy() * outputs['harm_dist'].numpy(),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        outputs['harm_freqs'].numpy(), outputs['f0_hz'].numpy() * np.arange(1, H + 1), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        outputs['harm_amps'].numpy(),
+        outputs['harm_amp'].numpy() * outputs['harm_dist'].numpy(),
+        rtol=1e-5,
+    )
     # Losses are reported in evaluation too (training=False, return_losses=True).
     assert set(loss_values) == AUDIO_LOSSES | CONSISTENCY_LOSSES | {'total_loss'}
     total = sum(float(v) for k, v in loss_values.items() if k != 'total_loss')
@@ -143,9 +172,9 @@ def test_synthetic_audio_is_the_analytic_sinusoid():
     amps[..., 0] = 0.5
     freqs = np.full((1, T, H), 9000.0, np.float32)  # Others above Nyquist: silenced.
     freqs[..., 0] = 440.0
-    audio = model.generate_synthetic_audio({
-        'sin_amps': amps, 'sin_freqs': freqs,
-        'noise_magnitudes': np.zeros((1, T, M), np.float32)}).numpy()[0]
+    audio = model.generate_synthetic_audio(
+        {'sin_amps': amps, 'sin_freqs': freqs, 'noise_magnitudes': np.zeros((1, T, M), np.float32)}
+    ).numpy()[0]
     expected = 0.5 * np.sin(2 * np.pi * 440.0 * (np.arange(N_SAMPLES) + 1) / SR)
     np.testing.assert_allclose(audio, expected, atol=2e-3)
 
@@ -158,8 +187,9 @@ def test_trainer_adam_steps_on_a_zipped_batch_lower_the_total_loss(records):
     model = _small_model(twm_loss=None)
     zipped = data.ZippedProvider([_synthetic_provider(records), _real_provider(records)])
     batch = next(iter(zipped.get_batch(1, shuffle=False)))
-    trainer = trainers.Trainer(model, train_util.get_strategy(), learning_rate=1e-3,
-                               grad_clip_norm=100.0)
+    trainer = trainers.Trainer(
+        model, train_util.get_strategy(), learning_rate=1e-3, grad_clip_norm=100.0
+    )
     trainer.build(batch)
     before = [w.numpy() for w in model.trainable_variables]
     totals = [float(trainer.train_step(batch)['total_loss']) for _ in range(5)]
@@ -172,15 +202,19 @@ def test_trainer_adam_steps_on_a_zipped_batch_lower_the_total_loss(records):
 def test_stop_gradient_keeps_harmonic_losses_out_of_the_sinusoidal_encoder(records):
     batch = _synthetic_batch(records, 1)
     for stop, expect_grad in ((True, False), (False, True)):
-        model = _small_model(stop_gradient=stop, losses=None,
-                             sinusoidal_consistency_losses=None,
-                             filtered_noise_consistency_loss=None, twm_loss=None)
+        model = _small_model(
+            stop_gradient=stop,
+            losses=None,
+            sinusoidal_consistency_losses=None,
+            filtered_noise_consistency_loss=None,
+            twm_loss=None,
+        )
         with tf.GradientTape() as tape:
             _, loss_values = model(batch, return_losses=True, training=True)
-        assert set(loss_values) == {'harm_amp_loss', 'harm_dist_loss', 'f0_hz_loss',
-                                    'total_loss'}
-        grads = tape.gradient(loss_values['total_loss'],
-                              model.sinusoidal_encoder.trainable_variables)
+        assert set(loss_values) == {'harm_amp_loss', 'harm_dist_loss', 'f0_hz_loss', 'total_loss'}
+        grads = tape.gradient(
+            loss_values['total_loss'], model.sinusoidal_encoder.trainable_variables
+        )
         reached = any(g is not None and np.any(g.numpy() != 0) for g in grads)
         assert reached == expect_grad
 
@@ -240,7 +274,8 @@ def test_bad_batches_and_arguments_raise_clear_errors(records):
 
 def test_encoder_frames_match_the_spectrogram_and_config_round_trips():
     encoder = encoders.ResnetSinusoidalEncoder(
-        output_splits=(('frequencies', 8), ('amplitudes', 2)), size='tiny')
+        output_splits=(('frequencies', 8), ('amplitudes', 2)), size='tiny'
+    )
     audio = np.random.default_rng(0).normal(size=(2, N_SAMPLES)).astype(np.float32)
     out = encoder({'audio': audio})
     n_frames = spectral_ops.compute_logmel(audio).shape[1]
@@ -251,8 +286,12 @@ def test_encoder_frames_match_the_spectrogram_and_config_round_trips():
     assert clone.spectral_fn is spectral_ops.compute_logmel
     clone({'audio': audio})
     clone.set_weights(encoder.get_weights())
-    np.testing.assert_allclose(clone({'audio': audio})['amplitudes'].numpy(),
-                               out['amplitudes'].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        clone({'audio': audio})['amplitudes'].numpy(),
+        out['amplitudes'].numpy(),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_restore_from_checkpoint_gives_identical_outputs(records, tmp_path):
@@ -281,18 +320,22 @@ def test_restore_from_checkpoint_gives_identical_outputs(records, tmp_path):
 # The icml2020 gin configs.
 # ------------------------------------------------------------------------------------------------
 def _local_bindings(records):
-    return [f"SyntheticNotes.file_pattern = '{records['notes']}'",
-            f'SyntheticNotes.n_timesteps = {T}',
-            f"train_data/TFRecordProvider.file_pattern = '{records['real']}'",
-            f'train_data/TFRecordProvider.example_secs = {EXAMPLE_SECS}',
-            f'InverseSynthesis.n_samples = {N_SAMPLES}']
+    return [
+        f"SyntheticNotes.file_pattern = '{records['notes']}'",
+        f'SyntheticNotes.n_timesteps = {T}',
+        f"train_data/TFRecordProvider.file_pattern = '{records['real']}'",
+        f'train_data/TFRecordProvider.example_secs = {EXAMPLE_SECS}',
+        f'InverseSynthesis.n_samples = {N_SAMPLES}',
+    ]
 
 
 @pytest.mark.usefixtures('gin_package_path')
 def test_icml2020_pretrain_configs_build_the_documented_model(records):
     gin.parse_config_files_and_bindings(
         ['papers/icml2020/pretrain_dataset.gin', 'papers/icml2020/pretrain_model.gin'],
-        _local_bindings(records), skip_unknown=['evaluate', 'sample'])
+        _local_bindings(records),
+        skip_unknown=['evaluate', 'sample'],
+    )
     assert gin.query_parameter('SyntheticNotes.n_harmonics') == 100
     model = models.get_model()
     assert isinstance(model, models.InverseSynthesis)
@@ -318,7 +361,8 @@ def test_icml2020_finetune_configs_train_on_zipped_local_data(records):
     gin.parse_config_files_and_bindings(
         ['papers/icml2020/finetune_dataset.gin', 'papers/icml2020/finetune_model.gin'],
         _local_bindings(records) + ["ResnetSinusoidalEncoder.size = 'tiny'"],
-        skip_unknown=['evaluate', 'sample'])
+        skip_unknown=['evaluate', 'sample'],
+    )
     assert gin.query_parameter('HarmonicConsistencyLoss.dist_weight') == 100.0
     reference = gin.query_parameter('train_util.train.data_provider')
     assert 'train_data/' in str(reference) and 'ZippedProvider' in str(reference)
@@ -335,16 +379,20 @@ def test_icml2020_finetune_configs_train_on_zipped_local_data(records):
 
 
 @pytest.mark.usefixtures('gin_package_path')
-@pytest.mark.parametrize('name', ['pretrain_dataset', 'pretrain_model', 'finetune_dataset',
-                                  'finetune_model'])
+@pytest.mark.parametrize(
+    'name', ['pretrain_dataset', 'pretrain_model', 'finetune_dataset', 'finetune_model']
+)
 def test_icml2020_configs_parse_alone_with_the_original_defaults(name):
-    gin.parse_config_files_and_bindings([f'papers/icml2020/{name}.gin'], [],
-                                        skip_unknown=['evaluate', 'sample'])
+    gin.parse_config_files_and_bindings(
+        [f'papers/icml2020/{name}.gin'], [], skip_unknown=['evaluate', 'sample']
+    )
     if 'dataset' in name:  # The gs:// defaults stay; users override them.
         assert gin.query_parameter('SyntheticNotes.file_pattern').startswith('gs://ddsp-inv/')
     if name == 'finetune_dataset':
-        assert gin.query_parameter('train_data/TFRecordProvider.file_pattern') == \
-            'gs://ddsp-inv/datasets/all_instruments_train.tfrecord*'
+        assert (
+            gin.query_parameter('train_data/TFRecordProvider.file_pattern')
+            == 'gs://ddsp-inv/datasets/all_instruments_train.tfrecord*'
+        )
     if 'model' in name:
         assert gin.query_parameter('InverseSynthesis.reverb') is False
         assert gin.query_parameter('f0_spectral/compute_logmel.bins') == 229

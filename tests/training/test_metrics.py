@@ -35,8 +35,9 @@ def test_f0_dist_conf_thresh():
     f0 = np.full(10, 440.0)
     conf = np.ones(10)
     # One semitone sharp: |69 - 70| = 1 MIDI on every frame (the generated one is longer).
-    assert metrics.f0_dist_conf_thresh(f0, np.full(12, 440.0 * SEMITONE), conf) == \
-        pytest.approx(1.0, abs=1e-5)
+    assert metrics.f0_dist_conf_thresh(f0, np.full(12, 440.0 * SEMITONE), conf) == pytest.approx(
+        1.0, abs=1e-5
+    )
     # Unconfident frames are ignored, however wrong.
     f0_gen = np.full(10, 440.0 * SEMITONE)
     f0_gen[:4], conf[:4] = 10000.0, 0.5
@@ -46,8 +47,7 @@ def test_f0_dist_conf_thresh():
 
 def _random_tracks(rng, n=400):
     ref = rng.uniform(80, 1000, n)
-    cents_error = rng.choice([0, 20, 49, 51, 120, 1200, -1200, 2410, -30], n) + \
-        rng.normal(0, 3, n)
+    cents_error = rng.choice([0, 20, 49, 51, 120, 1200, -1200, 2410, -30], n) + rng.normal(0, 3, n)
     est = ref * 2.0 ** (cents_error / 1200)
     ref[rng.random(n) < 0.1] = 0.0
     est[rng.random(n) < 0.1] = 0.0
@@ -63,10 +63,12 @@ def test_pitch_accuracies_match_mir_eval(tolerance):
         ref_cent, est_cent = metrics.hz_to_cents(ref), metrics.hz_to_cents(est)
         np.testing.assert_allclose(ref_cent, mir_eval.melody.hz2cents(ref))
         args = (voicing, ref_cent, np.ones_like(voicing), est_cent)
-        assert metrics.raw_pitch_accuracy(voicing, ref_cent, est_cent, tolerance) == \
-            pytest.approx(mir_eval.melody.raw_pitch_accuracy(*args, cent_tolerance=tolerance))
-        assert metrics.raw_chroma_accuracy(voicing, ref_cent, est_cent, tolerance) == \
-            pytest.approx(mir_eval.melody.raw_chroma_accuracy(*args, cent_tolerance=tolerance))
+        assert metrics.raw_pitch_accuracy(voicing, ref_cent, est_cent, tolerance) == pytest.approx(
+            mir_eval.melody.raw_pitch_accuracy(*args, cent_tolerance=tolerance)
+        )
+        assert metrics.raw_chroma_accuracy(voicing, ref_cent, est_cent, tolerance) == pytest.approx(
+            mir_eval.melody.raw_chroma_accuracy(*args, cent_tolerance=tolerance)
+        )
     assert metrics.raw_pitch_accuracy(np.zeros(3), np.ones(3), np.ones(3)) == 0.0
     with pytest.raises(ValueError, match='one length'):
         metrics.raw_pitch_accuracy(np.ones(3), np.ones(3), np.ones(4))
@@ -74,8 +76,10 @@ def test_pitch_accuracies_match_mir_eval(tolerance):
 
 def test_f0_metrics_on_known_offsets(tmp_path):
     n = 50
-    batch = {'f0_hz': np.full([3, n], 440.0, np.float32),
-             'f0_confidence': np.ones([3, n], np.float32)}
+    batch = {
+        'f0_hz': np.full([3, n], 440.0, np.float32),
+        'f0_confidence': np.ones([3, n], np.float32),
+    }
     batch['f0_confidence'][2] = 0.5  # An outlier example: skipped entirely.
     # Example 0 one semitone sharp (100 cents: wrong pitch and chroma at 50 cents);
     # example 1 one octave up (12 MIDI; wrong pitch, right chroma).
@@ -110,9 +114,12 @@ def test_loudness_metrics_against_numpy(tmp_path):
     results = _flush(m, tmp_path)
     # Halving the amplitude scales every frame's power by 1/4: 10 log10(4) = 6.02 dB (no frame
     # is at the -80 dB floor); the second example is unchanged (0 dB). Mean over examples.
-    expected_0 = np.mean(np.abs(
-        spectral_ops.compute_loudness(audio_gen[0], frame_rate=50, use_tf=False)
-        - batch['loudness_db'][0]))
+    expected_0 = np.mean(
+        np.abs(
+            spectral_ops.compute_loudness(audio_gen[0], frame_rate=50, use_tf=False)
+            - batch['loudness_db'][0]
+        )
+    )
     assert expected_0 == pytest.approx(10 * np.log10(4), abs=1e-3)
     assert results['metrics/loudness/loudness_db'] == pytest.approx(expected_0 / 2, abs=1e-2)
 
@@ -122,13 +129,18 @@ def test_compute_audio_features_and_f0_crepe_metrics(tmp_path):
     assert sorted(feats) == ['audio', 'f0_confidence', 'f0_hz', 'loudness_db']
     # 0.5 s at 50 frames/s, centred: 25 + 1 frames.
     assert {k: v.shape for k, v in feats.items() if k != 'audio'} == {
-        'f0_confidence': (26,), 'f0_hz': (26,), 'loudness_db': (26,)}
+        'f0_confidence': (26,),
+        'f0_hz': (26,),
+        'loudness_db': (26,),
+    }
     assert np.median(feats['f0_hz']) == pytest.approx(440.0, rel=0.01)
 
     # Ground truth one semitone above the generated 440 Hz tone: f0_dist ~ 1 MIDI. The second
     # example's ground truth is never confident: an outlier (ratio 1/2).
-    batch = {'f0_hz': np.full([2, 26], 440.0 * SEMITONE, np.float32),
-             'f0_confidence': np.stack([np.ones(26), np.full(26, 0.2)]).astype(np.float32)}
+    batch = {
+        'f0_hz': np.full([2, 26], 440.0 * SEMITONE, np.float32),
+        'f0_confidence': np.stack([np.ones(26), np.full(26, 0.2)]).astype(np.float32),
+    }
     m = metrics.F0CrepeMetrics(16000, 50, model_capacity='tiny')
     m.update_state(batch, np.stack([_sine(440.0), _sine(440.0)]))
     results = _flush(m, tmp_path)
@@ -170,17 +182,18 @@ def test_note_metrics_by_hand():
     assert results['onset'] == metrics.EvalCounts(tp=2, fp=1, fn=1)
     assert results['full'] == metrics.EvalCounts(tp=1, fp=2, fn=2)
     # Nothing predicted: everything missed.
-    assert metrics.compute_note_metrics(gt, _Sequence())['full'] == \
-        metrics.EvalCounts(tp=0, fp=0, fn=3)
+    assert metrics.compute_note_metrics(gt, _Sequence())['full'] == metrics.EvalCounts(
+        tp=0, fp=0, fn=3
+    )
     assert metrics.sequence2intervals(_Sequence())[0].shape == (0, 2)
 
 
 def test_frame_metrics():
     gt = np.zeros([4, 3])
     pred = np.zeros([5, 3])  # One extra frame, ignored.
-    gt[:2, 0] = 1    # Frames 0-1 pitch 0 ...
+    gt[:2, 0] = 1  # Frames 0-1 pitch 0 ...
     pred[1:3, 0] = 1  # ... predicted at frames 1-2: tp 1 (frame 1), fp 1 (2), fn 1 (0).
-    pred[4, 2] = 1   # Beyond the ground truth's length.
+    pred[4, 2] = 1  # Beyond the ground truth's length.
     assert metrics.compute_frame_metrics(gt, pred) == metrics.EvalCounts(tp=1, fp=1, fn=1)
     with pytest.raises(ValueError, match='same pitches'):
         metrics.compute_frame_metrics(np.zeros([2, 3]), np.zeros([2, 4]))
@@ -188,6 +201,7 @@ def test_frame_metrics():
 
 def test_note_metrics_without_mir_eval(monkeypatch):
     import sys
+
     monkeypatch.setitem(sys.modules, 'mir_eval', None)  # Makes `import mir_eval` fail.
     with pytest.raises(ImportError, match='pip install mir_eval'):
         metrics.compute_note_metrics(_Sequence(), _Sequence())

@@ -30,14 +30,26 @@ def _call(model, features, **kwargs):
 
 def test_outputs_are_the_dag_dict_plus_audio_synth(autoencoder, features):
     outputs = autoencoder(features, training=False)
-    for key in ('inputs', 'harmonic', 'filtered_noise', 'add', 'out', 'audio_synth',
-                'f0_scaled', 'ld_scaled', 'amps', 'harmonic_distribution', 'audio'):
+    for key in (
+        'inputs',
+        'harmonic',
+        'filtered_noise',
+        'add',
+        'out',
+        'audio_synth',
+        'f0_scaled',
+        'ld_scaled',
+        'amps',
+        'harmonic_distribution',
+        'audio',
+    ):
         assert key in outputs, key
     assert outputs['harmonic']['signal'].shape == (4, mf.N_SAMPLES)
     assert outputs['audio_synth'].shape == (4, mf.N_SAMPLES)
     np.testing.assert_array_equal(outputs['audio_synth'], outputs['out']['signal'])
-    np.testing.assert_array_equal(autoencoder.get_audio_from_outputs(outputs),
-                                  outputs['audio_synth'])
+    np.testing.assert_array_equal(
+        autoencoder.get_audio_from_outputs(outputs), outputs['audio_synth']
+    )
 
 
 def test_eval_reports_real_losses(autoencoder, features):
@@ -76,8 +88,9 @@ def test_encode_and_decode(autoencoder, features):
     assert 'f0_scaled' in encoded and 'ld_scaled' in encoded
     tf.random.set_seed(1)
     audio = autoencoder.decode(encoded, training=False)
-    np.testing.assert_allclose(audio, _call(autoencoder, features,
-                                            training=False)['audio_synth'], atol=1e-6)
+    np.testing.assert_allclose(
+        audio, _call(autoencoder, features, training=False)['audio_synth'], atol=1e-6
+    )
 
 
 def test_bad_loss_raises():
@@ -94,8 +107,9 @@ def test_checkpoint_restores_every_weight(autoencoder, features, tmp_path):
     assert len(fresh.weights) == len(autoencoder.weights) == 17
     for a, b in zip(fresh.weights, autoencoder.weights):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(_call(fresh, features)['audio_synth'],
-                                  _call(autoencoder, features)['audio_synth'])
+    np.testing.assert_array_equal(
+        _call(fresh, features)['audio_synth'], _call(autoencoder, features)['audio_synth']
+    )
     assert path.endswith('ckpt-1')
 
 

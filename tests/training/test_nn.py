@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from ddsp import core
-from ddsp.training import nn
+from ddsp.training import nn, note_masks
 
 
 def _rand(*shape, seed=0):
@@ -27,14 +27,21 @@ def test_split_to_dict_matches_slices():
 
 
 def test_split_to_dict_rejects_mismatched_sizes():
-    with pytest.raises(ValueError, match='add up to 3 channels, but the tensor has 4'):
+    with pytest.raises(
+        ValueError,
+        match=r'tensor_splits must be sizes that add up to the 4 '
+        r"channels.*received tensor_splits=\(\('a', 1\), "
+        r"\('b', 2\)\)",
+    ):
         nn.split_to_dict(tf.zeros([1, 2, 4]), (('a', 1), ('b', 2)))
     with pytest.raises(ValueError, match='output_splits must be'):
         nn.split_to_dict(tf.zeros([1, 2, 4]), (('a', 0), ('b', 4)))
 
 
-@pytest.mark.parametrize('shape, shape_4d', [
-    ((2, 3), (2, 1, 1, 3)), ((2, 5, 3), (2, 5, 1, 3)), ((2, 5, 4, 3), (2, 5, 4, 3))])
+@pytest.mark.parametrize(
+    'shape, shape_4d',
+    [((2, 3), (2, 1, 1, 3)), ((2, 5, 3), (2, 5, 1, 3)), ((2, 5, 4, 3), (2, 5, 4, 3))],
+)
 def test_ensure_4d_round_trip(shape, shape_4d):
     x = _rand(*shape)
     y = nn.ensure_4d(tf.constant(x))
@@ -50,7 +57,11 @@ def test_get_nonlinearity():
     # A tf.nn function that is not a Keras activation.
     np.testing.assert_allclose(nn.get_nonlinearity('crelu')(x), tf.nn.crelu(x))
     assert nn.get_nonlinearity(tf.tanh) is tf.tanh
-    with pytest.raises(ValueError, match='Unknown nonlinearity'):
+    with pytest.raises(
+        ValueError,
+        match='nonlinearity must be a Keras activation name .*; '
+        "received nonlinearity='no_such_activation'",
+    ):
         nn.get_nonlinearity('no_such_activation')
 
 
@@ -75,7 +86,7 @@ def test_normalize_layer_weights_and_ranks():
     np.testing.assert_allclose(y.mean(axis=1), 0.0, atol=1e-5)
     np.testing.assert_allclose(y.std(axis=1), 1.0, atol=1e-3)
     assert nn.Normalize('layer')(_rand(2, 3)).shape == (2, 3)
-    with pytest.raises(ValueError, match="norm_type must be one of"):
+    with pytest.raises(ValueError, match='norm_type must be one of'):
         nn.Normalize('batch')
 
 
@@ -107,8 +118,11 @@ class TrainingArg(nn.DictLayer):
 
 
 def _features():
-    return {'f0_hz': tf.constant([[1.0, 2.0]]), 'loudness_db': tf.constant([[-3.0, -4.0]]),
-            'audio': tf.zeros([1, 8])}
+    return {
+        'f0_hz': tf.constant([[1.0, 2.0]]),
+        'loudness_db': tf.constant([[-3.0, -4.0]]),
+        'audio': tf.zeros([1, 8]),
+    }
 
 
 def test_dict_layer_keys_from_signature_and_annotation():
@@ -156,8 +170,11 @@ def test_dict_layer_positional_tensors():
 def test_dict_layer_explicit_and_nested_keys():
     layer = Scaler(input_keys=['harmonic/f0', 'inputs/ld'], output_keys=['a', 'b'])
     assert layer.default_input_keys == [] and layer.n_inputs == 2
-    features = {'harmonic': {'f0': tf.constant([[1.0]])}, 'inputs': {'ld': tf.constant([[7.0]])},
-                'gain': tf.constant(100.0)}
+    features = {
+        'harmonic': {'f0': tf.constant([[1.0]])},
+        'inputs': {'ld': tf.constant([[7.0]])},
+        'gain': tf.constant(100.0),
+    }
     out = layer(features)
     # Explicit keys disable defaults: gain is not looked up, the Python default 2 is used.
     np.testing.assert_allclose(out['a'], [[2.0]])
@@ -259,7 +276,11 @@ def test_output_splits_layer():
     np.testing.assert_allclose(out['hd'], (x @ kernel + bias)[..., 1:], rtol=1e-5)
     clone = ConcatSplits.from_config(layer.get_config())
     assert clone.output_splits == (('amps', 1), ('hd', 4))
-    with pytest.raises(ValueError, match='repeated keys'):
+    with pytest.raises(
+        ValueError,
+        match=r'output_splits must be .* with distinct keys .*'
+        r"received output_splits=\(\('a', 1\), \('a', 2\)\)",
+    ):
         ConcatSplits(output_splits=(('a', 1), ('a', 2)))
 
 
@@ -325,8 +346,9 @@ def test_layer_norm_gradient_matches_float64_autodiff_and_finite_differences():
         bumped[0][index] += step
         bumped[1][index] -= step
         plus, minus = [np.sum(_layer_norm_np(b, gamma, beta, 1e-3) * weight) for b in bumped]
-        np.testing.assert_allclose(ours[0][index], (plus - minus) / (2 * step), rtol=1e-4,
-                                   atol=1e-5)
+        np.testing.assert_allclose(
+            ours[0][index], (plus - minus) / (2 * step), rtol=1e-4, atol=1e-5
+        )
 
 
 def test_layer_norm_half_precision_and_xla():
@@ -350,8 +372,9 @@ def test_layer_norm_half_precision_and_xla():
         loss = tf.reduce_sum(tf.square(nn.layer_norm(xt, gamma, beta)))
     loss_xla, grad_xla = value_and_grad(tf.constant(x))
     np.testing.assert_allclose(loss_xla.numpy(), loss.numpy(), rtol=1e-5)
-    np.testing.assert_allclose(grad_xla.numpy(), tape.gradient(loss, xt).numpy(), rtol=1e-4,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        grad_xla.numpy(), tape.gradient(loss, xt).numpy(), rtol=1e-4, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize('shape', [(3, 4, 5), (6, 1)])
@@ -427,8 +450,10 @@ def test_fc_stack_counts_and_identity():
     assert empty.count_params() == 0
 
 
-@pytest.mark.parametrize('rnn_type, bidir, return_sequences', [
-    ('gru', False, True), ('lstm', False, True), ('gru', True, True), ('lstm', True, False)])
+@pytest.mark.parametrize(
+    'rnn_type, bidir, return_sequences',
+    [('gru', False, True), ('lstm', False, True), ('gru', True, True), ('lstm', True, False)],
+)
 def test_rnn_shapes_and_counts(rnn_type, bidir, return_sequences):
     c_in, dims = 3, 4
     rnn = nn.Rnn(dims, rnn_type, return_sequences=return_sequences, bidir=bidir)
@@ -481,23 +506,35 @@ def test_rnn_sandwich_and_identity():
     np.testing.assert_array_equal(nn.Identity()(x), x)
 
 
-@pytest.mark.parametrize('make, message', [
-    (lambda: nn.Fc(ch=0), 'ch must be a positive integer; received ch=0'),
-    (lambda: nn.FcStack(layers=-1), 'layers must be an integer >= 0; received layers=-1'),
-    (lambda: nn.Rnn(8, 'rnn'), "rnn_type must be one of \\['gru', 'lstm'\\]; received"),
-    (lambda: nn.RnnFc(8, 0), 'out_feat must be a positive integer'),
-    (lambda: nn.StatelessRnn(8.5, 'gru'), 'dims must be a positive integer'),
-])
+@pytest.mark.parametrize(
+    'make, message',
+    [
+        (lambda: nn.Fc(ch=0), 'ch must be a positive integer; received ch=0'),
+        (lambda: nn.FcStack(layers=-1), 'layers must be an integer >= 0; received layers=-1'),
+        (lambda: nn.Rnn(8, 'rnn'), "rnn_type must be one of \\['gru', 'lstm'\\]; received"),
+        (lambda: nn.RnnFc(8, 0), 'out_feat must be a positive integer'),
+        (lambda: nn.StatelessRnn(8.5, 'gru'), 'dims must be a positive integer'),
+    ],
+)
 def test_argument_validation(make, message):
     with pytest.raises(ValueError, match=message):
         make()
 
 
-@pytest.mark.parametrize('layer', [
-    nn.Fc(7, 'relu'), nn.FcStack(5, 1), nn.Rnn(3, 'lstm', bidir=True),
-    nn.StatelessRnn(3, 'gru'), nn.RnnFc(3, 2, bidir=True, n_rnn=2),
-    nn.RnnSandwich(4, 1, 3, 'lstm'), nn.Identity(), nn.Normalize('group')],
-    ids=lambda layer: type(layer).__name__)
+@pytest.mark.parametrize(
+    'layer',
+    [
+        nn.Fc(7, 'relu'),
+        nn.FcStack(5, 1),
+        nn.Rnn(3, 'lstm', bidir=True),
+        nn.StatelessRnn(3, 'gru'),
+        nn.RnnFc(3, 2, bidir=True, n_rnn=2),
+        nn.RnnSandwich(4, 1, 3, 'lstm'),
+        nn.Identity(),
+        nn.Normalize('group'),
+    ],
+    ids=lambda layer: type(layer).__name__,
+)
 def test_layer_config_round_trips(layer):
     config = layer.get_config()
     assert type(layer).from_config(config).get_config() == config
@@ -547,6 +584,130 @@ def test_gin_spellings_of_the_original_configs():
     assert type(dense) is keras.layers.Dense and dense.units == 4
 
 
+# Every gin registration of the flat module the package replaced, and where it now lives: gin
+# must still find each under `nn.<Name>` though it derives names from the defining module.
+GIN_NAMES = {
+    'ConditionalNorm': 'conditioning',
+    'DilatedConvStack': 'dilated_conv',
+    'Fc': 'dense',
+    'FcStack': 'dense',
+    'FcStackOut': 'dense',
+    'Identity': 'layer_utils',
+    'NormReluConv': 'resnet',
+    'Normalize': 'normalization',
+    'PolyphaseResample': 'polyphase',
+    'ResNet': 'resnet',
+    'ResidualLayer': 'resnet',
+    'ResidualStack': 'resnet',
+    'Rnn': 'rnn',
+    'RnnFc': 'rnn',
+    'RnnSandwich': 'rnn',
+    'SingleGru': 'rnn',
+    'StatelessRnn': 'rnn',
+    'VectorQuantization': 'quantization',
+    'split_to_dict': 'dict_layer',
+}
+
+
+@pytest.mark.parametrize('name', sorted(GIN_NAMES))
+@pytest.mark.parametrize('spelling', ['nn.{}', 'ddsp.training.nn.{}', '{}', 'dec/nn.{}'])
+def test_gin_finds_every_configurable_under_its_original_name(name, spelling):
+    target = getattr(nn, name)
+    assert target.__module__ == f'ddsp.training.nn.{GIN_NAMES[name]}'
+    if spelling == '{}' and hasattr(keras.layers, name):
+        return  # Bare `Identity` is also `tf.keras.layers.Identity` (ambiguous, as it always was).
+    gin.clear_config()
+    try:
+        gin.parse_config(f'_gin_network.net = @{spelling.format(name)}')
+        reference = gin.query_parameter('_gin_network.net')
+    finally:
+        gin.clear_config()
+    assert reference.configurable.wrapped is target
+    assert reference.configurable.module == 'ddsp.training.nn'
+
+
+def test_gin_bindings_in_the_styles_of_the_original_configs():
+    gin.clear_config()
+    try:
+        gin.parse_config("""
+            _gin_network.net = @dec/nn.DilatedConvStack()
+            dec/DilatedConvStack.ch = 6
+            dec/DilatedConvStack.layers_per_stack = 1
+            nn.DilatedConvStack.stacks = 3
+            _gin_network.layers = [@nn.FcStack(), @nn.RnnFc(), @ddsp.training.nn.Normalize(),
+                                   @nn.Dense()]
+            nn.FcStack.ch = 7
+            FcStack.layers = 1
+            ddsp.training.nn.RnnFc.rnn_feat = 3
+            nn.RnnFc.out_feat = 2
+            nn.RnnFc.rnn_type = 'gru'
+            Normalize.norm_type = 'instance'
+            nn.Dense.units = 5
+        """)
+        conv, (stack, rnn_fc, norm, dense) = _gin_network()
+    finally:
+        gin.clear_config()
+    assert type(conv) is nn.DilatedConvStack
+    assert (conv.ch, conv.layers_per_stack, conv.stacks) == (6, 1, 3)
+    assert type(stack) is nn.FcStack and (stack.ch, stack.n_layers) == (7, 1)
+    assert type(rnn_fc) is nn.RnnFc and (rnn_fc.rnn_feat, rnn_fc.out_feat) == (3, 2)
+    assert rnn_fc.rnn_type == 'gru'
+    assert type(norm) is nn.Normalize and norm.norm_type == 'instance'
+    assert type(dense) is keras.layers.Dense and dense.units == 5
+
+
+KERAS_NAMES = [
+    'ConditionalNorm',
+    'ConditionalScaleAndShift',
+    'DilatedConvStack',
+    'Fc',
+    'FcStack',
+    'FcStackOut',
+    'Identity',
+    'NormReluConv',
+    'Normalize',
+    'PolyphaseResample',
+    'ResNet',
+    'ResidualLayer',
+    'ResidualStack',
+    'Rnn',
+    'RnnFc',
+    'RnnSandwich',
+    'SingleGru',
+    'SpectralNormalization',
+    'StatelessRnn',
+    'VectorQuantization',
+]
+
+
+@pytest.mark.parametrize('name', KERAS_NAMES)
+def test_keras_registered_names_are_unchanged(name):
+    cls = getattr(nn, name)
+    assert keras.saving.get_registered_name(cls) == f'ddsp.training>{name}'
+    assert keras.saving.get_registered_object(f'ddsp.training>{name}') is cls
+
+
+def test_base_dict_layers_stay_unregistered():
+    # As before the split: only concrete layers are saved under `ddsp.training>`.
+    assert keras.saving.get_registered_name(nn.DictLayer) == 'DictLayer'
+    assert keras.saving.get_registered_name(nn.OutputSplitsLayer) == 'OutputSplitsLayer'
+
+
+def test_public_names_of_the_package():
+    for name in nn.__all__:
+        assert getattr(nn, name) is not None, name
+    # Note masks live in their own module and are still `nn.<name>`.
+    for name in (
+        'get_note_mask',
+        'get_note_mask_from_onset',
+        'get_note_lengths',
+        'get_note_moments',
+        'pool_over_notes',
+        'get_short_note_loss_mask',
+    ):
+        assert getattr(nn, name) is getattr(note_masks, name)
+
+
 def test_nested_lookup_error_is_reused():
     # DictLayer's missing-key error is the core library's (printable) MissingKeyError.
     assert issubclass(nn.DictLayerInputError, core.MissingKeyError)
@@ -593,18 +754,25 @@ def test_spectral_normalization_updates_only_when_training():
 
 
 def test_dilated_conv_stack_counts_rates_and_shapes():
-    stack = nn.DilatedConvStack(ch=8, layers_per_stack=2, stacks=2, kernel_size=3, dilation=2,
-                                norm_type='layer')
+    stack = nn.DilatedConvStack(
+        ch=8, layers_per_stack=2, stacks=2, kernel_size=3, dilation=2, norm_type='layer'
+    )
     assert stack(tf.ones([2, 10, 3])).shape == (2, 10, 8)
     # conv_in 3*3*8+8, four convs 3*8*8+8, four Normalize 2*8.
     assert stack.count_params() == 80 + 4 * 200 + 4 * 16
     assert [c.dilation_rate[0] for c in stack.convs] == [1, 2, 1, 2]
-    down = nn.DilatedConvStack(8, 3, 2, dilation=-2, resample_type='downsample',
-                               resample_stride=2)
+    down = nn.DilatedConvStack(8, 3, 2, dilation=-2, resample_type='downsample', resample_stride=2)
     assert [c.dilation_rate[0] for c in down.convs] == [4, 2, 1, 4, 2, 1]
     assert down(tf.ones([2, 16, 3])).shape == (2, 4, 8)
-    up = nn.DilatedConvStack(8, 1, 2, resample_type='upsample', resample_stride=3,
-                             stacks_per_resample=2, resample_after_convolve=False)
+    up = nn.DilatedConvStack(
+        8,
+        1,
+        2,
+        resample_type='upsample',
+        resample_stride=3,
+        stacks_per_resample=2,
+        resample_after_convolve=False,
+    )
     assert up(tf.ones([2, 5, 3])).shape == (2, 15, 8)
 
 
@@ -622,8 +790,14 @@ def test_dilated_conv_stack_receptive_field():
 
 
 def test_conditional_dilated_conv_stack_uses_z():
-    stack = nn.DilatedConvStack(ch=4, layers_per_stack=2, stacks=1, norm_type='instance',
-                                conditional=True, spectral_norm=True)
+    stack = nn.DilatedConvStack(
+        ch=4,
+        layers_per_stack=2,
+        stacks=1,
+        norm_type='instance',
+        conditional=True,
+        spectral_norm=True,
+    )
     x = _rand(2, 6, 2)
     y1 = stack(x, tf.zeros([2, 3]))
     y2 = stack(x, tf.ones([2, 3]))
@@ -642,22 +816,41 @@ def test_fc_stack_out():
     assert layer.count_params() == (5 * 6 + 6 + 12) + (6 * 6 + 6 + 12) + (6 * 3 + 3)
 
 
-@pytest.mark.parametrize('make', [
-    lambda: nn.DilatedConvStack(4, 1, 1, resample_type='upsample', resample_stride=2,
-                                ortho_init=True, conditional=True, shift_only=True),
-    lambda: nn.FcStackOut(4, 1, 2), lambda: nn.ConditionalNorm('layer', True),
-    lambda: nn.ConditionalScaleAndShift(True)])
+@pytest.mark.parametrize(
+    'make',
+    [
+        lambda: nn.DilatedConvStack(
+            4,
+            1,
+            1,
+            resample_type='upsample',
+            resample_stride=2,
+            ortho_init=True,
+            conditional=True,
+            shift_only=True,
+        ),
+        lambda: nn.FcStackOut(4, 1, 2),
+        lambda: nn.ConditionalNorm('layer', True),
+        lambda: nn.ConditionalScaleAndShift(True),
+    ],
+)
 def test_conv_layer_config_round_trips(make):
     layer = make()
     config = layer.get_config()
     assert type(layer).from_config(config).get_config() == config
 
 
-@pytest.mark.parametrize('kwargs, message', [
-    (dict(dilation=0), 'dilation must be a non-zero integer'),
-    (dict(resample_type='up'), "resample_type must be one of \\[None, 'downsample', 'upsample'"),
-    (dict(norm_type='batch'), 'norm_type must be one of'),
-])
+@pytest.mark.parametrize(
+    'kwargs, message',
+    [
+        (dict(dilation=0), 'dilation must be a non-zero integer'),
+        (
+            dict(resample_type='up'),
+            "resample_type must be one of \\[None, 'downsample', 'upsample'",
+        ),
+        (dict(norm_type='batch'), 'norm_type must be one of'),
+    ],
+)
 def test_dilated_conv_stack_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):
         nn.DilatedConvStack(**kwargs)
@@ -716,8 +909,9 @@ def _numpy_note_mask(q_pitch, max_regions, note_on_only):
 
 
 def test_note_masks_and_moments():
-    q_pitch = np.array([[0, 60, 60, 62, 62, 62, 0, 0, 64],
-                        [50, 50, 50, 50, 0, 0, 0, 51, 51]], np.float32)
+    q_pitch = np.array(
+        [[0, 60, 60, 62, 62, 62, 0, 0, 64], [50, 50, 50, 50, 0, 0, 0, 51, 51]], np.float32
+    )
     for note_on_only in (True, False):
         mask = nn.get_note_mask(q_pitch[..., np.newaxis], 6, note_on_only).numpy()
         np.testing.assert_array_equal(mask, _numpy_note_mask(q_pitch, 6, note_on_only))
@@ -732,8 +926,9 @@ def test_note_masks_and_moments():
     np.testing.assert_allclose(std[0, 2], x[0, 3:6].std(0), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(mean[0, 0], 0.0)  # The silent region is masked out.
     pooled_mean, pooled_std = nn.pool_over_notes(x, mask)
-    np.testing.assert_allclose(pooled_mean[1, :4], np.repeat(x[1, :4].mean(0)[None], 4, 0),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        pooled_mean[1, :4], np.repeat(x[1, :4].mean(0)[None], 4, 0), rtol=1e-5
+    )
     np.testing.assert_allclose(pooled_mean[1, 4:7], 0.0)
     assert pooled_std.shape == (2, 9, 2)
     assert nn.pool_over_notes(x, mask, return_std=False).shape == (2, 9, 2)
@@ -779,8 +974,9 @@ def test_vector_quantization():
     members = heads[flat_codes[:, 0] == used, 0]
     ema_count = 0.5 + 0.5 * len(members)
     ema_sum = 0.5 * codebook[0, used] + 0.5 * members.sum(0)
-    np.testing.assert_allclose(vq.codebook.numpy()[0, used], ema_sum / ema_count, rtol=1e-4,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        vq.codebook.numpy()[0, used], ema_sum / ema_count, rtol=1e-4, atol=1e-6
+    )
     loss = vq.get_losses_dict(x, z_q)['commitment_loss']
     np.testing.assert_allclose(loss, 0.2 * np.mean((x - z_q.numpy()) ** 2), rtol=1e-5)
     assert nn.VectorQuantization.from_config(vq.get_config()).get_config() == vq.get_config()
@@ -797,8 +993,7 @@ def test_vector_quantization_restarts_dead_codes():
     # Unused codes decay to count 0.5 < 0.9 and restart at an input vector.
     np.testing.assert_allclose(np.delete(codebook, used, axis=0), 3.0, rtol=1e-6)
     # The used code (count 0.5 + 0.5 * 4) follows the EMA of its vectors.
-    np.testing.assert_allclose(codebook[used], (0.5 * initial[used] + 0.5 * 12.0) / 2.5,
-                               rtol=1e-5)
+    np.testing.assert_allclose(codebook[used], (0.5 * initial[used] + 0.5 * 12.0) / 2.5, rtol=1e-5)
     np.testing.assert_allclose(vq.ema_counts.numpy()[0, used], 2.5)
 
 
@@ -816,12 +1011,18 @@ def checkpoint_round_trip(make, call, tmp_path):
     return expected, call(fresh)
 
 
-@pytest.mark.parametrize('make', [
-    lambda: nn.FcStack(4, 3), lambda: nn.RnnFc(4, 2, n_rnn=2, bidir=True),
-    lambda: nn.RnnSandwich(4, 2, 3),
-    lambda: nn.DilatedConvStack(4, 2, 2, norm_type='layer', resample_type='downsample',
-                                resample_stride=2)], ids=['fc_stack', 'rnn_fc', 'sandwich',
-                                                          'dilated'])
+@pytest.mark.parametrize(
+    'make',
+    [
+        lambda: nn.FcStack(4, 3),
+        lambda: nn.RnnFc(4, 2, n_rnn=2, bidir=True),
+        lambda: nn.RnnSandwich(4, 2, 3),
+        lambda: nn.DilatedConvStack(
+            4, 2, 2, norm_type='layer', resample_type='downsample', resample_stride=2
+        ),
+    ],
+    ids=['fc_stack', 'rnn_fc', 'sandwich', 'dilated'],
+)
 def test_checkpoint_round_trip(make, tmp_path):
     x = _rand(2, 8, 3)
     expected, restored = checkpoint_round_trip(make, lambda layer: layer(x), tmp_path)

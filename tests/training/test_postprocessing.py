@@ -42,17 +42,21 @@ def test_loader_reads_legacy_pickle_into_our_classes():
     assert qt.n_quantiles_ == qt.quantiles_.shape[0] == qt.references_.shape[0] == 54
     assert isinstance(qt.random_state, np.random.RandomState)
     assert qt.copy  # Absent from the original's pickle; defaulted on unpickling.
-    np.testing.assert_allclose(qt.quantiles_[[0, -1], 0],
-                               [stats['min_loudness_note'], stats['max_loudness_note']],
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        qt.quantiles_[[0, -1], 0],
+        [stats['min_loudness_note'], stats['max_loudness_note']],
+        rtol=1e-5,
+    )
 
 
 def test_legacy_transformer_matches_original_outputs(expected):
     qt = statistics.load_dataset_statistics(LEGACY_PKL, allow_pickle=True)['quantile_transform']
-    np.testing.assert_allclose(qt.transform(expected['probe']), expected['transform'],
-                               rtol=0, atol=1e-12)
-    np.testing.assert_allclose(qt.inverse_transform(expected['probe_u']),
-                               expected['inverse_transform'], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        qt.transform(expected['probe']), expected['transform'], rtol=0, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        qt.inverse_transform(expected['probe_u']), expected['inverse_transform'], rtol=0, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize('dist', ['uniform', 'normal'])
@@ -60,10 +64,15 @@ def test_fit_matches_original(expected, dist):
     qt = QuantileTransformer(n_quantiles=50, output_distribution=dist).fit(expected['fit_x'])
     np.testing.assert_allclose(qt.quantiles_, expected[f'{dist}_quantiles'], rtol=0, atol=1e-12)
     np.testing.assert_allclose(qt.references_, expected[f'{dist}_references'], atol=1e-15)
-    np.testing.assert_allclose(qt.transform(expected['probe']), expected[f'{dist}_transform'],
-                               rtol=0, atol=1e-12)
-    np.testing.assert_allclose(qt.inverse_transform(expected[f'{dist}_inverse_probe']),
-                               expected[f'{dist}_inverse'], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        qt.transform(expected['probe']), expected[f'{dist}_transform'], rtol=0, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        qt.inverse_transform(expected[f'{dist}_inverse_probe']),
+        expected[f'{dist}_inverse'],
+        rtol=0,
+        atol=1e-12,
+    )
 
 
 def test_our_transformer_pickles_round_trip(tmp_path):
@@ -88,26 +97,37 @@ def _reference(**kwargs):
 @pytest.mark.filterwarnings('ignore:n_quantiles')  # sklearn: 1000 > n_samples.
 def test_matches_sklearn(dist, n_quantiles):
     rng = np.random.RandomState(n_quantiles)
-    x = np.concatenate([rng.randn(400, 1) * 10 - 40,
-                        rng.exponential(3.0, (400, 1)),
-                        np.round(rng.randn(400, 1), 1)], axis=1)  # Third column has ties.
+    x = np.concatenate(
+        [
+            rng.randn(400, 1) * 10 - 40,
+            rng.exponential(3.0, (400, 1)),
+            np.round(rng.randn(400, 1), 1),
+        ],
+        axis=1,
+    )  # Third column has ties.
     ours = QuantileTransformer(n_quantiles=n_quantiles, output_distribution=dist).fit(x)
     ref = _reference(n_quantiles=n_quantiles, output_distribution=dist).fit(x)
     assert ours.n_quantiles_ == ref.n_quantiles_
     np.testing.assert_allclose(ours.quantiles_, ref.quantiles_, rtol=0, atol=1e-12)
     np.testing.assert_allclose(ours.references_, ref.references_, atol=1e-15)
-    probe = np.concatenate([x[:50], rng.randn(50, 3) * 30, x.min(0, keepdims=True),
-                            x.max(0, keepdims=True)])
+    probe = np.concatenate(
+        [x[:50], rng.randn(50, 3) * 30, x.min(0, keepdims=True), x.max(0, keepdims=True)]
+    )
     y = ref.transform(probe)
     np.testing.assert_allclose(ours.transform(probe), y, rtol=0, atol=1e-9)
     np.testing.assert_allclose(ours.fit_transform(x), ref.transform(x), rtol=0, atol=1e-9)
-    targets = (np.array([[0.0], [1e-9], [0.3], [0.5], [1 - 1e-9], [1.0]]) if dist == 'uniform'
-               else np.array([[-9.0], [-5.3], [-1.0], [0.0], [2.5], [5.3], [9.0]]))
+    targets = (
+        np.array([[0.0], [1e-9], [0.3], [0.5], [1 - 1e-9], [1.0]])
+        if dist == 'uniform'
+        else np.array([[-9.0], [-5.3], [-1.0], [0.0], [2.5], [5.3], [9.0]])
+    )
     targets = np.repeat(targets, 3, axis=1)
-    np.testing.assert_allclose(ours.inverse_transform(targets), ref.inverse_transform(targets),
-                               rtol=0, atol=1e-9)
-    np.testing.assert_allclose(ours.inverse_transform(y), ref.inverse_transform(y),
-                               rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        ours.inverse_transform(targets), ref.inverse_transform(targets), rtol=0, atol=1e-9
+    )
+    np.testing.assert_allclose(
+        ours.inverse_transform(y), ref.inverse_transform(y), rtol=0, atol=1e-9
+    )
 
 
 def test_subsample_matches_sklearn():
@@ -160,9 +180,13 @@ def test_json_statistics_round_trip(tmp_path):
     examples = []
     for _ in range(3):
         t = np.arange(300)
-        examples.append({'f0_hz': 220.0 * 2 ** (rng.randn(300) / 12),
-                         'f0_confidence': np.clip(0.6 + 0.4 * np.sin(t / 15.0), 0, 1),
-                         'loudness_db': -45 + 15 * np.sin(t / 20.0) + rng.randn(300)})
+        examples.append(
+            {
+                'f0_hz': 220.0 * 2 ** (rng.randn(300) / 12),
+                'f0_confidence': np.clip(0.6 + 0.4 * np.sin(t / 15.0), 0, 1),
+                'loudness_db': -45 + 15 * np.sin(t / 20.0) + rng.randn(300),
+            }
+        )
     stats = statistics.compute_statistics(examples)
     path = tmp_path / 'train.tfrecord.statistics.json'
     path.write_text(json.dumps(stats))
@@ -170,12 +194,14 @@ def test_json_statistics_round_trip(tmp_path):
     assert loaded == json.loads(json.dumps(stats))
     assert loaded['format'] == 'ddsp-dataset-statistics-v1'
     # The JSON's quantiles make a transformer usable for histogram matching.
-    qt = QuantileTransformer.from_quantiles(loudness_quantiles := loaded['loudness_note']
-                                            ['quantiles'])
+    qt = QuantileTransformer.from_quantiles(
+        loudness_quantiles := loaded['loudness_note']['quantiles']
+    )
     assert qt.n_quantiles_ == 101
-    np.testing.assert_allclose(qt.inverse_transform(np.array([[0.0], [0.5], [1.0]]))[:, 0],
-                               [loudness_quantiles[0], loudness_quantiles[50],
-                                loudness_quantiles[-1]])
+    np.testing.assert_allclose(
+        qt.inverse_transform(np.array([[0.0], [0.5], [1.0]]))[:, 0],
+        [loudness_quantiles[0], loudness_quantiles[50], loudness_quantiles[-1]],
+    )
     u = qt.transform(np.array([[loudness_quantiles[25]]]))
     assert u[0, 0] == pytest.approx(0.25, abs=0.011)
 

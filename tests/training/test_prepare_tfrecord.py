@@ -25,8 +25,11 @@ DATA = pathlib.Path(__file__).resolve().parents[2] / 'data' / 'violin'
 EXCERPT_S = 6
 # (clip, start second): excerpts with notes and vibrato.
 EXCERPTS = [('heathy_hill', 2), ('dark_woman', 10), ('friars_hill', 2)]
-PIPELINE_OPTIONS = ['--runner=DirectRunner', '--direct_num_workers=2',
-                    '--direct_running_mode=multi_processing']
+PIPELINE_OPTIONS = [
+    '--runner=DirectRunner',
+    '--direct_num_workers=2',
+    '--direct_running_mode=multi_processing',
+]
 
 
 def _excerpt(name, start):
@@ -35,8 +38,10 @@ def _excerpt(name, start):
     truth = np.load(DATA / f'{name}.npz')
     fr = int(truth['frame_rate'])
     frames = slice(start * fr, (start + EXCERPT_S) * fr + 1)
-    return (audio[start * sr:(start + EXCERPT_S) * sr],
-            {k: truth[k][frames] for k in ('f0_hz', 'mask', 'expression', 'velocity')})
+    return (
+        audio[start * sr : (start + EXCERPT_S) * sr],
+        {k: truth[k][frames] for k in ('f0_hz', 'mask', 'expression', 'velocity')},
+    )
 
 
 @pytest.fixture(scope='module')
@@ -53,14 +58,18 @@ def inputs(tmp_path_factory):
     name, start = EXCERPTS[2]
     audio, truth = _excerpt(name, start)
     audio_44k = scipy.signal.resample_poly(audio, 441, 160)
-    sf.write(d / f'{name}_44k_stereo.flac', np.stack([audio_44k, 0.8 * audio_44k], 1), 44100,
-             subtype='PCM_24')
+    sf.write(
+        d / f'{name}_44k_stereo.flac',
+        np.stack([audio_44k, 0.8 * audio_44k], 1),
+        44100,
+        subtype='PCM_24',
+    )
     sources[f'{name}_44k_stereo'] = (0.9 * audio, truth)
     (d / 'corrupt.wav').write_bytes(np.random.default_rng(0).bytes(5000))
     (d / 'empty.flac').write_bytes(b'')
     sf.write(d / 'full.flac', audio, 16000, subtype='PCM_16')
     data = (d / 'full.flac').read_bytes()
-    (d / 'truncated.flac').write_bytes(data[:len(data) // 3])
+    (d / 'truncated.flac').write_bytes(data[: len(data) // 3])
     (d / 'full.flac').unlink()
     sf.write(d / 'short.wav', audio[:16000], 16000, subtype='PCM_16')
     return d, sources
@@ -72,8 +81,13 @@ def _records(pattern, spec=None):
     ds = tf.data.TFRecordDataset(files)
     if spec is None:  # Variable-length features.
         spec = {k: tf.io.VarLenFeature(tf.float32) for k in lib.FEATURE_KEYS}
-        return [{k: tf.sparse.to_dense(v).numpy() for k, v in
-                 tf.io.parse_single_example(r, spec).items()} for r in ds]
+        return [
+            {
+                k: tf.sparse.to_dense(v).numpy()
+                for k, v in tf.io.parse_single_example(r, spec).items()
+            }
+            for r in ds
+        ]
     return [{k: v.numpy() for k, v in tf.io.parse_single_example(r, spec).items()} for r in ds]
 
 
@@ -84,9 +98,17 @@ def whole_file_run(inputs, tmp_path_factory):
     d, _ = inputs
     out = tmp_path_factory.mktemp('whole') / 'whole.tfrecord'
     summary = lib.prepare_tfrecord(
-        [str(d / '*.wav'), str(d / '*.flac')], str(out), num_shards=1, frame_rate=100,
-        example_secs=0, chunk_secs=0, center=True, viterbi=True, crepe_capacity='tiny',
-        pipeline_options=PIPELINE_OPTIONS)
+        [str(d / '*.wav'), str(d / '*.flac')],
+        str(out),
+        num_shards=1,
+        frame_rate=100,
+        example_secs=0,
+        chunk_secs=0,
+        center=True,
+        viterbi=True,
+        crepe_capacity='tiny',
+        pipeline_options=PIPELINE_OPTIONS,
+    )
     return out, summary
 
 
@@ -97,16 +119,28 @@ def example_run(inputs, tmp_path_factory):
     d, _ = inputs
     out_dir = tmp_path_factory.mktemp('examples')
     out = out_dir / 'ds.tfrecord'
-    stale = [out_dir / 'ds.tfrecord-00000-of-00005', out_dir / 'ds.tfrecord-train-00004-of-00005',
-             out_dir / 'ds.tfrecord.statistics.json']
+    stale = [
+        out_dir / 'ds.tfrecord-00000-of-00005',
+        out_dir / 'ds.tfrecord-train-00004-of-00005',
+        out_dir / 'ds.tfrecord.statistics.json',
+    ]
     for path in stale:
         path.write_bytes(b'old run')
     start = time.time()
-    summary = ddsp_prepare_tfrecord.run([
-        f'--input_audio_filepatterns={d}/*.wav,{d}/*.flac', f'--output_tfrecord_path={out}',
-        '--num_shards=2', '--example_secs=2', '--hop_secs=1', '--chunk_secs=4',
-        '--eval_split_fraction=0.3', '--crepe_capacity=tiny', '--noviterbi',
-        '--pipeline_options=' + ','.join(PIPELINE_OPTIONS)])
+    summary = ddsp_prepare_tfrecord.run(
+        [
+            f'--input_audio_filepatterns={d}/*.wav,{d}/*.flac',
+            f'--output_tfrecord_path={out}',
+            '--num_shards=2',
+            '--example_secs=2',
+            '--hop_secs=1',
+            '--chunk_secs=4',
+            '--eval_split_fraction=0.3',
+            '--crepe_capacity=tiny',
+            '--noviterbi',
+            '--pipeline_options=' + ','.join(PIPELINE_OPTIONS),
+        ]
+    )
     return out, summary, stale, time.time() - start
 
 
@@ -148,8 +182,9 @@ def test_f0_and_loudness_match_the_rendered_performance(inputs, whole_file_run):
         assert np.median(np.abs(cents)) < 20, (name, np.median(np.abs(cents)))
         # Level follows ~40 log10(CC11/127) + 40 log10(velocity/127) dB in the renderer.
         m = truth['mask']
-        expected_db = (40 * np.log10(truth['expression'][m] / 127)
-                       + 40 * np.log10(truth['velocity'][m] / 127))
+        expected_db = 40 * np.log10(truth['expression'][m] / 127) + 40 * np.log10(
+            truth['velocity'][m] / 127
+        )
         assert np.corrcoef(rec['loudness_db'][m], expected_db)[0, 1] > 0.6, name
     assert matched == set(sources)
 
@@ -174,8 +209,13 @@ def test_examples_shapes_split_statistics_and_rerun(example_run):
     # The data provider reads them with the same shapes.
     from ddsp.training import data
 
-    provider = data.TFRecordProvider(f'{out}-train-?????-of-?????', example_secs=2,
-                                     sample_rate=16000, frame_rate=250, centered=False)
+    provider = data.TFRecordProvider(
+        f'{out}-train-?????-of-?????',
+        example_secs=2,
+        sample_rate=16000,
+        frame_rate=250,
+        centered=False,
+    )
     batch = next(iter(provider.get_batch(2, shuffle=False, repeats=1)))
     assert batch['audio'].shape == (2, 32000) and batch['audio_16k'].shape == (2, 32000)
     assert all(batch[k].shape == (2, 500) for k in ('f0_hz', 'f0_confidence', 'loudness_db'))
@@ -191,14 +231,35 @@ def test_examples_shapes_split_statistics_and_rerun(example_run):
     assert np.all(np.diff(stats['loudness_note']['quantiles']) >= 0)
     skipped = json.loads(pathlib.Path(f'{out}.skipped.json').read_text())
     assert {os.path.basename(s['path']) for s in skipped} == {
-        'corrupt.wav', 'empty.flac', 'truncated.flac', 'short.wav'}
+        'corrupt.wav',
+        'empty.flac',
+        'truncated.flac',
+        'short.wav',
+    }
     assert not list(out.parent.glob('.*tmp-*'))  # The temporary directory is gone.
 
 
-VALID = [(16000, 250), (16000, 200), (16000, 100), (16000, 50), (22050, 50), (24000, 250),
-         (24000, 200), (24000, 100), (24000, 50), (32000, 250), (32000, 200), (32000, 100),
-         (32000, 50), (44100, 100), (44100, 50), (48000, 250), (48000, 200), (48000, 100),
-         (48000, 50)]
+VALID = [
+    (16000, 250),
+    (16000, 200),
+    (16000, 100),
+    (16000, 50),
+    (22050, 50),
+    (24000, 250),
+    (24000, 200),
+    (24000, 100),
+    (24000, 50),
+    (32000, 250),
+    (32000, 200),
+    (32000, 100),
+    (32000, 50),
+    (44100, 100),
+    (44100, 50),
+    (48000, 250),
+    (48000, 200),
+    (48000, 100),
+    (48000, 50),
+]
 
 
 @pytest.mark.parametrize('center', [False, True])
@@ -207,8 +268,9 @@ def test_lengths_consistent_for_all_rate_combinations(tmp_path, center):
     path = tmp_path / 'tone.wav'
     sf.write(path, 0.5 * np.sin(2 * np.pi * 330 * t), 22050)
     for sample_rate, frame_rate in VALID:
-        sizes = lib.check_config(sample_rate, frame_rate, example_secs=1, hop_secs=0.5,
-                                 chunk_secs=2)
+        sizes = lib.check_config(
+            sample_rate, frame_rate, example_secs=1, hop_secs=0.5, chunk_secs=2
+        )
         hop = sample_rate // frame_rate
         ex, _ = lib.load_audio(str(path), sizes)
         assert len(ex['audio']) % hop == 0
@@ -229,22 +291,34 @@ def test_lengths_consistent_for_all_rate_combinations(tmp_path, center):
             assert len(feats['f0_hz']) == len(chunk['audio']) // hop + int(center)
 
 
-@pytest.mark.parametrize('sample_rate,frame_rate', [(22050, 250), (44100, 200), (16000, 300),
-                                                     (48000, 150), (16000, 62.5)])
+@pytest.mark.parametrize(
+    'sample_rate,frame_rate',
+    [(22050, 250), (44100, 200), (16000, 300), (48000, 150), (16000, 62.5)],
+)
 def test_invalid_combination_errors_before_any_work(tmp_path, sample_rate, frame_rate):
     out = tmp_path / 'out' / 'x.tfrecord'
     with pytest.raises(ValueError, match='frame_rate|whole number'):
-        lib.prepare_tfrecord([str(DATA / '*.flac')], str(out), sample_rate=sample_rate,
-                             frame_rate=frame_rate, pipeline_options=PIPELINE_OPTIONS)
+        lib.prepare_tfrecord(
+            [str(DATA / '*.flac')],
+            str(out),
+            sample_rate=sample_rate,
+            frame_rate=frame_rate,
+            pipeline_options=PIPELINE_OPTIONS,
+        )
     assert not (tmp_path / 'out').exists()
 
 
 def test_cli_reports_invalid_combination(tmp_path, capsys):
-    rc = ddsp_prepare_tfrecord.run([f'--input_audio_filepatterns={DATA}/*.flac',
-                                    f'--output_tfrecord_path={tmp_path}/x',
-                                    '--sample_rate=44100', '--frame_rate=250'])
+    rc = ddsp_prepare_tfrecord.run(
+        [
+            f'--input_audio_filepatterns={DATA}/*.flac',
+            f'--output_tfrecord_path={tmp_path}/x',
+            '--sample_rate=44100',
+            '--frame_rate=250',
+        ]
+    )
     assert rc == 2
-    assert 'does not divide sample_rate=44100' in capsys.readouterr().err
+    assert 'a divisor of sample_rate=44100' in capsys.readouterr().err
 
 
 def test_mp3_stereo_44k_is_read_when_libsndfile_decodes_it(tmp_path):

@@ -23,8 +23,10 @@ def test_constants():
     assert pp.DB_RANGE == 80
 
 
-@pytest.mark.parametrize('shape, expected', [
-    ((), (1, 1, 1)), ((5,), (1, 5, 1)), ((2, 5), (2, 5, 1)), ((2, 5, 3), (2, 5, 3))])
+@pytest.mark.parametrize(
+    'shape, expected',
+    [((), (1, 1, 1)), ((5,), (1, 5, 1)), ((2, 5), (2, 5, 1)), ((2, 5, 3), (2, 5, 3))],
+)
 def test_at_least_3d(shape, expected):
     x = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
     y = pp.at_least_3d(x)
@@ -60,8 +62,9 @@ def test_f0_loudness_recomputes_loudness_from_audio():
         assert value.shape == (2, 50, 1)
     loudness = spectral_ops.compute_loudness(audio, 16000, 250)
     assert loudness.shape == (2, 126)
-    np.testing.assert_allclose(out['loudness_db'],
-                               core.resample(loudness[..., np.newaxis], 50), atol=1e-4)
+    np.testing.assert_allclose(
+        out['loudness_db'], core.resample(loudness[..., np.newaxis], 50), atol=1e-4
+    )
     np.testing.assert_allclose(out['f0_hz'], core.resample(f0[..., np.newaxis], 50), rtol=1e-5)
     np.testing.assert_allclose(out['ld_scaled'], out['loudness_db'] / 80.0 + 1.0, atol=1e-6)
     np.testing.assert_allclose(out['f0_scaled'], pp.scale_f0_hz(out['f0_hz']), atol=1e-6)
@@ -74,8 +77,9 @@ def test_f0_loudness_uses_features_without_audio():
     # Linear resampling of a ramp of 4 frames to 8 steps, frame k at step 2k, last frame held.
     ramp = np.array([[0.0, -10.0, -20.0, -30.0]], np.float32)
     out = pre({'f0_hz': [[440.0] * 4], 'loudness_db': ramp})
-    np.testing.assert_allclose(out['loudness_db'][0, :, 0],
-                               [0, -5, -10, -15, -20, -25, -30, -30], atol=1e-5)
+    np.testing.assert_allclose(
+        out['loudness_db'][0, :, 0], [0, -5, -10, -15, -20, -25, -30, -30], atol=1e-5
+    )
     np.testing.assert_allclose(out['f0_hz'], np.full([1, 8, 1], 440.0), rtol=1e-6)
     np.testing.assert_allclose(out['f0_scaled'], np.full([1, 8, 1], 69.0 / 127.0), rtol=1e-5)
     f0_hz, ld = pre.invert_scaling(out['f0_scaled'], out['ld_scaled'])
@@ -93,8 +97,11 @@ def test_f0_loudness_needs_audio_when_computing_loudness():
 
 def test_f0_loudness_tf_function_matches_eager():
     pre = pp.F0LoudnessPreprocessor(time_steps=40)
-    features = {'audio': tf.constant(_audio(4000)), 'f0_hz': tf.fill([2, 63], 220.0),
-                'loudness_db': tf.zeros([2, 63])}
+    features = {
+        'audio': tf.constant(_audio(4000)),
+        'f0_hz': tf.fill([2, 63], 220.0),
+        'loudness_db': tf.zeros([2, 63]),
+    }
     eager = pre(features)
     traced = tf.function(pre)(features)
     for key in eager:
@@ -111,15 +118,13 @@ def test_f0_power_from_feature_or_audio():
     power = np.linspace(-60.0, -10.0, 10, dtype=np.float32)[np.newaxis].repeat(2, 0)
     out = pre({'f0_hz': f0, 'power_db': power, 'audio': _audio()})
     assert list(out) == ['f0_hz', 'pw_db', 'f0_scaled', 'pw_scaled']
-    np.testing.assert_allclose(out['pw_db'], core.resample(power[..., np.newaxis], 20),
-                               atol=1e-5)
+    np.testing.assert_allclose(out['pw_db'], core.resample(power[..., np.newaxis], 20), atol=1e-5)
     np.testing.assert_allclose(out['pw_scaled'], out['pw_db'] / 80.0 + 1.0, atol=1e-6)
 
     audio = _audio()
     out = pre({'f0_hz': f0, 'audio': audio})
     power = spectral_ops.compute_power(audio, sample_rate=16000, frame_rate=250, frame_size=64)
-    np.testing.assert_allclose(out['pw_db'], core.resample(power[..., np.newaxis], 20),
-                               atol=1e-4)
+    np.testing.assert_allclose(out['pw_db'], core.resample(power[..., np.newaxis], 20), atol=1e-4)
     with pytest.raises(ValueError, match='needs either a "power_db" feature or "audio"'):
         pre({'f0_hz': f0})
 
@@ -137,14 +142,21 @@ def test_online_f0_power_computes_power_without_resampling():
     out = pre({'audio': audio, 'f0_hz': f0})
     assert list(out) == ['f0_hz', 'pw_db', 'f0_scaled', 'pw_scaled', 'f0_confidence']
     assert out['f0_confidence'] is None
-    power = spectral_ops.compute_power(audio, sample_rate=16000, frame_rate=250, frame_size=512,
-                                       padding='center')
+    power = spectral_ops.compute_power(
+        audio, sample_rate=16000, frame_rate=250, frame_size=512, padding='center'
+    )
     np.testing.assert_allclose(out['pw_db'][..., 0], power, atol=1e-5)
     np.testing.assert_allclose(out['pw_scaled'], out['pw_db'] / 80.0 + 1.0, atol=1e-6)
     np.testing.assert_allclose(out['f0_hz'][..., 0], f0)
     # audio_16k replaces audio; given confidences pass through as [B, T, 1].
-    out = pre({'audio': np.zeros([2, 3]), 'audio_16k': audio, 'f0_hz': f0,
-               'f0_confidence': np.ones_like(f0)})
+    out = pre(
+        {
+            'audio': np.zeros([2, 3]),
+            'audio_16k': audio,
+            'f0_hz': f0,
+            'f0_confidence': np.ones_like(f0),
+        }
+    )
     np.testing.assert_allclose(out['pw_db'][..., 0], power, atol=1e-5)
     assert out['f0_confidence'].shape == (2, n_frames, 1)
 
@@ -175,24 +187,37 @@ def test_online_power_has_no_gradient():
 # ------------------------------------------------------------------------------------------------
 # Configuration.
 # ------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize('layer', [
-    pp.F0LoudnessPreprocessor(time_steps=20, compute_loudness=False),
-    pp.F0PowerPreprocessor(time_steps=30, frame_size=128),
-    pp.OnlineF0PowerPreprocessor(frame_rate=50, padding='same', compute_f0=False,
-                                 crepe_saved_model_path=None)],
-    ids=lambda layer: type(layer).__name__)
+@pytest.mark.parametrize(
+    'layer',
+    [
+        pp.F0LoudnessPreprocessor(time_steps=20, compute_loudness=False),
+        pp.F0PowerPreprocessor(time_steps=30, frame_size=128),
+        pp.OnlineF0PowerPreprocessor(
+            frame_rate=50, padding='same', compute_f0=False, crepe_saved_model_path=None
+        ),
+    ],
+    ids=lambda layer: type(layer).__name__,
+)
 def test_config_round_trip(layer):
     config = layer.get_config()
     assert type(layer).from_config(config).get_config() == config
 
 
-@pytest.mark.parametrize('make, message', [
-    (lambda: pp.F0LoudnessPreprocessor(time_steps=0), 'time_steps must be a positive integer'),
-    (lambda: pp.F0LoudnessPreprocessor(frame_rate=300), 'frame_rate must divide sample_rate'),
-    (lambda: pp.F0PowerPreprocessor(frame_size=-1), 'received frame_size=-1'),
-    (lambda: pp.OnlineF0PowerPreprocessor(padding='full', compute_f0=False),
-     "padding must be one of \\['center', 'same', 'valid'\\]"),
-])
+@pytest.mark.parametrize(
+    'make, message',
+    [
+        (lambda: pp.F0LoudnessPreprocessor(time_steps=0), 'time_steps must be a positive integer'),
+        (
+            lambda: pp.F0LoudnessPreprocessor(frame_rate=300),
+            'frame_rate must be a divisor of sample_rate=16000',
+        ),
+        (lambda: pp.F0PowerPreprocessor(frame_size=-1), 'received frame_size=-1'),
+        (
+            lambda: pp.OnlineF0PowerPreprocessor(padding='full', compute_f0=False),
+            "padding must be one of \\['center', 'same', 'valid'\\]",
+        ),
+    ],
+)
 def test_argument_validation(make, message):
     with pytest.raises(ValueError, match=message):
         make()

@@ -15,7 +15,8 @@ from ddsp.training import plotting, summaries, train_util
 def read_summaries(summary_dir):
     """{tag: [(step, ndarray), ...]} and {tag: plugin name}, via TensorBoard's EventAccumulator."""
     acc = event_accumulator.EventAccumulator(
-        str(summary_dir), size_guidance={event_accumulator.TENSORS: 0})
+        str(summary_dir), size_guidance={event_accumulator.TENSORS: 0}
+    )
     acc.Reload()
     values, plugins = {}, {}
     for tag in acc.Tags()['tensors']:
@@ -45,8 +46,13 @@ def _write(tmp_path, fn):
 
 
 def test_scalar_and_text(tmp_path):
-    values, plugins = _write(tmp_path, lambda: (summaries.scalar_summary('a/b', 2.5, step=3),
-                                                train_util.text_summary('t', 'hi', step=4)))
+    values, plugins = _write(
+        tmp_path,
+        lambda: (
+            summaries.scalar_summary('a/b', 2.5, step=3),
+            train_util.text_summary('t', 'hi', step=4),
+        ),
+    )
     assert values['a/b'] == [(3, pytest.approx(2.5))]
     assert plugins['a/b'] == 'scalars' and plugins['t'] == 'text'
     assert values['t'][0][1] == b'hi'
@@ -57,8 +63,10 @@ def test_audio_summary_round_trips_through_wav(tmp_path):
     rng = np.random.default_rng(0)
     audio = rng.uniform(-0.9, 0.9, size=(3, 800)).astype(np.float32)
     audio[2, :10] = 1.5  # Clipped to 1.
-    values, plugins = _write(tmp_path, lambda: summaries.audio_summary(
-        audio, step=7, sample_rate=8000, name='audio_generated'))
+    values, plugins = _write(
+        tmp_path,
+        lambda: summaries.audio_summary(audio, step=7, sample_rate=8000, name='audio_generated'),
+    )
     assert plugins['audio_generated'] == 'audio'
     [(step, clips)] = values['audio_generated']
     assert step == 7 and clips.shape == (3, 2)
@@ -69,11 +77,13 @@ def test_audio_summary_round_trips_through_wav(tmp_path):
         np.testing.assert_allclose(decoded, clip, atol=2.0 / 32768)
     # The plugin metadata says WAV (AudioPluginData.encoding == WAV == 11).
     from tensorboard.plugins.audio import metadata as audio_metadata
+
     acc = event_accumulator.EventAccumulator(str(tmp_path))
     acc.Reload()
     content = acc.SummaryMetadata('audio_generated').plugin_data.content
-    assert audio_metadata.parse_plugin_metadata(content).encoding == \
-        audio_metadata.Encoding.Value('WAV')
+    assert audio_metadata.parse_plugin_metadata(content).encoding == audio_metadata.Encoding.Value(
+        'WAV'
+    )
 
 
 def test_image_and_fig_summaries(tmp_path):
@@ -138,6 +148,7 @@ def test_transfer_function_of_delta_and_two_tap_filter():
 
 def test_plots_are_pyplot_free():
     import matplotlib.pyplot as plt
+
     n_before = len(plt.get_fignums())
     fig = plotting.specplot(np.random.default_rng(0).normal(size=8000))
     assert len(fig.axes) == 1
@@ -163,6 +174,7 @@ def test_bad_inputs():
 
 def test_fig_summary_closes_pyplot_figures(tmp_path):
     import matplotlib.pyplot as plt
+
     fig = plt.figure(figsize=(1, 1), dpi=20)
     assert fig.number in plt.get_fignums()
     values, _ = _write(tmp_path, lambda: summaries.fig_summary('p', fig, step=0))

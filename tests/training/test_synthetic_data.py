@@ -13,16 +13,29 @@ with warnings.catch_warnings():
 from ddsp.training import data
 from ddsp.training.data_preparation import ddsp_generate_synthetic_dataset as cli
 
-PIPELINE_OPTIONS = ('--runner=DirectRunner,--direct_num_workers=2,'
-                    '--direct_running_mode=multi_processing')
+PIPELINE_OPTIONS = (
+    '--runner=DirectRunner,--direct_num_workers=2,--direct_running_mode=multi_processing'
+)
 T, H, M = 40, 12, 9
 
 
 def _check_shapes_and_ranges(out, n_batch, n_timesteps, n_harmonics, n_mags, controls=True):
-    assert set(out) == {'harm_amp', 'harm_dist', 'f0_hz', 'sin_amps', 'sin_freqs',
-                        'noise_magnitudes'}
-    shapes = {'f0_hz': 1, 'harm_amp': 1, 'harm_dist': n_harmonics, 'sin_amps': n_harmonics,
-              'sin_freqs': n_harmonics, 'noise_magnitudes': n_mags}
+    assert set(out) == {
+        'harm_amp',
+        'harm_dist',
+        'f0_hz',
+        'sin_amps',
+        'sin_freqs',
+        'noise_magnitudes',
+    }
+    shapes = {
+        'f0_hz': 1,
+        'harm_amp': 1,
+        'harm_dist': n_harmonics,
+        'sin_amps': n_harmonics,
+        'sin_freqs': n_harmonics,
+        'noise_magnitudes': n_mags,
+    }
     for key, width in shapes.items():
         assert out[key].shape == (n_batch, n_timesteps, width), key
         assert out[key].dtype == np.float32
@@ -35,8 +48,9 @@ def _check_shapes_and_ranges(out, n_batch, n_timesteps, n_harmonics, n_mags, con
     assert np.all(out['harm_dist'] >= 0)
     k = np.arange(1, n_harmonics + 1)
     np.testing.assert_allclose(out['sin_freqs'], out['f0_hz'] * k, rtol=1e-5)
-    np.testing.assert_allclose(out['sin_amps'], out['harm_amp'] * out['harm_dist'],
-                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        out['sin_amps'], out['harm_amp'] * out['harm_dist'], rtol=1e-5, atol=1e-7
+    )
     if controls:
         total = out['harm_dist'].sum(-1)
         assert np.all(np.isclose(total, 1.0, atol=1e-4) | (total == 0))
@@ -54,8 +68,9 @@ def test_generate_notes_shapes_and_ranges(controls):
 
 @pytest.mark.parametrize('controls', [True, False])
 def test_generate_notes_v2_shapes_and_ranges(controls):
-    out = synthetic_data.generate_notes_v2(4, 200, 100, 65, get_controls=controls, p_silent=0.3,
-                                           rng=1)
+    out = synthetic_data.generate_notes_v2(
+        4, 200, 100, 65, get_controls=controls, p_silent=0.3, rng=1
+    )
     _check_shapes_and_ranges(out, 4, 200, 100, 65, controls)
     silent = out['f0_hz'][..., 0] == 0
     assert silent.any() and (~silent).any()
@@ -78,7 +93,8 @@ def test_helpers():
     assert set(ints) == {2, 3, 4}
     assert 0.0 <= synthetic_data.uniform_float(0.0, 1.0, rng) < 1.0
     assert np.mean([synthetic_data.flip(0.25, rng) for _ in range(2000)]) == pytest.approx(
-        0.25, abs=0.05)
+        0.25, abs=0.05
+    )
     u = synthetic_data.uniform_generator([3], 10, 1.0, 2.0, n_features=2, rng=rng)
     assert u.shape == (3, 10, 2) and np.all((u >= 1) & (u < 2))
     assert np.all(u == u[:, :1])
@@ -94,18 +110,28 @@ def test_helpers():
 def _decoded(serialized):
     """A record's features as a hashable tuple of (key, float32 bytes), keys sorted."""
     ex = tf.train.Example.FromString(serialized)
-    return tuple(sorted((key, np.asarray(f.float_list.value, np.float32).tobytes())
-                        for key, f in ex.features.feature.items()))
+    return tuple(
+        sorted(
+            (key, np.asarray(f.float_list.value, np.float32).tobytes())
+            for key, f in ex.features.feature.items()
+        )
+    )
 
 
 def _records(pattern):
-    return sorted(_decoded(r.numpy())
-                  for r in tf.data.TFRecordDataset(tf.io.gfile.glob(pattern)))
+    return sorted(_decoded(r.numpy()) for r in tf.data.TFRecordDataset(tf.io.gfile.glob(pattern)))
 
 
 def test_cli_runs_beam_and_records_read_back(tmp_path):
-    args = ['--num_examples=6', '--num_shards=2', '--random_seed=3', f'--n_timesteps={T}',
-            f'--n_harmonics={H}', f'--n_mags={M}', f'--pipeline_options={PIPELINE_OPTIONS}']
+    args = [
+        '--num_examples=6',
+        '--num_shards=2',
+        '--random_seed=3',
+        f'--n_timesteps={T}',
+        f'--n_harmonics={H}',
+        f'--n_mags={M}',
+        f'--pipeline_options={PIPELINE_OPTIONS}',
+    ]
     out = tmp_path / 'a' / 'synth.tfrecord'
     (tmp_path / 'a').mkdir()
     stale = tmp_path / 'a' / 'synth.tfrecord-00000-of-00003'
@@ -122,14 +148,24 @@ def test_cli_runs_beam_and_records_read_back(tmp_path):
         assert ex['harm_dist'].shape == ex['sin_amps'].shape == ex['sin_freqs'].shape == (T, H)
         assert ex['noise_magnitudes'].shape == (T, M)
     # The records are exactly the generator's draws for indices 0..5 with the seed.
-    expected = sorted(_decoded(cli.to_tf_example(cli.generate_example(
-        i, 3, n_timesteps=T, n_harmonics=H, n_mags=M))) for i in range(6))
+    expected = sorted(
+        _decoded(
+            cli.to_tf_example(cli.generate_example(i, 3, n_timesteps=T, n_harmonics=H, n_mags=M))
+        )
+        for i in range(6)
+    )
     assert _records(f'{out}*') == expected
 
 
 def test_bad_settings_error_before_any_work(tmp_path, capsys):
-    rc = cli.run([f'--output_tfrecord_path={tmp_path}/x/s', '--min_note_length=9',
-                  '--max_note_length=3', '--num_examples=2'])
+    rc = cli.run(
+        [
+            f'--output_tfrecord_path={tmp_path}/x/s',
+            '--min_note_length=9',
+            '--max_note_length=3',
+            '--num_examples=2',
+        ]
+    )
     assert rc == 2
     assert 'min_note_length' in capsys.readouterr().err
     assert not (tmp_path / 'x').exists()

@@ -8,8 +8,8 @@ prepared by the `ddsp_prepare_tfrecord` Beam pipeline (CREPE tiny) into a tempor
 back from the summaries is the loop's own.
 
 (a) `models/solo_instrument.gin` as shipped (4.8 M-parameter decoder, 48000-tap reverb), batch
-    4, a few dozen steps; (b) the demo's small model (`ddsp.demo.TINY_BINDINGS`: the paper's
-    `tiny_instrument.gin` decoder), more steps.
+    4, a few dozen steps; (b) the demo's small model (`examples.demo.training.TINY_BINDINGS`:
+    the paper's `tiny_instrument.gin` decoder), more steps.
 
 The numbers in the comments were measured once on this 2-core CPU (TF 2.21, oneDNN), three
 seeds each, with `_curve` as below; the thresholds leave a margin for other seeds, platforms
@@ -28,8 +28,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ddsp import demo
 from ddsp.training import data, models, train_util, trainers
+from examples.demo import training as demo
 
 pytest.importorskip('apache_beam')
 
@@ -55,8 +55,13 @@ def _records_job(tmp_path_factory):
     prefix = str(tmp_path_factory.mktemp('violin') / 'violin.tfrecord')
 
     def run():
-        result = subprocess.run([sys.executable, '-c', _PREPARE, str(TUNE), prefix],
-                                cwd=REPO, capture_output=True, text=True, timeout=600)
+        result = subprocess.run(
+            [sys.executable, '-c', _PREPARE, str(TUNE), prefix],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         return json.loads(result.stdout.strip().splitlines()[-1]), prefix
 
@@ -93,13 +98,20 @@ def _curve(pattern, save_dir, bindings, steps, seed, learning_rate):
     Returns `(per-step training losses, fixed-batch loss before, fixed-batch loss after)`.
     """
     import keras
+
     gin.parse_config_files_and_bindings(
         ['models/solo_instrument.gin', 'datasets/tfrecord.gin', 'optimization/base.gin'],
-        [f"TFRecordProvider.file_pattern = '{pattern}'", f'batch_size = {BATCH}',
-         f'learning_rate = {learning_rate}', f'train_util.train.num_steps = {steps}',
-         'train_util.train.steps_per_summary = 1', f'train_util.train.steps_per_save = {steps}',
-         *bindings],
-        skip_unknown=['evaluate', 'sample'])
+        [
+            f"TFRecordProvider.file_pattern = '{pattern}'",
+            f'batch_size = {BATCH}',
+            f'learning_rate = {learning_rate}',
+            f'train_util.train.num_steps = {steps}',
+            'train_util.train.steps_per_summary = 1',
+            f'train_util.train.steps_per_save = {steps}',
+            *bindings,
+        ],
+        skip_unknown=['evaluate', 'sample'],
+    )
     keras.utils.set_random_seed(seed)
     model = models.get_model()
     batch = _fixed_batch(data.TFRecordProvider(pattern))
@@ -143,8 +155,9 @@ SOLO_LR = 1e-3
 @pytest.mark.slow
 @pytest.mark.background_job('records')
 def test_solo_instrument_config_learns_the_violin(records, tmp_path):
-    curve, before, after = _curve(records, str(tmp_path), [], SOLO_STEPS, seed=0,
-                                  learning_rate=SOLO_LR)
+    curve, before, after = _curve(
+        records, str(tmp_path), [], SOLO_STEPS, seed=0, learning_rate=SOLO_LR
+    )
     assert np.all(np.isfinite(curve))
     first, second, last = _window_means(curve, 3)
     assert max(second, last) < 0.85 * first, (first, second, last)
@@ -169,8 +182,9 @@ TINY_LR = demo.DEFAULT_LEARNING_RATE
 @pytest.mark.slow
 @pytest.mark.background_job('records')
 def test_small_model_loss_falls_steadily(records, tmp_path):
-    curve, before, after = _curve(records, str(tmp_path), demo.TINY_BINDINGS, TINY_STEPS,
-                                  seed=0, learning_rate=TINY_LR)
+    curve, before, after = _curve(
+        records, str(tmp_path), demo.TINY_BINDINGS, TINY_STEPS, seed=0, learning_rate=TINY_LR
+    )
     assert np.all(np.isfinite(curve))
     thirds = _window_means(curve, 3)
     assert thirds[0] > thirds[1] > thirds[2], thirds

@@ -4,13 +4,15 @@ import glob
 import io
 import logging
 import os
+import shutil
+import time
 
 import gin
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from ddsp.training import train_util, trainers
+from ddsp.training import checkpoints, train_util, trainers
 
 from . import model_fixtures as mf
 
@@ -22,8 +24,13 @@ def _touch(path, text=''):
 
 # Files -------------------------------------------------------------------------------------------
 def test_get_latest_file(tmp_path):
-    for name in ('operative_config-0.gin', 'operative_config-20.gin',
-                 'operative_config-3.gin', 'operative_config-x.gin', 'other-99.gin'):
+    for name in (
+        'operative_config-0.gin',
+        'operative_config-20.gin',
+        'operative_config-3.gin',
+        'operative_config-x.gin',
+        'other-99.gin',
+    ):
         _touch(tmp_path / name)
     assert train_util.get_latest_file(str(tmp_path)).endswith('operative_config-20.gin')
     assert train_util.get_latest_file(str(tmp_path), 'other-').endswith('other-99.gin')
@@ -35,7 +42,8 @@ def test_get_latest_operative_config_looks_in_the_parent(tmp_path):
     _touch(tmp_path / 'operative_config-7.gin')
     (tmp_path / 'sub').mkdir()
     assert train_util.get_latest_operative_config(str(tmp_path / 'sub')).endswith(
-        'operative_config-7.gin')
+        'operative_config-7.gin'
+    )
     with pytest.raises(FileNotFoundError):
         train_util.get_latest_operative_config(str(tmp_path / 'sub' / 'deeper'))
 
@@ -45,18 +53,67 @@ def test_get_latest_checkpoint(tmp_path, monkeypatch):
         _touch(tmp_path / f'ckpt-{step}.index')
     # No `checkpoint` state file: the highest number.
     assert train_util.get_latest_checkpoint(str(tmp_path)) == str(tmp_path / 'ckpt-300')
-    # The state file wins when it names an existing checkpoint.
+    # With a state file, the checkpoint it names, though a higher number exists (a run that
+    # fell back from a corrupt ckpt-300 to ckpt-5 saved ckpt-40 after it)...
     _touch(tmp_path / 'checkpoint', 'model_checkpoint_path: "ckpt-40"\n')
+    for name, seconds in [
+        ('ckpt-5.index', 100),
+        ('ckpt-300.index', 200),
+        ('ckpt-40.index', 300),
+        ('checkpoint', 301),
+    ]:
+        os.utime(tmp_path / name, ns=(seconds * 10**9,) * 2)
     assert train_util.get_latest_checkpoint(str(tmp_path)) == str(tmp_path / 'ckpt-40')
+    # ...unless a complete checkpoint was written after the state file: a run killed after
+    # writing ckpt-300's files but before TF updated the file.
+    os.utime(tmp_path / 'ckpt-300.index', ns=(302 * 10**9,) * 2)
+    assert train_util.get_latest_checkpoint(str(tmp_path)) == str(tmp_path / 'ckpt-300')
     # A prefix or an .index file is used as is; ~ and variables are expanded.
     assert train_util.get_latest_checkpoint(str(tmp_path / 'ckpt-5.index')) == str(
-        tmp_path / 'ckpt-5')
+        tmp_path / 'ckpt-5'
+    )
     monkeypatch.setenv('DDSP_TEST_DIR', str(tmp_path))
     assert train_util.get_latest_checkpoint('$DDSP_TEST_DIR/ckpt-5') == str(tmp_path / 'ckpt-5')
     assert train_util.list_checkpoints(str(tmp_path)) == [
-        str(tmp_path / f'ckpt-{s}') for s in (300, 40, 5)]
+        str(tmp_path / f'ckpt-{s}') for s in (300, 40, 5)
+    ]
     with pytest.raises(FileNotFoundError):
         train_util.get_latest_checkpoint(str(tmp_path / 'empty'))
+
+
+def test_get_latest_checkpoint_follows_a_state_file_that_names_another_directory(tmp_path):
+    other = tmp_path / 'elsewhere'
+    other.mkdir()
+    _touch(other / 'ckpt-7.index')
+    run = tmp_path / 'run'
+    run.mkdir()
+    _touch(run / 'checkpoint', f'model_checkpoint_path: "{other / "ckpt-7"}"\n')
+    assert train_util.get_latest_checkpoint(str(run)) == str(other / 'ckpt-7')
+
+
+def test_resume_restores_a_save_the_state_file_does_not_name_yet(tmp_path):
+    # Real TF checkpoints: two saves, then the state file rolled back to the first, as a
+    # SIGKILL between writing a checkpoint and updating the state file leaves it.
+    variable = tf.Variable(1.0)
+    manager = tf.train.CheckpointManager(
+        tf.train.Checkpoint(v=variable), str(tmp_path), 3, checkpoint_name='ckpt'
+    )
+    first = manager.save(checkpoint_number=10)
+    state_file = str(tmp_path / 'checkpoint')
+    shutil.copy2(state_file, str(tmp_path / 'state-after-first-save'))  # Keeps the mtime.
+    time.sleep(0.01)
+    variable.assign(2.0)
+    manager.save(checkpoint_number=20)
+    shutil.copy2(str(tmp_path / 'state-after-first-save'), state_file)
+    assert tf.train.latest_checkpoint(str(tmp_path)) == first
+
+    class Restorer:
+        def restore(self, path):
+            tf.train.Checkpoint(v=variable).restore(path).assert_consumed()
+
+    variable.assign(0.0)
+    assert checkpoints.restore_newest(Restorer(), str(tmp_path)) == str(tmp_path / 'ckpt-20')
+    assert float(variable.numpy()) == 2.0
 
 
 def test_write_gin_config_is_atomic_and_summarized(tmp_path):
@@ -122,12 +179,20 @@ def test_progress_logs_lines_otherwise(caplog):
 
 # Training loop -----------------------------------------------------------------------------------
 def _train(save_dir, num_steps, **kwargs):
-    trainer = trainers.Trainer(mf.make_autoencoder(fft_sizes=(256,)),
-                               tf.distribute.get_strategy(), learning_rate=3e-3)
+    trainer = trainers.Trainer(
+        mf.make_autoencoder(fft_sizes=(256,)), tf.distribute.get_strategy(), learning_rate=3e-3
+    )
     kwargs.setdefault('steps_per_save', 3)
     kwargs.setdefault('steps_per_summary', 2)
-    losses = train_util.train(mf.Provider(), trainer, batch_size=2, num_steps=num_steps,
-                              save_dir=save_dir, restore_dir=save_dir, **kwargs)
+    losses = train_util.train(
+        mf.Provider(),
+        trainer,
+        batch_size=2,
+        num_steps=num_steps,
+        save_dir=save_dir,
+        restore_dir=save_dir,
+        **kwargs,
+    )
     return trainer, losses
 
 
@@ -167,8 +232,11 @@ def test_train_saves_resumes_and_falls_back(tmp_path, caplog):
     assert int(fallback.step.numpy()) == 5
     for a, b in zip(fallback.model.weights, weights_at_5):
         np.testing.assert_array_equal(a, b)
-    assert any('ckpt-7' in r.getMessage() and 'older' in r.getMessage()
-               for r in caplog.records if r.levelno == logging.WARNING)
+    assert any(
+        'ckpt-7' in r.getMessage() and 'older' in r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING
+    )
 
     # Every checkpoint unreadable: an error, never a silent restart from step 0.
     for index_file in glob.glob(os.path.join(save_dir, '*.index')):

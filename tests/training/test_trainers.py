@@ -21,8 +21,9 @@ def features():
 
 def _trainer(seed=0, noise=True, **kwargs):
     kwargs.setdefault('learning_rate', 3e-3)
-    trainer = trainers.Trainer(mf.make_autoencoder(seed=seed, noise=noise),
-                               tf.distribute.get_strategy(), **kwargs)
+    trainer = trainers.Trainer(
+        mf.make_autoencoder(seed=seed, noise=noise), tf.distribute.get_strategy(), **kwargs
+    )
     return trainer
 
 
@@ -50,7 +51,8 @@ def test_train_step_reports_the_gradient_norm_before_clipping(features):
         with tf.GradientTape() as tape:
             _, losses = trainer.model(features, return_losses=True, training=True)
         return tf.linalg.global_norm(
-            tape.gradient(losses['total_loss'], trainer.model.trainable_variables))
+            tape.gradient(losses['total_loss'], trainer.model.trainable_variables)
+        )
 
     expected = float(gradient_norm())
     outputs = trainer.train_step(features)
@@ -62,8 +64,7 @@ def test_train_step_reports_the_gradient_norm_before_clipping(features):
 def test_learning_rate_decays():
     trainer = _trainer(learning_rate=1e-3, lr_decay_steps=2, lr_decay_rate=0.5)
     trainer.optimizer.iterations.assign(3)
-    np.testing.assert_allclose(float(trainer.optimizer.learning_rate), 1e-3 * 0.5 ** 1.5,
-                               rtol=1e-5)
+    np.testing.assert_allclose(float(trainer.optimizer.learning_rate), 1e-3 * 0.5**1.5, rtol=1e-5)
 
 
 @pytest.fixture(scope='module')
@@ -83,7 +84,9 @@ def test_save_names_and_keeps_checkpoints(trained):
     _, save_dir, paths = trained
     assert [os.path.basename(p) for p in paths] == ['ckpt-1', 'ckpt-2', 'ckpt-3']
     assert sorted(p for p in os.listdir(save_dir) if p.endswith('.index')) == [
-        'ckpt-2.index', 'ckpt-3.index']
+        'ckpt-2.index',
+        'ckpt-3.index',
+    ]
 
 
 def test_checkpoint_round_trip_restores_model_and_optimizer(trained, features):
@@ -102,14 +105,21 @@ def test_checkpoint_round_trip_restores_model_and_optimizer(trained, features):
     assert int(fresh.step.numpy()) == 3
     # Model weights, Adam's moments and the step counter are all restored.
     assert len(fresh.optimizer.variables) == len(trainer.optimizer.variables) == 35
-    for a, b in zip(fresh.optimizer.variables + fresh.model.weights,
-                    trainer.optimizer.variables + trainer.model.weights):
+    for a, b in zip(
+        fresh.optimizer.variables + fresh.model.weights,
+        trainer.optimizer.variables + trainer.model.weights,
+    ):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(fresh.model(features, training=False)['audio_synth'],
-                                  trainer.model(features, training=False)['audio_synth'])
+    np.testing.assert_array_equal(
+        fresh.model(features, training=False)['audio_synth'],
+        trainer.model(features, training=False)['audio_synth'],
+    )
     # The next step is the same (it uses the restored moments and learning rate).
-    np.testing.assert_allclose(fresh.train_step(features)['total_loss'],
-                               trainer.train_step(features)['total_loss'], rtol=1e-6)
+    np.testing.assert_allclose(
+        fresh.train_step(features)['total_loss'],
+        trainer.train_step(features)['total_loss'],
+        rtol=1e-6,
+    )
     for a, b in zip(fresh.model.weights, trainer.model.weights):
         np.testing.assert_allclose(a, b, atol=1e-6)
 
@@ -148,33 +158,44 @@ def test_get_strategy_tpu_up_to_the_resolver(monkeypatch):
         return resolver
 
     monkeypatch.setattr(tf.distribute.cluster_resolver, 'TPUClusterResolver', fake_resolver)
-    monkeypatch.setattr(tf.config, 'experimental_connect_to_cluster',
-                        lambda r: calls.append(('connect', r)))
-    monkeypatch.setattr(tf.tpu.experimental, 'initialize_tpu_system',
-                        lambda r: calls.append(('initialize', r)))
+    monkeypatch.setattr(
+        tf.config, 'experimental_connect_to_cluster', lambda r: calls.append(('connect', r))
+    )
+    monkeypatch.setattr(
+        tf.tpu.experimental, 'initialize_tpu_system', lambda r: calls.append(('initialize', r))
+    )
     monkeypatch.setattr(tf.distribute, 'TPUStrategy', lambda r: ('tpu_strategy', r))
     assert train_util.get_strategy(tpu='grpc://10.0.0.2:8470') == ('tpu_strategy', resolver)
-    assert calls == [('resolver', 'grpc://10.0.0.2:8470'), ('connect', resolver),
-                     ('initialize', resolver)]
+    assert calls == [
+        ('resolver', 'grpc://10.0.0.2:8470'),
+        ('connect', resolver),
+        ('initialize', resolver),
+    ]
 
 
 @pytest.mark.parametrize('as_string', [True, False])
 def test_get_strategy_multi_worker_from_cluster_config(monkeypatch, as_string):
     # Building a real MultiWorkerMirroredStrategy starts a server in this process; the
     # strategy is replaced by a recorder and the resolver it receives is checked.
-    config = {'cluster': {'worker': ['127.0.0.1:2222', '127.0.0.1:2223']},
-              'task': {'type': 'worker', 'index': 1}}
-    monkeypatch.setattr(tf.distribute, 'MultiWorkerMirroredStrategy',
-                        lambda cluster_resolver=None: cluster_resolver)
-    resolver = train_util.get_strategy(
-        cluster_config=json.dumps(config) if as_string else config)
+    config = {
+        'cluster': {'worker': ['127.0.0.1:2222', '127.0.0.1:2223']},
+        'task': {'type': 'worker', 'index': 1},
+    }
+    monkeypatch.setattr(
+        tf.distribute, 'MultiWorkerMirroredStrategy', lambda cluster_resolver=None: cluster_resolver
+    )
+    resolver = train_util.get_strategy(cluster_config=json.dumps(config) if as_string else config)
     assert resolver.cluster_spec().as_dict() == config['cluster']
     assert (resolver.task_type, resolver.task_id, resolver.rpc_layer) == ('worker', 1, 'grpc')
 
 
 def test_get_strategy_multi_worker_from_tf_config(monkeypatch):
-    monkeypatch.setenv('TF_CONFIG', json.dumps({'cluster': {'worker': ['127.0.0.1:2222']},
-                                                'task': {'type': 'worker', 'index': 0}}))
+    monkeypatch.setenv(
+        'TF_CONFIG',
+        json.dumps(
+            {'cluster': {'worker': ['127.0.0.1:2222']}, 'task': {'type': 'worker', 'index': 0}}
+        ),
+    )
     monkeypatch.setattr(tf.distribute, 'MultiWorkerMirroredStrategy', lambda: 'multi_worker')
     assert train_util.get_strategy() == 'multi_worker'
 
@@ -184,7 +205,7 @@ def test_get_strategy_bad_cluster_config():
         train_util.get_strategy(cluster_config='{"worker": []}')
 
 
-_MIRRORED_SCRIPT = textwrap.dedent('''
+_MIRRORED_SCRIPT = textwrap.dedent("""
     import json
     import os
     import shutil
@@ -217,7 +238,7 @@ _MIRRORED_SCRIPT = textwrap.dedent('''
         results[name + '_restored_step'] = int(trainer.step.numpy())
         shutil.rmtree(save_dir)
     print('RESULTS', json.dumps(results))
-''')
+""")
 
 
 def test_mirrored_strategy_over_two_cpus_matches_one_device():

@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 
+from ddsp import validation
 from ddsp.training.data_preparation import prepare_tfrecord_lib as lib
 
 METRICS_NAMESPACE = 'ddsp_generate_synthetic_dataset'
@@ -32,8 +33,11 @@ EXAMPLES_PER_SEED_BLOCK = 256  # Unit of work handed to a worker.
 
 
 def _log(message):
-    print(f'[ddsp_generate_synthetic_dataset {time.strftime("%H:%M:%S")}] {message}',
-          file=sys.stderr, flush=True)
+    print(
+        f'[ddsp_generate_synthetic_dataset {time.strftime("%H:%M:%S")}] {message}',
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def generate_example(index, random_seed, generator='generate_notes_v2', **settings):
@@ -49,13 +53,18 @@ def to_tf_example(ex):
     """Serialized `tf.train.Example` with the flattened float features."""
     import tensorflow as tf
 
-    feature = {key: tf.train.Feature(float_list=tf.train.FloatList(
-        value=np.asarray(ex[key], np.float32).reshape(-1))) for key in FEATURE_KEYS}
+    feature = {
+        key: tf.train.Feature(
+            float_list=tf.train.FloatList(value=np.asarray(ex[key], np.float32).reshape(-1))
+        )
+        for key in FEATURE_KEYS
+    }
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def _build_pipeline(pipeline, tmp_prefix, num_examples, num_shards, random_seed, generator,
-                    settings):
+def _build_pipeline(
+    pipeline, tmp_prefix, num_examples, num_shards, random_seed, generator, settings
+):
     import apache_beam as beam
     from apache_beam.metrics import Metrics
 
@@ -73,22 +82,34 @@ def _build_pipeline(pipeline, tmp_prefix, num_examples, num_shards, random_seed,
                 examples.inc()
                 yield to_tf_example(ex)
             blocks_done.inc()
-            _log(f'examples {start}..{stop - 1} of {num_examples} generated in '
-                     f'{time.time() - begin:.1f} s')
+            _log(
+                f'examples {start}..{stop - 1} of {num_examples} generated in '
+                f'{time.time() - begin:.1f} s'
+            )
 
-    blocks = [(s, min(s + EXAMPLES_PER_SEED_BLOCK, num_examples))
-              for s in range(0, num_examples, EXAMPLES_PER_SEED_BLOCK)]
-    _ = (pipeline
-         | 'Create' >> beam.Create(blocks)
-         | 'ReshuffleBlocks' >> beam.Reshuffle()
-         | 'Generate' >> beam.ParDo(GenerateExampleFn())
-         | 'ReshuffleExamples' >> beam.Reshuffle()
-         | 'Write' >> beam.io.WriteToTFRecord(tmp_prefix, num_shards=num_shards or 0))
+    blocks = [
+        (s, min(s + EXAMPLES_PER_SEED_BLOCK, num_examples))
+        for s in range(0, num_examples, EXAMPLES_PER_SEED_BLOCK)
+    ]
+    _ = (
+        pipeline
+        | 'Create' >> beam.Create(blocks)
+        | 'ReshuffleBlocks' >> beam.Reshuffle()
+        | 'Generate' >> beam.ParDo(GenerateExampleFn())
+        | 'ReshuffleExamples' >> beam.Reshuffle()
+        | 'Write' >> beam.io.WriteToTFRecord(tmp_prefix, num_shards=num_shards or 0)
+    )
 
 
-def generate_synthetic_dataset(output_tfrecord_path, num_examples=1000000, num_shards=None,
-                               random_seed=42, pipeline_options=(),
-                               generator='generate_notes_v2', **settings):
+def generate_synthetic_dataset(
+    output_tfrecord_path,
+    num_examples=1000000,
+    num_shards=None,
+    random_seed=42,
+    pipeline_options=(),
+    generator='generate_notes_v2',
+    **settings,
+):
     """Runs the pipeline; returns a summary dict (`outputs`, `counters`, `seconds`).
 
     Args:
@@ -108,81 +129,137 @@ def generate_synthetic_dataset(output_tfrecord_path, num_examples=1000000, num_s
     from apache_beam.options.pipeline_options import PipelineOptions
     import tensorflow as tf
 
-    if generator not in GENERATORS:
-        raise ValueError(f'generator must be one of {GENERATORS}; got {generator!r}.')
-    if num_examples < 1:
-        raise ValueError(f'num_examples must be >= 1; got {num_examples}.')
-    if num_shards is not None and num_shards < 0:
-        raise ValueError(f'num_shards must be >= 0; got {num_shards}.')
+    owner = 'generate_synthetic_dataset'
+    validation.check_choice(owner, 'generator', generator, GENERATORS)
+    validation.check_int(owner, 'num_examples', num_examples)
+    if num_shards is not None:
+        validation.check_int(
+            owner, 'num_shards', num_shards, minimum=0, hint='(0 or None: chosen by the runner)'
+        )
     try:
         generate_example(0, random_seed, generator, **settings)
     except TypeError as e:
-        raise ValueError(f'bad settings for {generator}: {e}') from e
+        raise ValueError(
+            validation.message(
+                owner, 'settings', f'keyword arguments of {generator} ({e})', settings
+            )
+        ) from e
     options = lib.default_pipeline_options(pipeline_options)
     output_tfrecord_path = str(output_tfrecord_path)
     out_dir, tmp_dir, tmp_prefix = lib.make_temporary_output(output_tfrecord_path)
-    _log(f'{num_examples} synthetic examples ({generator}, {settings}) -> '
-             f'{output_tfrecord_path} ({" ".join(options)})')
+    _log(
+        f'{num_examples} synthetic examples ({generator}, {settings}) -> '
+        f'{output_tfrecord_path} ({" ".join(options)})'
+    )
     start = time.time()
     try:
         with beam.Pipeline(options=PipelineOptions(options)) as pipeline:
-            _build_pipeline(pipeline, tmp_prefix, num_examples, num_shards,
-                            random_seed, generator, settings)
+            _build_pipeline(
+                pipeline, tmp_prefix, num_examples, num_shards, random_seed, generator, settings
+            )
         seconds = time.time() - start
         counters = lib.counter_values(pipeline.result, METRICS_NAMESPACE)
         outputs = lib.replace_outputs(
-            tmp_dir, out_dir, tf.io.gfile.glob(f'{output_tfrecord_path}-?????-of-?????'))
+            tmp_dir, out_dir, tf.io.gfile.glob(f'{output_tfrecord_path}-?????-of-?????')
+        )
     finally:
         if tf.io.gfile.exists(tmp_dir):
             tf.io.gfile.rmtree(tmp_dir)
-    _log(f'done in {seconds:.1f} s: {counters.get("examples", num_examples)} examples in '
-             f'{len(outputs)} shards')
+    _log(
+        f'done in {seconds:.1f} s: {counters.get("examples", num_examples)} examples in '
+        f'{len(outputs)} shards'
+    )
     return {'outputs': outputs, 'counters': counters, 'seconds': seconds}
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog='ddsp_generate_synthetic_dataset',
-                                description=__doc__.split('\n')[0])
-    p.add_argument('--output_tfrecord_path', required=True,
-                   help='Output prefix; shards are <prefix>-0000i-of-0000N.')
-    p.add_argument('--num_shards', type=int, default=None,
-                   help='Number of shards (default: chosen by the runner).')
+    p = argparse.ArgumentParser(
+        prog='ddsp_generate_synthetic_dataset', description=__doc__.split('\n')[0]
+    )
+    p.add_argument(
+        '--output_tfrecord_path',
+        required=True,
+        help='Output prefix; shards are <prefix>-0000i-of-0000N.',
+    )
+    p.add_argument(
+        '--num_shards',
+        type=int,
+        default=None,
+        help='Number of shards (default: chosen by the runner).',
+    )
     p.add_argument('--num_examples', type=int, default=1000000, help='Number of examples.')
-    p.add_argument('--random_seed', type=int, default=42,
-                   help='Seed; example i is drawn from default_rng([seed, i]).')
-    p.add_argument('--pipeline_options', default='--runner=DirectRunner',
-                   help='Comma-separated Beam pipeline options, passed through unchanged.')
-    p.add_argument('--generator', default='generate_notes_v2', choices=GENERATORS,
-                   help='synthetic_data function drawing the notes.')
+    p.add_argument(
+        '--random_seed',
+        type=int,
+        default=42,
+        help='Seed; example i is drawn from default_rng([seed, i]).',
+    )
+    p.add_argument(
+        '--pipeline_options',
+        default='--runner=DirectRunner',
+        help='Comma-separated Beam pipeline options, passed through unchanged.',
+    )
+    p.add_argument(
+        '--generator',
+        default='generate_notes_v2',
+        choices=GENERATORS,
+        help='synthetic_data function drawing the notes.',
+    )
     p.add_argument('--n_timesteps', type=int, default=125, help='Frames T per example.')
     p.add_argument('--n_harmonics', type=int, default=100, help='Harmonics H.')
     p.add_argument('--n_mags', type=int, default=65, help='Noise magnitudes M.')
-    p.add_argument('--sample_rate', type=int, default=16000,
-                   help='Audio rate; harmonics at or above Nyquist get zero weight.')
-    p.add_argument('--min_note_length', type=int, default=5,
-                   help='Shortest note, frames (generate_notes_v2).')
-    p.add_argument('--max_note_length', type=int, default=25,
-                   help='Longest note, frames (generate_notes_v2).')
-    p.add_argument('--p_silent', type=float, default=0.1,
-                   help='Probability of a silent note (generate_notes_v2).')
-    p.add_argument('--p_vibrato', type=float, default=0.5,
-                   help='Probability of vibrato on a note (generate_notes_v2).')
+    p.add_argument(
+        '--sample_rate',
+        type=int,
+        default=16000,
+        help='Audio rate; harmonics at or above Nyquist get zero weight.',
+    )
+    p.add_argument(
+        '--min_note_length', type=int, default=5, help='Shortest note, frames (generate_notes_v2).'
+    )
+    p.add_argument(
+        '--max_note_length', type=int, default=25, help='Longest note, frames (generate_notes_v2).'
+    )
+    p.add_argument(
+        '--p_silent',
+        type=float,
+        default=0.1,
+        help='Probability of a silent note (generate_notes_v2).',
+    )
+    p.add_argument(
+        '--p_vibrato',
+        type=float,
+        default=0.5,
+        help='Probability of vibrato on a note (generate_notes_v2).',
+    )
     return p
 
 
 def run(argv=None):
     args = build_parser().parse_args(argv)
-    settings = {'n_timesteps': args.n_timesteps, 'n_harmonics': args.n_harmonics,
-                'n_mags': args.n_mags, 'sample_rate': args.sample_rate}
+    settings = {
+        'n_timesteps': args.n_timesteps,
+        'n_harmonics': args.n_harmonics,
+        'n_mags': args.n_mags,
+        'sample_rate': args.sample_rate,
+    }
     if args.generator == 'generate_notes_v2':
-        settings.update(min_note_length=args.min_note_length,
-                        max_note_length=args.max_note_length, p_silent=args.p_silent,
-                        p_vibrato=args.p_vibrato)
+        settings.update(
+            min_note_length=args.min_note_length,
+            max_note_length=args.max_note_length,
+            p_silent=args.p_silent,
+            p_vibrato=args.p_vibrato,
+        )
     try:
         summary = generate_synthetic_dataset(
-            args.output_tfrecord_path, num_examples=args.num_examples,
-            num_shards=args.num_shards, random_seed=args.random_seed,
-            pipeline_options=args.pipeline_options, generator=args.generator, **settings)
+            args.output_tfrecord_path,
+            num_examples=args.num_examples,
+            num_shards=args.num_shards,
+            random_seed=args.random_seed,
+            pipeline_options=args.pipeline_options,
+            generator=args.generator,
+            **settings,
+        )
     except (ValueError, ImportError) as e:
         print(f'ddsp_generate_synthetic_dataset: error: {e}', file=sys.stderr)
         return 2

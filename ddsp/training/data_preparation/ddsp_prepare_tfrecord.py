@@ -30,37 +30,74 @@ def _bool(value):
 
 def _add_bool(parser, name, default, help_text):
     # --flag, --noflag and --flag=true/false, as absl boolean flags accept.
-    parser.add_argument(f'--{name}', nargs='?', const=True, default=default, type=_bool,
-                        help=f'{help_text} (default {default})')
+    parser.add_argument(
+        f'--{name}',
+        nargs='?',
+        const=True,
+        default=default,
+        type=_bool,
+        help=f'{help_text} (default {default})',
+    )
     parser.add_argument(f'--no{name}', dest=name, action='store_false', help=argparse.SUPPRESS)
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog='ddsp_prepare_tfrecord',
-                                description=__doc__.split('\n')[0])
-    p.add_argument('--input_audio_filepatterns', required=True,
-                   help='Comma-separated list of globs of audio files.')
-    p.add_argument('--output_tfrecord_path', required=True,
-                   help='Output prefix; shards are <prefix>-0000i-of-0000N.')
-    p.add_argument('--num_shards', type=int, default=None,
-                   help='Shards per split (default: chosen by the runner).')
+    p = argparse.ArgumentParser(prog='ddsp_prepare_tfrecord', description=__doc__.split('\n')[0])
+    p.add_argument(
+        '--input_audio_filepatterns',
+        required=True,
+        help='Comma-separated list of globs of audio files.',
+    )
+    p.add_argument(
+        '--output_tfrecord_path',
+        required=True,
+        help='Output prefix; shards are <prefix>-0000i-of-0000N.',
+    )
+    p.add_argument(
+        '--num_shards',
+        type=int,
+        default=None,
+        help='Shards per split (default: chosen by the runner).',
+    )
     p.add_argument('--sample_rate', type=int, default=16000, help='Audio rate, Hz.')
-    p.add_argument('--frame_rate', type=int, default=250,
-                   help='Feature frames per second; 0 writes audio only.')
-    p.add_argument('--example_secs', type=float, default=4,
-                   help='Example length in seconds; 0 means no splitting.')
+    p.add_argument(
+        '--frame_rate',
+        type=int,
+        default=250,
+        help='Feature frames per second; 0 writes audio only.',
+    )
+    p.add_argument(
+        '--example_secs',
+        type=float,
+        default=4,
+        help='Example length in seconds; 0 means no splitting.',
+    )
     p.add_argument('--hop_secs', type=float, default=1, help='Step between examples, s.')
-    p.add_argument('--eval_split_fraction', type=float, default=0.0,
-                   help='Share of chunks written to <prefix>-eval (rest to <prefix>-train).')
-    p.add_argument('--chunk_secs', type=float, default=20.0,
-                   help='Cut long files into chunks of this many seconds (0: whole files).')
+    p.add_argument(
+        '--eval_split_fraction',
+        type=float,
+        default=0.0,
+        help='Share of chunks written to <prefix>-eval (rest to <prefix>-train).',
+    )
+    p.add_argument(
+        '--chunk_secs',
+        type=float,
+        default=20.0,
+        help='Cut long files into chunks of this many seconds (0: whole files).',
+    )
     _add_bool(p, 'center', False, 'Centre-padded frames (n_samples // hop + 1 per example)')
     _add_bool(p, 'viterbi', True, 'CREPE Viterbi smoothing')
-    p.add_argument('--crepe_capacity', default='full',
-                   choices=['tiny', 'small', 'medium', 'large', 'full'],
-                   help='CREPE model size (default full, as the original).')
-    p.add_argument('--pipeline_options', default='--runner=DirectRunner',
-                   help='Comma-separated Beam pipeline options, passed through unchanged.')
+    p.add_argument(
+        '--crepe_capacity',
+        default='full',
+        choices=['tiny', 'small', 'medium', 'large', 'full'],
+        help='CREPE model size (default full, as the original).',
+    )
+    p.add_argument(
+        '--pipeline_options',
+        default='--runner=DirectRunner',
+        help='Comma-separated Beam pipeline options, passed through unchanged.',
+    )
     return p
 
 
@@ -70,11 +107,18 @@ def run(argv=None):
         summary = prepare_tfrecord_lib.prepare_tfrecord(
             input_audio_paths=args.input_audio_filepatterns,
             output_tfrecord_path=args.output_tfrecord_path,
-            num_shards=args.num_shards, sample_rate=args.sample_rate,
-            frame_rate=args.frame_rate, example_secs=args.example_secs,
-            hop_secs=args.hop_secs, eval_split_fraction=args.eval_split_fraction,
-            chunk_secs=args.chunk_secs, center=args.center, viterbi=args.viterbi,
-            pipeline_options=args.pipeline_options, crepe_capacity=args.crepe_capacity)
+            num_shards=args.num_shards,
+            sample_rate=args.sample_rate,
+            frame_rate=args.frame_rate,
+            example_secs=args.example_secs,
+            hop_secs=args.hop_secs,
+            eval_split_fraction=args.eval_split_fraction,
+            chunk_secs=args.chunk_secs,
+            center=args.center,
+            viterbi=args.viterbi,
+            pipeline_options=args.pipeline_options,
+            crepe_capacity=args.crepe_capacity,
+        )
     except (ValueError, ImportError) as e:
         print(f'ddsp_prepare_tfrecord: error: {e}', file=sys.stderr)
         return 2

@@ -1,17 +1,18 @@
 """Apache Beam pipeline that turns audio files into DDSP training TFRecords.
 
-Stages (API.md §2.15): read each file (WAV, FLAC, OGG; MP3 where libsndfile decodes it),
+Stages: read each file (WAV, FLAC, OGG; MP3 where libsndfile decodes it),
 downmix to mono, resample to `sample_rate` and to 16 kHz, cut into `chunk_secs` chunks, add
 CREPE f0 and confidence and A-weighted loudness at `frame_rate`, optionally split chunks into
 train and eval sets, cut examples of `example_secs` every `hop_secs`, and write sharded
 `tf.train.Example` TFRecords with float features `audio`, `audio_16k`, `f0_hz`,
 `f0_confidence` and `loudness_db`.
 
-Lengths: with `padding='center'` (`center=True`) an example of `n` samples at hop
-`h = sample_rate // frame_rate` has `n // h + 1` frames, otherwise (`'same'`) `n // h`
-(`n_frames * h == n_samples`); `audio_16k` has the same duration. The frame rate must divide
-both `sample_rate` and 16000 (CREPE and loudness run on the 16 kHz audio); other combinations
-raise `ValueError` before any work starts.
+Lengths follow `ddsp.training.schema`, which `data.TFRecordProvider` reads with: with
+`padding='center'` (`center=True`) an example of `n` samples at hop `h = sample_rate //
+frame_rate` has `n // h + 1` frames, otherwise (`'same'`) `n // h` (`n_frames * h ==
+n_samples`); `audio_16k` has the same duration. The frame rate must divide both `sample_rate`
+and 16000 (CREPE and loudness run on the 16 kHz audio); other combinations raise `ValueError`
+before any work starts.
 
 Bad inputs never stop a run: unreadable, empty, truncated, non-finite and too-short files are
 skipped, counted in the Beam metrics `skipped_files` and named with their reason in
@@ -38,76 +39,92 @@ import uuid
 
 import numpy as np
 
-CREPE_SAMPLE_RATE = 16000
+from ddsp import crepe, validation
+from ddsp.training import schema
+
+CREPE_SAMPLE_RATE = crepe.SAMPLE_RATE
 METRICS_NAMESPACE = 'ddsp_prepare_tfrecord'
+FEATURE_KEYS = schema.FEATURE_KEYS
+_OWNER = 'prepare_tfrecord'
 
 
 # ----------------------------------------------------------------------------------------------
 # Argument checks (run before any work).
 # ----------------------------------------------------------------------------------------------
 
-def _whole(value, what):
-    """`value` as an int if it is (within 1e-6) a whole number, else ValueError."""
-    rounded = int(round(value))
-    if abs(value - rounded) > 1e-6:
-        raise ValueError(f'{what} must be a whole number; got {value:g}.')
-    return rounded
+
+def _whole_hz(name, value, minimum):
+    """A rate as an int (an integral float such as 16000.0 is accepted)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    hint = '(Hz; 0: audio only, no features)' if minimum == 0 else '(Hz)'
+    return validation.check_int(_OWNER, name, value, minimum=minimum, hint=hint)
 
 
-def check_config(sample_rate=16000, frame_rate=250, example_secs=4, hop_secs=1,
-                 chunk_secs=20.0, eval_split_fraction=0.0, num_shards=None):
+def _whole_units(name, secs, rate, what):
+    """`secs * rate` as an int, if it is (within 1e-6) a whole number (of `what`)."""
+    units = int(round(secs * rate))
+    if abs(secs * rate - units) > 1e-6:
+        validation.fail(_OWNER, name, f'a number of seconds that is a whole number of {what}', secs)
+    return units
+
+
+def check_config(
+    sample_rate=16000,
+    frame_rate=250,
+    example_secs=4,
+    hop_secs=1,
+    chunk_secs=20.0,
+    eval_split_fraction=0.0,
+    num_shards=None,
+):
     """Validates the rates and lengths; returns a dict of derived integer sizes.
 
     Raises:
         ValueError: with the reason, e.g. a frame rate that does not divide the sample rate.
     """
-    if not sample_rate or sample_rate <= 0 or int(sample_rate) != sample_rate:
-        raise ValueError(f'sample_rate must be a positive integer; got {sample_rate}.')
-    sample_rate = int(sample_rate)
-    if frame_rate and int(frame_rate) != frame_rate:
-        raise ValueError(f'frame_rate must be a whole number of Hz; got {frame_rate}.')
-    frame_rate = int(frame_rate or 0)
-    if frame_rate < 0:
-        raise ValueError(f'frame_rate must be >= 0 (0: no features); got {frame_rate}.')
+    sample_rate = _whole_hz('sample_rate', sample_rate, minimum=1)
+    frame_rate = _whole_hz('frame_rate', frame_rate or 0, minimum=0)
     if frame_rate:
-        if sample_rate % frame_rate:
-            problem = f'does not divide sample_rate={sample_rate} Hz'
-        elif CREPE_SAMPLE_RATE % frame_rate:
-            problem = (f'does not divide {CREPE_SAMPLE_RATE} Hz, the rate CREPE and loudness '
-                       'run at')
-        else:
-            problem = None
-        if problem:
-            raise ValueError(
-                f'frame_rate={frame_rate} Hz {problem}. The hop must be a whole number of '
-                'samples at both rates: 250, 200, 100 or 50 Hz work for 16, 24, 32 and 48 '
-                'kHz, 50 Hz for 22.05 kHz, 100 or 50 Hz for 44.1 kHz.')
-    if not 0.0 <= eval_split_fraction < 1.0:
-        raise ValueError(f'eval_split_fraction must be in [0, 1); got {eval_split_fraction}.')
-    if num_shards is not None and num_shards < 0:
-        raise ValueError(f'num_shards must be >= 0; got {num_shards}.')
-    unit = frame_rate or sample_rate  # Lengths must be whole frames (or samples).
-    sizes = {'sample_rate': sample_rate, 'frame_rate': frame_rate,
-             'hop': sample_rate // frame_rate if frame_rate else 1,
-             'hop_16k': CREPE_SAMPLE_RATE // frame_rate if frame_rate else 1}
-    for name, secs in (('example_secs', example_secs), ('hop_secs', hop_secs),
-                       ('chunk_secs', chunk_secs)):
-        secs = float(secs or 0.0)
-        if secs < 0:
-            raise ValueError(f'{name} must be >= 0; got {secs}.')
-        units = _whole(secs * unit, f'{name} * {"frame_rate" if frame_rate else "sample_rate"}'
-                       f' ({secs:g} s)')
+        hop = validation.hop_size(sample_rate, frame_rate, _OWNER)
+        hop_16k = schema.feature_hop(frame_rate, _OWNER)
+    else:
+        hop, hop_16k = 1, 1
+    eval_split_fraction = validation.check_number(
+        _OWNER, 'eval_split_fraction', eval_split_fraction, minimum=0
+    )
+    if eval_split_fraction >= 1:
+        validation.fail(_OWNER, 'eval_split_fraction', 'a number in [0, 1)', eval_split_fraction)
+    if num_shards is not None:
+        validation.check_int(
+            _OWNER, 'num_shards', num_shards, minimum=0, hint='(0 or None: chosen by the runner)'
+        )
+    # Lengths must be whole frames (or samples).
+    unit, what = (
+        (frame_rate, f'frames at frame_rate={frame_rate}')
+        if frame_rate
+        else (sample_rate, f'samples at sample_rate={sample_rate}')
+    )
+    sizes = {'sample_rate': sample_rate, 'frame_rate': frame_rate, 'hop': hop, 'hop_16k': hop_16k}
+    for name, secs in (
+        ('example_secs', example_secs),
+        ('hop_secs', hop_secs),
+        ('chunk_secs', chunk_secs),
+    ):
+        secs = validation.check_number(_OWNER, name, secs or 0.0, minimum=0)
+        units = _whole_units(name, secs, unit, what)
         sizes[name] = secs
-        sizes[name.replace('_secs', '_samples')] = units * sizes['hop']
+        sizes[name.replace('_secs', '_samples')] = units * hop
         sizes[name.replace('_secs', '_samples_16k')] = (
-            units * sizes['hop_16k'] if frame_rate else
-            _whole(secs * CREPE_SAMPLE_RATE, f'{name} * 16000'))
+            units * hop_16k
+            if frame_rate
+            else _whole_units(name, secs, CREPE_SAMPLE_RATE, f'samples at {CREPE_SAMPLE_RATE} Hz')
+        )
         sizes[name.replace('_secs', '_frames')] = units if frame_rate else 0
     if sizes['example_samples'] and not sizes['hop_samples']:
-        raise ValueError('hop_secs must be > 0 when example_secs > 0.')
+        validation.fail(_OWNER, 'hop_secs', 'a positive number when example_secs > 0', hop_secs)
     if sizes['chunk_samples'] and sizes['example_samples'] > sizes['chunk_samples']:
-        raise ValueError(f'chunk_secs ({chunk_secs}) must be 0 or >= example_secs '
-                         f'({example_secs}).')
+        validation.fail(_OWNER, 'chunk_secs', f'0 or >= example_secs ({example_secs})', chunk_secs)
     return sizes
 
 
@@ -147,6 +164,7 @@ def default_pipeline_options(pipeline_options=()):
 # Per-file and per-chunk work (NumPy; run inside Beam workers).
 # ----------------------------------------------------------------------------------------------
 
+
 class SkipFile(Exception):
     """A file that is skipped, with the reason as the message."""
 
@@ -158,8 +176,7 @@ def resample(audio, from_rate, to_rate):
     import scipy.signal
 
     ratio = fractions.Fraction(int(to_rate), int(from_rate))
-    out = scipy.signal.resample_poly(audio.astype(np.float64), ratio.numerator,
-                                     ratio.denominator)
+    out = scipy.signal.resample_poly(audio.astype(np.float64), ratio.numerator, ratio.denominator)
     return out.astype(np.float32)
 
 
@@ -185,12 +202,12 @@ def load_audio(path, sizes):
         info = sf.info(io.BytesIO(data))
         audio, file_rate = sf.read(io.BytesIO(data), dtype='float32', always_2d=True)
     except Exception as e:  # noqa: BLE001 -- libsndfile raises several types.
-        message = re.sub(r'<_io\.BytesIO object at 0x[0-9a-fA-F]+>', os.path.basename(path),
-                         str(e))
+        message = re.sub(r'<_io\.BytesIO object at 0x[0-9a-fA-F]+>', os.path.basename(path), str(e))
         raise SkipFile(f'unreadable or truncated audio: {type(e).__name__}: {message}') from e
     if info.frames > 0 and len(audio) < info.frames:
-        raise SkipFile(f'truncated: header says {info.frames} samples, only {len(audio)} '
-                       'could be decoded')
+        raise SkipFile(
+            f'truncated: header says {info.frames} samples, only {len(audio)} could be decoded'
+        )
     if audio.size == 0:
         raise SkipFile('no audio samples')
     if not np.all(np.isfinite(audio)):
@@ -203,8 +220,10 @@ def load_audio(path, sizes):
         audio = resample(audio, file_rate, sizes['sample_rate'])
     min_samples = sizes['example_samples']
     if min_samples and len(audio) < min_samples:
-        raise SkipFile(f'too short: {len(audio) / sizes["sample_rate"]:.3f} s < example_secs '
-                       f'{sizes["example_secs"]:g} s')
+        raise SkipFile(
+            f'too short: {len(audio) / sizes["sample_rate"]:.3f} s < example_secs '
+            f'{sizes["example_secs"]:g} s'
+        )
     # Zero-pad to whole frames, so the 16 kHz copy has exactly the same duration.
     hop = sizes['hop']
     audio = np.pad(audio, (0, -len(audio) % hop)).astype(np.float32)
@@ -230,8 +249,9 @@ def chunk_audio(ex, sizes):
     for i, start in enumerate(starts):  # start == i * n.
         last = i + 1 == len(starts)
         stop, stop16 = (len(audio), len(audio_16k)) if last else ((i + 1) * n, (i + 1) * n16)
-        chunks.append(dict(ex, chunk=i, audio=audio[start:stop],
-                           audio_16k=audio_16k[i * n16:stop16]))
+        chunks.append(
+            dict(ex, chunk=i, audio=audio[start:stop], audio_16k=audio_16k[i * n16 : stop16])
+        )
     return chunks
 
 
@@ -242,15 +262,23 @@ def add_features(ex, sizes, center, viterbi, crepe_capacity):
     padding = 'center' if center else 'same'
     frame_rate = sizes['frame_rate']
     f0_hz, f0_confidence = spectral_ops.compute_f0(
-        ex['audio_16k'], frame_rate, viterbi=viterbi, padding=padding,
-        model_capacity=crepe_capacity, sample_rate=CREPE_SAMPLE_RATE)
+        ex['audio_16k'],
+        frame_rate,
+        viterbi=viterbi,
+        padding=padding,
+        model_capacity=crepe_capacity,
+        sample_rate=CREPE_SAMPLE_RATE,
+    )
     loudness_db = spectral_ops.compute_loudness(
-        ex['audio_16k'], CREPE_SAMPLE_RATE, frame_rate, n_fft=512, use_tf=False,
-        padding=padding)
+        ex['audio_16k'], CREPE_SAMPLE_RATE, frame_rate, n_fft=512, use_tf=False, padding=padding
+    )
     n_frames = len(ex['audio']) // sizes['hop'] + (1 if center else 0)
     out = dict(ex)
-    for key, value in (('f0_hz', f0_hz), ('f0_confidence', f0_confidence),
-                       ('loudness_db', loudness_db)):
+    for key, value in (
+        ('f0_hz', f0_hz),
+        ('f0_confidence', f0_confidence),
+        ('loudness_db', loudness_db),
+    ):
         value = np.asarray(value, np.float32).reshape(-1)
         if len(value) != n_frames:
             raise AssertionError(f'{key} has {len(value)} frames, expected {n_frames}')
@@ -259,69 +287,79 @@ def add_features(ex, sizes, center, viterbi, crepe_capacity):
 
 
 def split_examples(ex, sizes, center):
-    """Sliding windows of example_secs every hop_secs; the end is not padded."""
-    win, hop = sizes['example_samples'], sizes['hop_samples']
-    if not win:
+    """Sliding windows of example_secs every hop_secs; the end is not padded.
+
+    The windows have the lengths of `schema.example_lengths`, which the reader expects.
+    """
+    if not sizes['example_samples']:
         return [ex]
-    win16, hop16 = sizes['example_samples_16k'], sizes['hop_samples_16k']
-    win_f = sizes['example_frames'] + (1 if center else 0)
-    hop_f = sizes['hop_frames']
+    lengths = schema.example_lengths(
+        sizes['sample_rate'], sizes['frame_rate'], sizes['example_secs'], center, _OWNER
+    )
+    win, win16, win_f = lengths['audio'], lengths['audio_16k'], lengths.get('f0_hz', 0)
+    hop, hop16, hop_f = sizes['hop_samples'], sizes['hop_samples_16k'], sizes['hop_frames']
     n = (len(ex['audio']) - win) // hop + 1
     examples = []
     for i in range(max(n, 0)):
-        out = {'audio': ex['audio'][i * hop:i * hop + win],
-               'audio_16k': ex['audio_16k'][i * hop16:i * hop16 + win16]}
+        out = {
+            'audio': ex['audio'][i * hop : i * hop + win],
+            'audio_16k': ex['audio_16k'][i * hop16 : i * hop16 + win16],
+        }
         if sizes['frame_rate']:
             for key in ('f0_hz', 'f0_confidence', 'loudness_db'):
-                out[key] = ex[key][i * hop_f:i * hop_f + win_f]
+                out[key] = ex[key][i * hop_f : i * hop_f + win_f]
         examples.append(out)
     return examples
-
-
-FEATURE_KEYS = ('audio', 'audio_16k', 'f0_hz', 'f0_confidence', 'loudness_db')
 
 
 def to_tf_example(ex):
     """Serialized `tf.train.Example` with float-list features."""
     import tensorflow as tf
 
-    feature = {key: tf.train.Feature(float_list=tf.train.FloatList(
-        value=np.asarray(ex[key], np.float32))) for key in FEATURE_KEYS if key in ex}
+    feature = {
+        key: tf.train.Feature(float_list=tf.train.FloatList(value=np.asarray(ex[key], np.float32)))
+        for key in FEATURE_KEYS
+        if key in ex
+    }
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
 def feature_spec(sample_rate=16000, frame_rate=250, example_secs=4, center=False):
-    """The `tf.io.parse_single_example` spec of the records written with these settings."""
-    import tensorflow as tf
+    """The `tf.io.parse_single_example` spec of the records written with these settings.
 
-    n_samples = int(round(example_secs * sample_rate))
-    n_16k = int(round(example_secs * CREPE_SAMPLE_RATE))
-    spec = {'audio': tf.io.FixedLenFeature([n_samples], tf.float32),
-            'audio_16k': tf.io.FixedLenFeature([n_16k], tf.float32)}
-    if frame_rate:
-        n_frames = int(round(example_secs * frame_rate)) + (1 if center else 0)
-        for key in ('f0_hz', 'f0_confidence', 'loudness_db'):
-            spec[key] = tf.io.FixedLenFeature([n_frames], tf.float32)
-    return spec
+    The same as the reader's (`schema.feature_spec`, `data.TFRecordProvider.features_dict`).
+    """
+    return schema.feature_spec(
+        sample_rate, frame_rate, example_secs, centered=center, owner='feature_spec'
+    )
 
 
 # ----------------------------------------------------------------------------------------------
 # The pipeline.
 # ----------------------------------------------------------------------------------------------
 
+
 def _log(message):
-    print(f'[ddsp_prepare_tfrecord {time.strftime("%H:%M:%S")}] {message}', file=sys.stderr,
-          flush=True)
+    print(
+        f'[ddsp_prepare_tfrecord {time.strftime("%H:%M:%S")}] {message}',
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _output_files(prefix):
     """Existing files that belong to a run written to `prefix`."""
     import tensorflow as tf
 
-    patterns = [f'{prefix}-?????-of-?????', f'{prefix}-train-?????-of-?????',
-                f'{prefix}-eval-?????-of-?????', f'{prefix}.statistics.json',
-                f'{prefix}-train.statistics.json', f'{prefix}-eval.statistics.json',
-                f'{prefix}.skipped.json']
+    patterns = [
+        f'{prefix}-?????-of-?????',
+        f'{prefix}-train-?????-of-?????',
+        f'{prefix}-eval-?????-of-?????',
+        f'{prefix}.statistics.json',
+        f'{prefix}-train.statistics.json',
+        f'{prefix}-eval.statistics.json',
+        f'{prefix}.skipped.json',
+    ]
     found = []
     for pattern in patterns:
         found.extend(tf.io.gfile.glob(pattern))
@@ -340,8 +378,17 @@ def split_key(audio, path) -> str:
     return h.hexdigest()
 
 
-def _build_pipeline(pipeline, paths, tmp_prefix, sizes, num_shards, eval_split_fraction,
-                    center, viterbi, crepe_capacity):
+def _build_pipeline(
+    pipeline,
+    paths,
+    tmp_prefix,
+    sizes,
+    num_shards,
+    eval_split_fraction,
+    center,
+    viterbi,
+    crepe_capacity,
+):
     import apache_beam as beam
     from apache_beam.metrics import Metrics
 
@@ -376,8 +423,10 @@ def _build_pipeline(pipeline, paths, tmp_prefix, sizes, num_shards, eval_split_f
                 chunk = add_features(chunk, sizes, center, viterbi, crepe_capacity)
             secs = len(chunk['audio']) / sizes['sample_rate']
             audio_ms.inc(int(round(1000 * secs)))
-            _log(f'features for {os.path.basename(chunk["path"])} chunk {chunk["chunk"]}: '
-                 f'{secs:.1f} s of audio in {time.time() - start:.1f} s')
+            _log(
+                f'features for {os.path.basename(chunk["path"])} chunk {chunk["chunk"]}: '
+                f'{secs:.1f} s of audio in {time.time() - start:.1f} s'
+            )
             yield chunk
 
     class MarkFileDone(beam.DoFn):
@@ -386,39 +435,48 @@ def _build_pipeline(pipeline, paths, tmp_prefix, sizes, num_shards, eval_split_f
             _log(f'file done: {path}')
             yield path
 
-    loaded = (pipeline
-              | 'Create' >> beam.Create(paths)
-              | 'ReshuffleFiles' >> beam.Reshuffle()
-              | 'LoadAudio' >> beam.ParDo(LoadAudio()).with_outputs('skipped', main='audio'))
-    chunks = (loaded.audio
-              | 'Chunk' >> beam.FlatMap(chunk_audio, sizes)
-              | 'ReshuffleChunks' >> beam.Reshuffle()
-              | 'Features' >> beam.ParDo(Features()))
-    _ = (chunks
-         | 'ChunkPath' >> beam.Map(lambda c: (c['path'], 1))
-         | 'ChunksPerFile' >> beam.CombinePerKey(sum)
-         | 'FileDone' >> beam.Map(lambda kv: kv[0])
-         | 'CountFiles' >> beam.ParDo(MarkFileDone()))
-    _ = (loaded.skipped
-         | 'SkippedJson' >> beam.Map(json.dumps)
-         | 'WriteSkipped' >> beam.io.WriteToText(tmp_prefix + '.skipped', num_shards=1,
-                                                 shard_name_template=''))
+    loaded = (
+        pipeline
+        | 'Create' >> beam.Create(paths)
+        | 'ReshuffleFiles' >> beam.Reshuffle()
+        | 'LoadAudio' >> beam.ParDo(LoadAudio()).with_outputs('skipped', main='audio')
+    )
+    chunks = (
+        loaded.audio
+        | 'Chunk' >> beam.FlatMap(chunk_audio, sizes)
+        | 'ReshuffleChunks' >> beam.Reshuffle()
+        | 'Features' >> beam.ParDo(Features())
+    )
+    _ = (
+        chunks
+        | 'ChunkPath' >> beam.Map(lambda c: (c['path'], 1))
+        | 'ChunksPerFile' >> beam.CombinePerKey(sum)
+        | 'FileDone' >> beam.Map(lambda kv: kv[0])
+        | 'CountFiles' >> beam.ParDo(MarkFileDone())
+    )
+    _ = (
+        loaded.skipped
+        | 'SkippedJson' >> beam.Map(json.dumps)
+        | 'WriteSkipped'
+        >> beam.io.WriteToText(tmp_prefix + '.skipped', num_shards=1, shard_name_template='')
+    )
 
     if eval_split_fraction:
+
         def chunk_key(c):
             return dict(c, key=split_key(c['audio'], c['path']))
 
         keyed = chunks | 'Key' >> beam.Map(chunk_key)
-        keys = (keyed | 'Keys' >> beam.Map(lambda c: c['key'])
-                | 'AllKeys' >> beam.combiners.ToList())
+        keys = keyed | 'Keys' >> beam.Map(lambda c: c['key']) | 'AllKeys' >> beam.combiners.ToList()
 
         def route(c, all_keys):
             ordered = sorted(all_keys)
-            eval_keys = set(ordered[:int(len(ordered) * eval_split_fraction)])
+            eval_keys = set(ordered[: int(len(ordered) * eval_split_fraction)])
             yield beam.pvalue.TaggedOutput('eval' if c['key'] in eval_keys else 'train', c)
 
-        split = keyed | 'Split' >> beam.ParDo(
-            route, beam.pvalue.AsSingleton(keys)).with_outputs('train', 'eval')
+        split = keyed | 'Split' >> beam.ParDo(route, beam.pvalue.AsSingleton(keys)).with_outputs(
+            'train', 'eval'
+        )
         parts = {'-train': split.train, '-eval': split.eval}
     else:
         parts = {'': chunks}
@@ -426,26 +484,43 @@ def _build_pipeline(pipeline, paths, tmp_prefix, sizes, num_shards, eval_split_f
     for suffix, part in parts.items():
         name = suffix or '-all'
         if sizes['frame_rate']:
-            _ = (part
-                 | f'Stats{name}' >> beam.CombineGlobally(statistics.statistics_combine_fn())
-                 | f'StatsJson{name}' >> beam.Map(lambda s: json.dumps(
-                     dict(s, sample_rate=sizes['sample_rate'], frame_rate=sizes['frame_rate'],
-                          center=center), indent=1))
-                 | f'WriteStats{name}' >> beam.io.WriteToText(
-                     tmp_prefix + suffix + '.statistics', file_name_suffix='.json',
-                     num_shards=1, shard_name_template=''))
+            _ = (
+                part
+                | f'Stats{name}' >> beam.CombineGlobally(statistics.statistics_combine_fn())
+                | f'StatsJson{name}'
+                >> beam.Map(
+                    lambda s: json.dumps(
+                        dict(
+                            s,
+                            sample_rate=sizes['sample_rate'],
+                            frame_rate=sizes['frame_rate'],
+                            center=center,
+                        ),
+                        indent=1,
+                    )
+                )
+                | f'WriteStats{name}'
+                >> beam.io.WriteToText(
+                    tmp_prefix + suffix + '.statistics',
+                    file_name_suffix='.json',
+                    num_shards=1,
+                    shard_name_template='',
+                )
+            )
 
         def count(ex):
             n_examples.inc()
             return ex
 
-        _ = (part
-             | f'Examples{name}' >> beam.FlatMap(split_examples, sizes, center)
-             | f'Count{name}' >> beam.Map(count)
-             | f'ReshuffleExamples{name}' >> beam.Reshuffle()
-             | f'Serialize{name}' >> beam.Map(to_tf_example)
-             | f'Write{name}' >> beam.io.WriteToTFRecord(tmp_prefix + suffix,
-                                                          num_shards=num_shards or 0))
+        _ = (
+            part
+            | f'Examples{name}' >> beam.FlatMap(split_examples, sizes, center)
+            | f'Count{name}' >> beam.Map(count)
+            | f'ReshuffleExamples{name}' >> beam.Reshuffle()
+            | f'Serialize{name}' >> beam.Map(to_tf_example)
+            | f'Write{name}'
+            >> beam.io.WriteToTFRecord(tmp_prefix + suffix, num_shards=num_shards or 0)
+        )
 
 
 def counter_values(result, namespace=METRICS_NAMESPACE):
@@ -503,10 +578,21 @@ def replace_outputs(tmp_dir, out_dir, old_files):
     return outputs
 
 
-def prepare_tfrecord(input_audio_paths, output_tfrecord_path, num_shards=None,
-                     sample_rate=16000, frame_rate=250, example_secs=4, hop_secs=1,
-                     eval_split_fraction=0.0, chunk_secs=20.0, center=False, viterbi=True,
-                     pipeline_options=(), crepe_capacity='full'):
+def prepare_tfrecord(
+    input_audio_paths,
+    output_tfrecord_path,
+    num_shards=None,
+    sample_rate=16000,
+    frame_rate=250,
+    example_secs=4,
+    hop_secs=1,
+    eval_split_fraction=0.0,
+    chunk_secs=20.0,
+    center=False,
+    viterbi=True,
+    pipeline_options=(),
+    crepe_capacity='full',
+):
     """Runs the pipeline; returns a summary dict (also printed to stderr).
 
     Args:
@@ -538,18 +624,23 @@ def prepare_tfrecord(input_audio_paths, output_tfrecord_path, num_shards=None,
     from apache_beam.options.pipeline_options import PipelineOptions
     import tensorflow as tf
 
-    sizes = check_config(sample_rate, frame_rate, example_secs, hop_secs, chunk_secs,
-                         eval_split_fraction, num_shards)
+    sizes = check_config(
+        sample_rate, frame_rate, example_secs, hop_secs, chunk_secs, eval_split_fraction, num_shards
+    )
     paths = expand_filepatterns(input_audio_paths)
     if not paths:
-        raise ValueError(f'No file matches {input_audio_paths!r}.')
+        validation.fail(
+            _OWNER,
+            'input_audio_paths',
+            'paths or globs that match at least one file',
+            input_audio_paths,
+        )
     options = default_pipeline_options(pipeline_options)
     if sizes['frame_rate']:
-        from ddsp import crepe
-
-        crepe._check_capacity(crepe_capacity)
+        validation.check_choice(_OWNER, 'crepe_capacity', crepe_capacity, crepe.CAPACITIES)
         if '--direct_running_mode=multi_processing' in options or not any(
-                o.startswith('--runner=') and 'Direct' not in o for o in options):
+            o.startswith('--runner=') and 'Direct' not in o for o in options
+        ):
             crepe.weights_path(crepe_capacity)  # Local run: fail now if weights are missing.
     output_tfrecord_path = str(output_tfrecord_path)
     out_dir, tmp_dir, tmp_prefix = make_temporary_output(output_tfrecord_path)
@@ -557,8 +648,17 @@ def prepare_tfrecord(input_audio_paths, output_tfrecord_path, num_shards=None,
     start = time.time()
     try:
         with beam.Pipeline(options=PipelineOptions(options)) as pipeline:
-            _build_pipeline(pipeline, paths, tmp_prefix, sizes, num_shards,
-                            eval_split_fraction, center, viterbi, crepe_capacity)
+            _build_pipeline(
+                pipeline,
+                paths,
+                tmp_prefix,
+                sizes,
+                num_shards,
+                eval_split_fraction,
+                center,
+                viterbi,
+                crepe_capacity,
+            )
         result = pipeline.result
         seconds = time.time() - start
         counters = counter_values(result)
@@ -566,8 +666,9 @@ def prepare_tfrecord(input_audio_paths, output_tfrecord_path, num_shards=None,
         skipped_file = tmp_prefix + '.skipped'
         if tf.io.gfile.exists(skipped_file):
             with tf.io.gfile.GFile(skipped_file) as f:
-                skipped = sorted((json.loads(line) for line in f if line.strip()),
-                                 key=lambda s: s['path'])
+                skipped = sorted(
+                    (json.loads(line) for line in f if line.strip()), key=lambda s: s['path']
+                )
             tf.io.gfile.remove(skipped_file)
         with tf.io.gfile.GFile(tmp_prefix + '.skipped.json', 'w') as f:
             json.dump(skipped, f, indent=1)
@@ -576,13 +677,20 @@ def prepare_tfrecord(input_audio_paths, output_tfrecord_path, num_shards=None,
         if tf.io.gfile.exists(tmp_dir):
             tf.io.gfile.rmtree(tmp_dir)
     audio_seconds = counters.get('audio_milliseconds', 0) / 1000.0
-    summary = {'outputs': outputs, 'skipped': skipped, 'counters': counters,
-               'n_files': len(paths), 'seconds': seconds,
-               'audio_seconds_per_second': audio_seconds / seconds if seconds else math.nan}
-    _log(f'done in {seconds:.1f} s: {counters.get("files_done", 0)} of {len(paths)} files, '
-         f'{audio_seconds:.1f} s of audio ({summary["audio_seconds_per_second"]:.2f} s/s), '
-         f'{counters.get("examples", 0)} examples, {counters.get("downmixed_files", 0)} '
-         f'downmixed, {counters.get("resampled_files", 0)} resampled, {len(skipped)} skipped')
+    summary = {
+        'outputs': outputs,
+        'skipped': skipped,
+        'counters': counters,
+        'n_files': len(paths),
+        'seconds': seconds,
+        'audio_seconds_per_second': audio_seconds / seconds if seconds else math.nan,
+    }
+    _log(
+        f'done in {seconds:.1f} s: {counters.get("files_done", 0)} of {len(paths)} files, '
+        f'{audio_seconds:.1f} s of audio ({summary["audio_seconds_per_second"]:.2f} s/s), '
+        f'{counters.get("examples", 0)} examples, {counters.get("downmixed_files", 0)} '
+        f'downmixed, {counters.get("resampled_files", 0)} resampled, {len(skipped)} skipped'
+    )
     for item in skipped:
         _log(f'  skipped {item["path"]}: {item["reason"]}')
     return summary

@@ -2,7 +2,7 @@
 
 `ddsp_prepare_tfrecord` computes them inside its Beam pipeline with `StatisticsCombineFn` and
 writes `<output_tfrecord_path>.statistics.json` next to the shards. The fields follow the
-original's `compute_dataset_statistics` (API.md §2.11): for each of `pitch`, `loudness`,
+original's `compute_dataset_statistics`: for each of `pitch`, `loudness`,
 `pitch_note` and `loudness_note` (the `_note` variants restricted to note-on frames, found with
 `detect_notes`; an example without notes contributes all its frames) the keys `mean_`, `max_`,
 `min_`, `mean_max_`, `mean_min_` and `std_`, plus `quantiles` (101 values, the 0th..100th
@@ -20,6 +20,9 @@ import os
 
 import numpy as np
 
+from ddsp import validation
+from ddsp.core import hz_to_midi  # Hz -> MIDI, 0 for f0 <= 0 (kept importable from here).
+
 # Histogram ranges and resolutions (values outside are clipped into the end bins).
 PITCH_RANGE = (0.0, 128.0)
 PITCH_BIN = 0.01
@@ -27,14 +30,6 @@ LOUDNESS_RANGE = (-120.0, 20.0)
 LOUDNESS_BIN = 0.01
 QUANTILE_LEVELS = np.linspace(0.0, 1.0, 101)
 STAT_NAMES = ('pitch', 'loudness', 'pitch_note', 'loudness_note')
-
-
-def hz_to_midi(f0_hz):
-    """MIDI note numbers; 0 for f0 <= 0 (as `ddsp.core.hz_to_midi`)."""
-    f0_hz = np.asarray(f0_hz, dtype=np.float64)
-    with np.errstate(divide='ignore'):
-        midi = 12.0 * np.log2(np.maximum(f0_hz, 1e-12) / 440.0) + 69.0
-    return np.where(f0_hz > 0, midi, 0.0)
 
 
 def _smooth(x, filter_size):
@@ -45,13 +40,20 @@ def _smooth(x, filter_size):
     return np.convolve(np.asarray(x, np.float64), kernel, mode='same')
 
 
-def detect_notes(loudness_db, f0_confidence, note_threshold=1.0, exponent=2.0, smoothing=40,
-                 f0_confidence_threshold=0.7, min_db=-80.0):
+def detect_notes(
+    loudness_db,
+    f0_confidence,
+    note_threshold=1.0,
+    exponent=2.0,
+    smoothing=40,
+    f0_confidence_threshold=0.7,
+    min_db=-80.0,
+):
     """NumPy version of `postprocessing.detect_notes` for one example: (mask_on, ratio)."""
     loudness_db = np.asarray(loudness_db, np.float64)
     conf = np.asarray(f0_confidence, np.float64)
-    score = _smooth(conf ** exponent, smoothing) * (loudness_db - min_db)
-    thresh = (np.mean(loudness_db) - min_db) * f0_confidence_threshold ** exponent
+    score = _smooth(conf**exponent, smoothing) * (loudness_db - min_db)
+    thresh = (np.mean(loudness_db) - min_db) * f0_confidence_threshold**exponent
     ratio = score / thresh if thresh > 0 else np.zeros_like(score)
     return ratio >= note_threshold, ratio
 
@@ -109,18 +111,25 @@ class _Accumulator:
         idx = np.minimum(idx, len(self.hist) - 1)
         quantiles = np.clip(self.lo + (idx + 0.5) * self.width, self.min, self.max)
         quantiles[0], quantiles[-1] = self.min, self.max
-        return {'mean_': mean, 'max_': self.max, 'min_': self.min,
-                'mean_max_': self.sum_of_max / self.n_examples,
-                'mean_min_': self.sum_of_min / self.n_examples,
-                'std_': float(np.sqrt(var)), 'n_frames': int(self.n),
-                'quantiles': [round(float(q), 4) for q in quantiles]}
+        return {
+            'mean_': mean,
+            'max_': self.max,
+            'min_': self.min,
+            'mean_max_': self.sum_of_max / self.n_examples,
+            'mean_min_': self.sum_of_min / self.n_examples,
+            'std_': float(np.sqrt(var)),
+            'n_frames': int(self.n),
+            'quantiles': [round(float(q), 4) for q in quantiles],
+        }
 
 
 def new_accumulators():
-    return {'pitch': _Accumulator(*PITCH_RANGE, PITCH_BIN),
-            'loudness': _Accumulator(*LOUDNESS_RANGE, LOUDNESS_BIN),
-            'pitch_note': _Accumulator(*PITCH_RANGE, PITCH_BIN),
-            'loudness_note': _Accumulator(*LOUDNESS_RANGE, LOUDNESS_BIN)}
+    return {
+        'pitch': _Accumulator(*PITCH_RANGE, PITCH_BIN),
+        'loudness': _Accumulator(*LOUDNESS_RANGE, LOUDNESS_BIN),
+        'pitch_note': _Accumulator(*PITCH_RANGE, PITCH_BIN),
+        'loudness_note': _Accumulator(*LOUDNESS_RANGE, LOUDNESS_BIN),
+    }
 
 
 def add_example(accumulators, f0_hz, f0_confidence, loudness_db):
@@ -128,7 +137,7 @@ def add_example(accumulators, f0_hz, f0_confidence, loudness_db):
     n = min(len(f0_hz), len(f0_confidence), len(loudness_db))
     if n == 0:
         return accumulators
-    pitch = hz_to_midi(np.asarray(f0_hz)[:n])
+    pitch = np.asarray(hz_to_midi(np.asarray(f0_hz)[:n]), np.float64)
     loudness = np.asarray(loudness_db, np.float64)[:n]
     mask, _ = detect_notes(loudness, np.asarray(f0_confidence)[:n])
     if not mask.any():
@@ -162,13 +171,11 @@ def statistics_combine_fn():
     import apache_beam as beam  # Lazy: only the pipeline needs Beam.
 
     class StatisticsCombineFn(beam.CombineFn):
-
         def create_accumulator(self):
             return new_accumulators()
 
         def add_input(self, accumulators, ex):
-            return add_example(accumulators, ex['f0_hz'], ex['f0_confidence'],
-                               ex['loudness_db'])
+            return add_example(accumulators, ex['f0_hz'], ex['f0_confidence'], ex['loudness_db'])
 
         def merge_accumulators(self, many):
             many = iter(many)
@@ -204,11 +211,15 @@ def load_dataset_statistics(path, allow_pickle=False):
         with tf.io.gfile.GFile(path, 'r') as f:
             return json.load(f)
     if not allow_pickle:
-        raise ValueError(
-            f'{os.path.basename(str(path))} is not JSON. Reading a pickle (the original '
-            "DDSP's dataset_statistics.pkl) can execute arbitrary code stored in the file, so "
-            'it needs an explicit allow_pickle=True; pass it only for files you trust, or '
-            'regenerate the statistics as JSON with ddsp_prepare_tfrecord.')
+        validation.fail(
+            'load_dataset_statistics',
+            'allow_pickle',
+            f'True to read {os.path.basename(str(path))}, which is not JSON: a pickle (the '
+            "original DDSP's dataset_statistics.pkl) can execute arbitrary code stored in the "
+            'file, so it needs an explicit allow_pickle=True; pass it only for files you trust, '
+            'or regenerate the statistics as JSON with ddsp_prepare_tfrecord',
+            allow_pickle,
+        )
     import pickle
 
     with tf.io.gfile.GFile(path, 'rb') as f:

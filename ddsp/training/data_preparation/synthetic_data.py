@@ -24,12 +24,18 @@ import warnings
 
 import numpy as np
 
-warnings.warn('ddsp.training.data_preparation.synthetic_data is experimental; its outputs and '
-              'arguments may change.', FutureWarning, stacklevel=2)
+from ddsp import core, validation
+
+warnings.warn(
+    'ddsp.training.data_preparation.synthetic_data is experimental; its outputs and '
+    'arguments may change.',
+    FutureWarning,
+    stacklevel=2,
+)
 
 DEFAULT_SAMPLE_RATE = 16000
-MIN_MIDI = 24.0   # C1, ~32.7 Hz.
-MAX_MIDI = 84.0   # C6, ~1047 Hz.
+MIN_MIDI = 24.0  # C1, ~32.7 Hz.
+MAX_MIDI = 84.0  # C6, ~1047 Hz.
 
 
 def _rng(rng=None):
@@ -37,10 +43,6 @@ def _rng(rng=None):
     if isinstance(rng, np.random.Generator):
         return rng
     return np.random.default_rng(rng)
-
-
-def _midi_to_hz(midi):
-    return 440.0 * 2.0 ** ((np.asarray(midi, np.float64) - 69.0) / 12.0)
 
 
 def flip(p=0.5, rng=None):
@@ -51,7 +53,7 @@ def flip(p=0.5, rng=None):
 def uniform_int(minval=0, maxval=10, rng=None):
     """An integer drawn uniformly from [minval, maxval], both ends included."""
     if maxval < minval:
-        raise ValueError(f'maxval ({maxval}) must be >= minval ({minval}).')
+        validation.fail('uniform_int', 'maxval', f'>= minval ({minval})', maxval)
     return int(_rng(rng).integers(minval, maxval, endpoint=True))
 
 
@@ -87,6 +89,15 @@ def normal_generator(sample_shape, n_timesteps, mean, stddev, n_features=None, r
     return np.broadcast_to(values, sample_shape + (n_timesteps,) + feat).astype(np.float32)
 
 
+def _modulation(n_batch, n_t, maxval, rng, frame_rate=250.0, rate_hz=(3.0, 8.0)):
+    """The factors `1 + depth * sin(2 pi f t + phase)` of `modulate`, float64 [n_batch, n_t]."""
+    depth = rng.uniform(0.0, maxval, size=(n_batch, 1))
+    rate = rng.uniform(rate_hz[0], rate_hz[1], size=(n_batch, 1))
+    phase = rng.uniform(0.0, 2.0 * np.pi, size=(n_batch, 1))
+    t = np.arange(n_t)[np.newaxis, :] / float(frame_rate)
+    return 1.0 + depth * np.sin(2.0 * np.pi * rate * t + phase)
+
+
 def modulate(x, maxval=0.5, n_t=None, rng=None, frame_rate=250.0, rate_hz=(3.0, 8.0)):
     """Multiplies `x` by `1 + depth * sin(2 pi f t + phase)` along its time axis (axis 1).
 
@@ -94,15 +105,9 @@ def modulate(x, maxval=0.5, n_t=None, rng=None, frame_rate=250.0, rate_hz=(3.0, 
     per second) and the phase from [0, 2 pi), one draw per batch element. `x` is [B, T, ...];
     `n_t` overrides T (for broadcasting a [B, 1, ...] input).
     """
-    rng = _rng(rng)
     x = np.asarray(x, np.float32)
-    n_batch = x.shape[0]
     n_t = x.shape[1] if n_t is None else n_t
-    depth = rng.uniform(0.0, maxval, size=(n_batch, 1))
-    rate = rng.uniform(rate_hz[0], rate_hz[1], size=(n_batch, 1))
-    phase = rng.uniform(0.0, 2.0 * np.pi, size=(n_batch, 1))
-    t = np.arange(n_t)[np.newaxis, :] / float(frame_rate)
-    mod = 1.0 + depth * np.sin(2.0 * np.pi * rate * t + phase)
+    mod = _modulation(x.shape[0], n_t, maxval, _rng(rng), frame_rate, rate_hz)
     mod = mod.reshape(mod.shape + (1,) * (x.ndim - 2))
     return (x * mod).astype(np.float32)
 
@@ -123,7 +128,7 @@ def _random_spectrum(n_harmonics, rng):
     """One random harmonic spectrum in [0, 1]: a power-law roll-off, some harmonics muted."""
     k = np.arange(1, n_harmonics + 1, dtype=np.float64)
     rolloff = rng.uniform(0.5, 2.5)
-    spectrum = k ** -rolloff * rng.uniform(0.3, 1.0, size=n_harmonics)
+    spectrum = k**-rolloff * rng.uniform(0.3, 1.0, size=n_harmonics)
     if flip(0.3, rng):  # Odd harmonics only (clarinet-like).
         spectrum[1::2] *= rng.uniform(0.0, 0.2)
     return spectrum / spectrum.max()
@@ -141,8 +146,12 @@ def random_harm_dist(n_timesteps, n_harmonics=100, low_pass=True, rng=None):
     dist = w * start[np.newaxis] + (1.0 - w) * end[np.newaxis]
     if low_pass:
         k = np.arange(1, n_harmonics + 1, dtype=np.float64)[np.newaxis]
-        cut = random_blend(n_timesteps, uniform_float(2.0, n_harmonics, rng),
-                           uniform_float(2.0, n_harmonics, rng), rng=rng)[:, np.newaxis]
+        cut = random_blend(
+            n_timesteps,
+            uniform_float(2.0, n_harmonics, rng),
+            uniform_float(2.0, n_harmonics, rng),
+            rng=rng,
+        )[:, np.newaxis]
         dist = dist * np.exp(-np.maximum(k - cut, 0.0) / 4.0)
     return np.clip(dist, 0.0, 1.0).astype(np.float32)
 
@@ -153,10 +162,13 @@ def _envelope(n_timesteps, rng):
     release = uniform_int(1, max(1, n_timesteps // 4), rng)
     sustain_level = uniform_float(0.3, 1.0, rng)
     body = max(n_timesteps - attack - release, 0)
-    env = np.concatenate([
-        random_blend(attack, 0.0, 1.0, rng=rng),
-        random_blend(body, 1.0, sustain_level, rng=rng),
-        random_blend(release, sustain_level if body else 1.0, 0.0, rng=rng)])
+    env = np.concatenate(
+        [
+            random_blend(attack, 0.0, 1.0, rng=rng),
+            random_blend(body, 1.0, sustain_level, rng=rng),
+            random_blend(release, sustain_level if body else 1.0, 0.0, rng=rng),
+        ]
+    )
     return env[:n_timesteps]
 
 
@@ -169,14 +181,26 @@ def _finish(f0_hz, harm_amp, harm_dist, noise_magnitudes, get_controls, sample_r
         harm_dist = np.where(sin_freqs < sample_rate / 2.0, harm_dist, 0.0)
         total = harm_dist.sum(axis=-1, keepdims=True)
         harm_dist = np.where(total > 0, harm_dist / np.maximum(total, 1e-12), 0.0)
-    out = {'harm_amp': harm_amp, 'harm_dist': harm_dist, 'f0_hz': f0_hz,
-           'sin_amps': harm_amp * harm_dist, 'sin_freqs': sin_freqs,
-           'noise_magnitudes': noise_magnitudes}
+    out = {
+        'harm_amp': harm_amp,
+        'harm_dist': harm_dist,
+        'f0_hz': f0_hz,
+        'sin_amps': harm_amp * harm_dist,
+        'sin_freqs': sin_freqs,
+        'noise_magnitudes': noise_magnitudes,
+    }
     return {key: np.ascontiguousarray(value, dtype=np.float32) for key, value in out.items()}
 
 
-def generate_notes(n_batch, n_timesteps, n_harmonics=100, n_mags=65, get_controls=True,
-                   rng=None, sample_rate=DEFAULT_SAMPLE_RATE):
+def generate_notes(
+    n_batch,
+    n_timesteps,
+    n_harmonics=100,
+    n_mags=65,
+    get_controls=True,
+    rng=None,
+    sample_rate=DEFAULT_SAMPLE_RATE,
+):
     """One random note per example, lasting the whole example.
 
     Each note has a random pitch (MIDI 24-84) with optional vibrato, an ADSR amplitude
@@ -184,24 +208,37 @@ def generate_notes(n_batch, n_timesteps, n_harmonics=100, n_mags=65, get_control
     following the envelope. See the module docstring for the outputs and `get_controls`.
     """
     rng = _rng(rng)
-    f0 = _midi_to_hz(rng.uniform(MIN_MIDI, MAX_MIDI, size=(n_batch, 1, 1)))
+    f0 = np.asarray(core.midi_to_hz(rng.uniform(MIN_MIDI, MAX_MIDI, size=(n_batch, 1, 1))))
     f0_hz = np.broadcast_to(f0, (n_batch, n_timesteps, 1))
     f0_hz = modulate(f0_hz, maxval=0.02, rng=rng)
     harm_amp = np.stack([_envelope(n_timesteps, rng) for _ in range(n_batch)])[..., None]
     harm_amp = np.clip(harm_amp * rng.uniform(0.2, 1.0, size=(n_batch, 1, 1)), 0.0, 1.0)
-    harm_dist = np.stack([random_harm_dist(n_timesteps, n_harmonics, rng=rng)
-                          for _ in range(n_batch)])
+    harm_dist = np.stack(
+        [random_harm_dist(n_timesteps, n_harmonics, rng=rng) for _ in range(n_batch)]
+    )
     noise_level = rng.uniform(0.0, 0.1, size=(n_batch, 1, 1))
     noise_shape = random_blend(n_mags, 1.0, uniform_float(0.0, 1.0, rng), rng=rng)
-    noise_magnitudes = np.clip(noise_level * noise_shape[np.newaxis, np.newaxis] *
-                               (0.2 + 0.8 * harm_amp), 0.0, 1.0)
-    return _finish(f0_hz.astype(np.float32), harm_amp, harm_dist, noise_magnitudes,
-                   get_controls, sample_rate)
+    noise_magnitudes = np.clip(
+        noise_level * noise_shape[np.newaxis, np.newaxis] * (0.2 + 0.8 * harm_amp), 0.0, 1.0
+    )
+    return _finish(
+        f0_hz.astype(np.float32), harm_amp, harm_dist, noise_magnitudes, get_controls, sample_rate
+    )
 
 
-def generate_notes_v2(n_batch=1, n_timesteps=125, n_harmonics=100, n_mags=65,
-                      min_note_length=5, max_note_length=25, p_silent=0.1, p_vibrato=0.5,
-                      get_controls=True, rng=None, sample_rate=DEFAULT_SAMPLE_RATE):
+def generate_notes_v2(
+    n_batch=1,
+    n_timesteps=125,
+    n_harmonics=100,
+    n_mags=65,
+    min_note_length=5,
+    max_note_length=25,
+    p_silent=0.1,
+    p_vibrato=0.5,
+    get_controls=True,
+    rng=None,
+    sample_rate=DEFAULT_SAMPLE_RATE,
+):
     """A sequence of random notes per example.
 
     Notes last `min_note_length`..`max_note_length` frames (the last one is cut at
@@ -210,11 +247,16 @@ def generate_notes_v2(n_batch=1, n_timesteps=125, n_harmonics=100, n_mags=65,
     24-84), ADSR envelope, evolving harmonic distribution and noise. See the module docstring
     for the outputs and `get_controls`.
     """
-    if not 1 <= min_note_length <= max_note_length:
-        raise ValueError(f'Need 1 <= min_note_length ({min_note_length}) <= max_note_length '
-                         f'({max_note_length}).')
+    owner = 'generate_notes_v2'
+    validation.check_int(owner, 'min_note_length', min_note_length)
+    if max_note_length < min_note_length:
+        validation.fail(
+            owner, 'max_note_length', f'>= min_note_length ({min_note_length})', max_note_length
+        )
     rng = _rng(rng)
-    f0_hz = np.zeros((n_batch, n_timesteps, 1), np.float32)
+    # Pitch (MIDI) and vibrato factor per frame; converted to Hz once at the end.
+    f0_midi = np.zeros((n_batch, n_timesteps, 1), np.float64)
+    vibrato = np.ones((n_batch, n_timesteps, 1), np.float64)
     harm_amp = np.zeros((n_batch, n_timesteps, 1), np.float32)
     harm_dist = np.zeros((n_batch, n_timesteps, n_harmonics), np.float32)
     noise_magnitudes = np.zeros((n_batch, n_timesteps, n_mags), np.float32)
@@ -224,18 +266,26 @@ def generate_notes_v2(n_batch=1, n_timesteps=125, n_harmonics=100, n_mags=65,
             length = min(uniform_int(min_note_length, max_note_length, rng), n_timesteps - start)
             stop = start + length
             if not flip(p_silent, rng):
-                f0 = _midi_to_hz(uniform_float(MIN_MIDI, MAX_MIDI, rng))
-                f0 = np.full((1, length, 1), f0, np.float32)
+                f0_midi[b, start:stop] = uniform_float(MIN_MIDI, MAX_MIDI, rng)
                 if flip(p_vibrato, rng):
-                    f0 = modulate(f0, maxval=0.03, rng=rng)
-                f0_hz[b, start:stop] = f0[0]
+                    vibrato[b, start:stop, 0] = _modulation(1, length, 0.03, rng)[0]
                 amp = _envelope(length, rng) * uniform_float(0.2, 1.0, rng)
                 harm_amp[b, start:stop, 0] = amp
                 harm_dist[b, start:stop] = random_harm_dist(length, n_harmonics, rng=rng)
                 noise_shape = random_blend(n_mags, 1.0, uniform_float(0.0, 1.0, rng), rng=rng)
-                noise_magnitudes[b, start:stop] = (uniform_float(0.0, 0.1, rng) *
-                                                   noise_shape[np.newaxis] *
-                                                   (0.2 + 0.8 * amp[:, np.newaxis]))
+                noise_magnitudes[b, start:stop] = (
+                    uniform_float(0.0, 0.1, rng)
+                    * noise_shape[np.newaxis]
+                    * (0.2 + 0.8 * amp[:, np.newaxis])
+                )
             start = stop
-    return _finish(f0_hz, np.clip(harm_amp, 0.0, 1.0), harm_dist,
-                   np.clip(noise_magnitudes, 0.0, 1.0), get_controls, sample_rate)
+    f0_hz = np.asarray(core.midi_to_hz(f0_midi), np.float64) * vibrato
+    f0_hz = np.where(f0_midi > 0, f0_hz, 0.0).astype(np.float32)  # Silent notes: 0 Hz.
+    return _finish(
+        f0_hz,
+        np.clip(harm_amp, 0.0, 1.0),
+        harm_dist,
+        np.clip(noise_magnitudes, 0.0, 1.0),
+        get_controls,
+        sample_rate,
+    )

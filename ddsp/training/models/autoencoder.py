@@ -4,7 +4,7 @@ from typing import Any, Optional, Sequence
 
 import keras
 
-from ddsp import core, gin_keras
+from ddsp import core, gin_keras, validation
 from ddsp.training import nn
 from ddsp.training.models import model as model_lib
 
@@ -40,24 +40,34 @@ class Autoencoder(model_lib.Model):
         >>> losses['spectral_loss'], outputs['audio_synth']
     """
 
-    def __init__(self, preprocessor: Optional[keras.layers.Layer] = None,
-                 encoder: Optional[keras.layers.Layer] = None,
-                 decoder: Optional[keras.layers.Layer] = None,
-                 processor_group: Optional[keras.layers.Layer] = None,
-                 losses: Any = None, **kwargs):
+    def __init__(
+        self,
+        preprocessor: Optional[keras.layers.Layer] = None,
+        encoder: Optional[keras.layers.Layer] = None,
+        decoder: Optional[keras.layers.Layer] = None,
+        processor_group: Optional[keras.layers.Layer] = None,
+        losses: Any = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.preprocessor = preprocessor
         self.encoder = encoder
         self.decoder = decoder
         self.processor_group = processor_group
         loss_objs = list(core.make_iterable(losses)) if losses is not None else []
-        for loss in loss_objs:
+        for i, loss in enumerate(loss_objs):
             if not hasattr(loss, 'get_losses_dict'):
-                raise ValueError(f'Autoencoder: every loss needs a get_losses_dict method '
-                                 f'(a ddsp.losses.Loss or LossGroup); received {loss!r}.')
+                validation.fail(
+                    'Autoencoder',
+                    f'losses[{i}]',
+                    'a ddsp.losses.Loss or LossGroup (every loss needs a get_losses_dict method)',
+                    loss,
+                )
         # Attributes, not a list: checkpoints follow attributes only (see nn.set_sublayers).
-        self._set_untracked('_loss_names', nn.set_sublayers(
-            self, [f'loss_{i}' for i in range(len(loss_objs))], loss_objs))
+        self._set_untracked(
+            '_loss_names',
+            nn.set_sublayers(self, [f'loss_{i}' for i in range(len(loss_objs))], loss_objs),
+        )
 
     @property
     def loss_objs(self) -> Sequence[Any]:
@@ -90,9 +100,10 @@ class Autoencoder(model_lib.Model):
         outputs['audio_synth'] = pg_out['signal']
         if self.loss_objs and self.losses_wanted(training):
             if 'audio' not in features:
-                raise KeyError(f'{type(self).__name__}: the losses compare the synthesized '
-                               f'audio with features["audio"], which is missing; available '
-                               f'features: {sorted(features)}.')
-            self._update_losses_dict(self.loss_objs, features['audio'],
-                                     outputs['audio_synth'])
+                raise KeyError(
+                    f'{type(self).__name__}: the losses compare the synthesized '
+                    f'audio with features["audio"], which is missing; available '
+                    f'features: {sorted(features)}.'
+                )
+            self._update_losses_dict(self.loss_objs, features['audio'], outputs['audio_synth'])
         return outputs

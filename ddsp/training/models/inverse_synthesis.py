@@ -10,7 +10,7 @@ from typing import Any, Callable, Optional, Sequence, Tuple
 import keras
 import tensorflow as tf
 
-from ddsp import core, effects, gin_keras, processors, synths
+from ddsp import core, effects, gin_keras, processors, synths, validation
 from ddsp.training import nn
 from ddsp.training.models import model as model_lib
 
@@ -34,10 +34,14 @@ def _match_frames(x, n_frames):
 def _loss_list(owner, name, losses) -> list:
     """`losses` (None, one loss or a sequence) as a list of objects with `get_losses_dict`."""
     losses = [] if losses is None else list(core.make_iterable(losses))
-    for loss in losses:
+    for i, loss in enumerate(losses):
         if not hasattr(loss, 'get_losses_dict'):
-            raise ValueError(f'{owner}: every entry of {name} needs a get_losses_dict method '
-                             f'(a ddsp.losses.Loss); received {loss!r}.')
+            validation.fail(
+                owner,
+                f'{name}[{i}]',
+                f'a ddsp.losses.Loss (every entry of {name} needs a get_losses_dict method)',
+                loss,
+            )
     return losses
 
 
@@ -113,70 +117,130 @@ class InverseSynthesis(model_lib.Model):
         >>> outputs['f0_hz'].shape  # [B_synthetic + B_real, 125, 1]
     """
 
-    def __init__(self, sinusoidal_encoder: Optional[keras.layers.Layer] = None,
-                 harmonic_encoder: Optional[keras.layers.Layer] = None,
-                 losses: Any = None, sinusoidal_consistency_losses: Any = None,
-                 harmonic_consistency_losses: Any = None,
-                 filtered_noise_consistency_loss: Any = None, twm_loss: Any = None,
-                 harmonic_distribution_prior: Any = None,
-                 freq_scale_fn: Optional[Callable] = None, reverb: bool = True,
-                 n_samples: int = 64000, sample_rate: int = 16000,
-                 stop_gradient: bool = True, **kwargs):
+    def __init__(
+        self,
+        sinusoidal_encoder: Optional[keras.layers.Layer] = None,
+        harmonic_encoder: Optional[keras.layers.Layer] = None,
+        losses: Any = None,
+        sinusoidal_consistency_losses: Any = None,
+        harmonic_consistency_losses: Any = None,
+        filtered_noise_consistency_loss: Any = None,
+        twm_loss: Any = None,
+        harmonic_distribution_prior: Any = None,
+        freq_scale_fn: Optional[Callable] = None,
+        reverb: bool = True,
+        n_samples: int = 64000,
+        sample_rate: int = 16000,
+        stop_gradient: bool = True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         owner = type(self).__name__
         if sinusoidal_encoder is None:
-            raise ValueError(f'{owner}: a sinusoidal_encoder is required (e.g. '
-                             f'encoders.ResnetSinusoidalEncoder()); received None.')
-        nn.check_net(owner, sinusoidal_encoder, 'sinusoidal_encoder')
-        nn.check_net(owner, harmonic_encoder, 'harmonic_encoder')
-        if freq_scale_fn is not None and not callable(freq_scale_fn):
-            raise ValueError(f'{owner}: freq_scale_fn must be a callable or None; received '
-                             f'freq_scale_fn={freq_scale_fn!r}.')
-        self.n_samples = nn.check_int(owner, 'n_samples', n_samples)
-        self.sample_rate = nn.check_int(owner, 'sample_rate', sample_rate)
+            validation.fail(
+                owner,
+                'sinusoidal_encoder',
+                'a Keras layer, e.g. '
+                'encoders.ResnetSinusoidalEncoder() (a sinusoidal_encoder is '
+                'required)',
+                sinusoidal_encoder,
+            )
+        for name, net in (
+            ('sinusoidal_encoder', sinusoidal_encoder),
+            ('harmonic_encoder', harmonic_encoder),
+        ):
+            validation.check_callable(owner, name, net, 'a Keras layer (or None for none)')
+        validation.check_callable(owner, 'freq_scale_fn', freq_scale_fn)
+        self.n_samples = validation.check_int(owner, 'n_samples', n_samples)
+        self.sample_rate = validation.check_int(owner, 'sample_rate', sample_rate)
         self.stop_gradient = bool(stop_gradient)
         self.freq_scale_fn = freq_scale_fn
         self.sinusoidal_encoder = sinusoidal_encoder
         self.harmonic_encoder = harmonic_encoder
 
-        single = {'filtered_noise_consistency_loss': filtered_noise_consistency_loss,
-                  'twm_loss': twm_loss, 'harmonic_distribution_prior': harmonic_distribution_prior}
+        single = {
+            'filtered_noise_consistency_loss': filtered_noise_consistency_loss,
+            'twm_loss': twm_loss,
+            'harmonic_distribution_prior': harmonic_distribution_prior,
+        }
         for name, loss in single.items():
             _loss_list(owner, name, loss)
         for name in ('twm_loss', 'harmonic_distribution_prior'):
             if single[name] is not None and harmonic_encoder is None:
-                raise ValueError(f'{owner}: {name} applies to the harmonic encoder\'s outputs; '
-                                 f'give a harmonic_encoder or set {name}=None.')
-        lists = {'loss': _loss_list(owner, 'losses', losses),
-                 'sin_consistency': _loss_list(owner, 'sinusoidal_consistency_losses',
-                                               sinusoidal_consistency_losses),
-                 'harm_consistency': _loss_list(owner, 'harmonic_consistency_losses',
-                                                harmonic_consistency_losses)}
+                validation.fail(
+                    owner,
+                    'harmonic_encoder',
+                    f'a Keras layer when {name} is set '
+                    f"({name} applies to the harmonic encoder's outputs; or set "
+                    f'{name}=None)',
+                    harmonic_encoder,
+                )
+        lists = {
+            'loss': _loss_list(owner, 'losses', losses),
+            'sin_consistency': _loss_list(
+                owner, 'sinusoidal_consistency_losses', sinusoidal_consistency_losses
+            ),
+            'harm_consistency': _loss_list(
+                owner, 'harmonic_consistency_losses', harmonic_consistency_losses
+            ),
+        }
         if lists['harm_consistency'] and harmonic_encoder is None:
-            raise ValueError(f'{owner}: harmonic_consistency_losses need a harmonic_encoder.')
+            validation.fail(
+                owner,
+                'harmonic_encoder',
+                'a Keras layer when '
+                'harmonic_consistency_losses are given (they need a '
+                'harmonic_encoder)',
+                harmonic_encoder,
+            )
         # Attributes, not lists: checkpoints follow attributes only (see nn.set_sublayers).
-        names = {prefix: nn.set_sublayers(self, [f'{prefix}_{i}' for i in range(len(objs))],
-                                          objs) for prefix, objs in lists.items()}
+        names = {
+            prefix: nn.set_sublayers(self, [f'{prefix}_{i}' for i in range(len(objs))], objs)
+            for prefix, objs in lists.items()
+        }
         self._set_untracked('_loss_list_names', names)
         self.filtered_noise_consistency_loss = filtered_noise_consistency_loss
         self.twm_loss = twm_loss
         self.harmonic_distribution_prior = harmonic_distribution_prior
 
-        self.processor_group = processors.ProcessorGroup(dag=[
-            (synths.Sinusoidal(self.n_samples, self.sample_rate, amp_scale_fn=None,
-                               freq_scale_fn=None, name='sinusoidal'),
-             ['amplitudes', 'frequencies']),
-            (synths.FilteredNoise(self.n_samples, window_size=0, scale_fn=None,
-                                  name='filtered_noise'),
-             ['noise_magnitudes']),
-            (processors.Add(name='add'), ['filtered_noise/signal', 'sinusoidal/signal']),
-        ], name='processor_group')
-        self.harmonic = (synths.Harmonic(self.n_samples, self.sample_rate, scale_fn=None,
-                                         name='harmonic')
-                         if harmonic_encoder is not None else None)
-        self.reverb_module = (effects.FilteredNoiseReverb(
-            trainable=True, reverb_length=2 * self.sample_rate, n_frames=500,
-            n_filter_banks=16, name='reverb') if reverb else None)
+        self.processor_group = processors.ProcessorGroup(
+            dag=[
+                (
+                    synths.Sinusoidal(
+                        self.n_samples,
+                        self.sample_rate,
+                        amp_scale_fn=None,
+                        freq_scale_fn=None,
+                        name='sinusoidal',
+                    ),
+                    ['amplitudes', 'frequencies'],
+                ),
+                (
+                    synths.FilteredNoise(
+                        self.n_samples, window_size=0, scale_fn=None, name='filtered_noise'
+                    ),
+                    ['noise_magnitudes'],
+                ),
+                (processors.Add(name='add'), ['filtered_noise/signal', 'sinusoidal/signal']),
+            ],
+            name='processor_group',
+        )
+        self.harmonic = (
+            synths.Harmonic(self.n_samples, self.sample_rate, scale_fn=None, name='harmonic')
+            if harmonic_encoder is not None
+            else None
+        )
+        self.reverb_module = (
+            effects.FilteredNoiseReverb(
+                trainable=True,
+                reverb_length=2 * self.sample_rate,
+                n_frames=500,
+                n_filter_banks=16,
+                name='reverb',
+            )
+            if reverb
+            else None
+        )
 
     def _loss_group(self, prefix) -> list:
         return [getattr(self, name) for name in self._loss_list_names[prefix]]
@@ -202,9 +266,13 @@ class InverseSynthesis(model_lib.Model):
         `[B, T, ...]`, already scaled) with the internal processor group: `[B, n_samples]`.
         No gradients flow through it, and no reverb is applied.
         """
-        audio = self.processor_group({'amplitudes': features['sin_amps'],
-                                      'frequencies': features['sin_freqs'],
-                                      'noise_magnitudes': features['noise_magnitudes']})
+        audio = self.processor_group(
+            {
+                'amplitudes': features['sin_amps'],
+                'frequencies': features['sin_freqs'],
+                'noise_magnitudes': features['noise_magnitudes'],
+            }
+        )
         return tf.stop_gradient(audio)
 
     def parse_zipped_features(self, features) -> Tuple[dict, Optional[dict]]:
@@ -225,17 +293,23 @@ class InverseSynthesis(model_lib.Model):
         elif isinstance(features, (tuple, list)) and all(isinstance(f, dict) for f in features):
             parts = list(features)
         else:
-            raise ValueError(f'{owner}: a batch is a features dict or a tuple of dicts (from '
-                             f'data.ZippedProvider); received {type(features).__name__}.')
+            raise ValueError(
+                f'{owner}: a batch is a features dict or a tuple of dicts (from '
+                f'data.ZippedProvider); received {type(features).__name__}.'
+            )
         synthetic = [dict(f) for f in parts if _is_synthetic(f)]
         real = [dict(f) for f in parts if not _is_synthetic(f)]
         if len(synthetic) > 1 or len(real) > 1:
-            raise ValueError(f'{owner}: a zipped batch holds at most one synthetic and one real '
-                             f'dict; received {len(synthetic)} synthetic and {len(real)} real.')
+            raise ValueError(
+                f'{owner}: a zipped batch holds at most one synthetic and one real '
+                f'dict; received {len(synthetic)} synthetic and {len(real)} real.'
+            )
         for part in real:
             if 'audio' not in part:
-                raise KeyError(f'{owner}: a real batch needs "audio"; it has {sorted(part)}. '
-                               f'Synthetic batches need all of {list(SYNTHETIC_KEYS)}.')
+                raise KeyError(
+                    f'{owner}: a real batch needs "audio"; it has {sorted(part)}. '
+                    f'Synthetic batches need all of {list(SYNTHETIC_KEYS)}.'
+                )
         if not synthetic:
             return real[0], None
         synthetic = synthetic[0]
@@ -245,9 +319,11 @@ class InverseSynthesis(model_lib.Model):
             return synthetic, synthetic
         audio = [core.tf_float32(synthetic['audio']), core.tf_float32(real[0]['audio'])]
         if audio[0].shape[-1] != audio[1].shape[-1]:
-            raise ValueError(f'{owner}: the real audio has {audio[1].shape[-1]} samples but the '
-                             f'synthetic audio {audio[0].shape[-1]} (n_samples); make them '
-                             f'equal.')
+            raise ValueError(
+                f'{owner}: the real audio has {audio[1].shape[-1]} samples but the '
+                f'synthetic audio {audio[0].shape[-1]} (n_samples); make them '
+                f'equal.'
+            )
         return {'audio': tf.concat(audio, axis=0)}, synthetic
 
     # ---------------------------------------------------------------------------------------
@@ -258,12 +334,17 @@ class InverseSynthesis(model_lib.Model):
             return self.freq_scale_fn(frequencies)
         n_channels = frequencies.shape[-1]
         if n_channels % n_sinusoids:
-            raise ValueError(f'{type(self).__name__}: the encoder gives {n_channels} frequency '
-                             f'channels for {n_sinusoids} amplitudes; the default '
-                             f'freq_scale_fn needs a whole number of logits per sinusoid.')
-        return core.frequencies_softmax(frequencies, depth=n_channels // n_sinusoids,
-                                        hz_min=F0_SOFTMAX_HZ_MIN,
-                                        hz_max=self.sample_rate / 2.0)
+            raise ValueError(
+                f'{type(self).__name__}: the encoder gives {n_channels} frequency '
+                f'channels for {n_sinusoids} amplitudes; the default '
+                f'freq_scale_fn needs a whole number of logits per sinusoid.'
+            )
+        return core.frequencies_softmax(
+            frequencies,
+            depth=n_channels // n_sinusoids,
+            hz_min=F0_SOFTMAX_HZ_MIN,
+            hz_max=self.sample_rate / 2.0,
+        )
 
     def _reverb(self, audio):
         return audio if self.reverb_module is None else self.reverb_module(audio)
@@ -272,16 +353,24 @@ class InverseSynthesis(model_lib.Model):
         """The outputs for a features dict with `'audio'` (see the class docs)."""
         raw = self.sinusoidal_encoder(features, training=training)
         sin_amps = core.exp_sigmoid(raw['amplitudes'])
-        sin_freqs = self._scale_frequencies(core.tf_float32(raw['frequencies']),
-                                            sin_amps.shape[-1])
+        sin_freqs = self._scale_frequencies(core.tf_float32(raw['frequencies']), sin_amps.shape[-1])
         noise_magnitudes = core.exp_sigmoid(raw['noise_magnitudes'] + NOISE_BIAS)
-        pg_out = self.processor_group({'amplitudes': sin_amps, 'frequencies': sin_freqs,
-                                       'noise_magnitudes': noise_magnitudes},
-                                      return_outputs_dict=True)
+        pg_out = self.processor_group(
+            {
+                'amplitudes': sin_amps,
+                'frequencies': sin_freqs,
+                'noise_magnitudes': noise_magnitudes,
+            },
+            return_outputs_dict=True,
+        )
         outputs = dict(pg_out['controls'])
-        outputs.update(audio=core.tf_float32(features['audio']),
-                       sin_audio=self._reverb(pg_out['signal']), sin_amps=sin_amps,
-                       sin_freqs=sin_freqs, noise_magnitudes=noise_magnitudes)
+        outputs.update(
+            audio=core.tf_float32(features['audio']),
+            sin_audio=self._reverb(pg_out['signal']),
+            sin_amps=sin_amps,
+            sin_freqs=sin_freqs,
+            noise_magnitudes=noise_magnitudes,
+        )
         if self.harmonic_encoder is None:
             return outputs
         harm_in = {'sin_freqs': sin_freqs, 'sin_amps': sin_amps}
@@ -292,10 +381,13 @@ class InverseSynthesis(model_lib.Model):
         harm_audio = self.harmonic.get_signal(**controls) + outputs['filtered_noise']['signal']
         harm_dist = controls['harmonic_distribution']
         outputs.update(
-            harm_audio=self._reverb(harm_audio), harm_amp=controls['amplitudes'],
-            harm_dist=harm_dist, f0_hz=controls['f0_hz'],
+            harm_audio=self._reverb(harm_audio),
+            harm_amp=controls['amplitudes'],
+            harm_dist=harm_dist,
+            f0_hz=controls['f0_hz'],
             harm_freqs=core.get_harmonic_frequencies(controls['f0_hz'], harm_dist.shape[-1]),
-            harm_amps=controls['amplitudes'] * harm_dist)
+            harm_amps=controls['amplitudes'] * harm_dist,
+        )
         return outputs
 
     def _add_losses(self, loss_obj, *args, prefix=''):
@@ -303,8 +395,10 @@ class InverseSynthesis(model_lib.Model):
         for name, value in loss_obj.get_losses_dict(*args).items():
             name = prefix + name
             if name in self._losses_dict:
-                raise ValueError(f'{type(self).__name__}: two losses are both named "{name}"; '
-                                 f'give the losses unique names.')
+                raise ValueError(
+                    f'{type(self).__name__}: two losses are both named "{name}"; '
+                    f'give the losses unique names.'
+                )
             self._losses_dict[name] = value
 
     def append_losses(self, outputs, synthetic_features=None):
@@ -332,21 +426,39 @@ class InverseSynthesis(model_lib.Model):
             return _match_frames(outputs[key][:n_batch], n_frames)
 
         for loss in self.sinusoidal_consistency_losses:
-            self._add_losses(loss, predicted('sin_amps'), predicted('sin_freqs'),
-                             target['sin_amps'], target['sin_freqs'])
+            self._add_losses(
+                loss,
+                predicted('sin_amps'),
+                predicted('sin_freqs'),
+                target['sin_amps'],
+                target['sin_freqs'],
+            )
         if self.filtered_noise_consistency_loss is not None:
-            n_pred, n_true = outputs['noise_magnitudes'].shape[-1], \
-                target['noise_magnitudes'].shape[-1]
+            n_pred, n_true = (
+                outputs['noise_magnitudes'].shape[-1],
+                target['noise_magnitudes'].shape[-1],
+            )
             if n_pred != n_true:
-                raise ValueError(f'{type(self).__name__}: the encoder predicts {n_pred} noise '
-                                 f'magnitudes but the synthetic data has {n_true}; make the '
-                                 f'noise_magnitudes output split match.')
-            self._add_losses(self.filtered_noise_consistency_loss,
-                             predicted('noise_magnitudes'), target['noise_magnitudes'])
+                raise ValueError(
+                    f'{type(self).__name__}: the encoder predicts {n_pred} noise '
+                    f'magnitudes but the synthetic data has {n_true}; make the '
+                    f'noise_magnitudes output split match.'
+                )
+            self._add_losses(
+                self.filtered_noise_consistency_loss,
+                predicted('noise_magnitudes'),
+                target['noise_magnitudes'],
+            )
         for loss in self.harmonic_consistency_losses:
-            self._add_losses(loss, predicted('harm_amp'), target['harm_amp'],
-                             predicted('harm_dist'), target['harm_dist'],
-                             predicted('f0_hz'), target['f0_hz'])
+            self._add_losses(
+                loss,
+                predicted('harm_amp'),
+                target['harm_amp'],
+                predicted('harm_dist'),
+                target['harm_dist'],
+                predicted('f0_hz'),
+                target['f0_hz'],
+            )
 
     def get_audio_from_outputs(self, outputs):
         """`harm_audio` with a harmonic encoder, else `sin_audio`."""

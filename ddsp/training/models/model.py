@@ -7,6 +7,7 @@ import keras
 import tensorflow as tf
 
 from ddsp import core
+from ddsp.training import checkpoints
 
 TensorDict = Dict[Text, tf.Tensor]
 
@@ -76,12 +77,18 @@ class Model(keras.Model):
                 continue
             for name, value in loss_obj.get_losses_dict(*args, **kwargs).items():
                 if name in self._losses_dict:
-                    raise ValueError(f'{type(self).__name__}: two losses are both named '
-                                     f'"{name}"; give the losses unique names.')
+                    raise ValueError(
+                        f'{type(self).__name__}: two losses are both named '
+                        f'"{name}"; give the losses unique names.'
+                    )
                 self._losses_dict[name] = value
 
-    def restore(self, checkpoint_path: Text, verbose: bool = True,
-                restore_keys: Optional[Sequence[Text]] = None):
+    def restore(
+        self,
+        checkpoint_path: Text,
+        verbose: bool = True,
+        restore_keys: Optional[Sequence[Text]] = None,
+    ):
         """Restores the model's weights from a checkpoint (the trainer's `model/` branch).
 
         Args:
@@ -95,8 +102,7 @@ class Model(keras.Model):
         Raises:
             FileNotFoundError: no checkpoint at `checkpoint_path`.
         """
-        from ddsp.training import train_util  # pylint: disable=import-outside-toplevel
-        path = train_util.get_latest_checkpoint(checkpoint_path)
+        path = checkpoints.get_latest_checkpoint(checkpoint_path)
         if restore_keys:
             modules = {key: getattr(self, key) for key in restore_keys}
             status = tf.train.Checkpoint(model=tf.train.Checkpoint(**modules)).restore(path)
@@ -107,14 +113,14 @@ class Model(keras.Model):
             if not verbose:
                 status.expect_partial()
         if verbose:
-            logging.info('Restored %s from %s.',
-                         restore_keys or f'the whole {type(self).__name__}', path)
+            logging.info(
+                'Restored %s from %s.', restore_keys or f'the whole {type(self).__name__}', path
+            )
         return status
 
     def get_audio_from_outputs(self, outputs: TensorDict) -> tf.Tensor:
         """The synthesized audio in the outputs of `call`."""
-        raise NotImplementedError(f'{type(self).__name__} must implement '
-                                  f'get_audio_from_outputs().')
+        raise NotImplementedError(f'{type(self).__name__} must implement get_audio_from_outputs().')
 
     def call(self, *args, training=False, **kwargs):
         raise NotImplementedError(f'{type(self).__name__} must implement call().')

@@ -3,6 +3,7 @@
 Run with the original library importable as `ddsp` (see README.md); nothing here is imported
 by the tests.
 """
+
 import pickle
 
 import numpy as np
@@ -29,8 +30,7 @@ def examples():
 class Provider:
     def get_batch(self, batch_size=1, shuffle=True, repeats=-1, **kwargs):
         exs = examples()
-        ds = tf.data.Dataset.from_tensor_slices(
-            {k: np.stack([e[k] for e in exs]) for k in exs[0]})
+        ds = tf.data.Dataset.from_tensor_slices({k: np.stack([e[k] for e in exs]) for k in exs[0]})
         return ds.batch(batch_size)
 
 
@@ -50,12 +50,24 @@ for dist in ('uniform', 'normal'):
     q.fit(fit_x)
     fwd = q.transform(probe)
     y = probe_u if dist == 'uniform' else np.array([-6.0, -2.0, -0.5, 0.0, 0.7, 2.0, 6.0])[:, None]
-    extra.update({f'{dist}_quantiles': q.quantiles_, f'{dist}_references': q.references_,
-                  f'{dist}_transform': fwd, f'{dist}_inverse_probe': y,
-                  f'{dist}_inverse': q.inverse_transform(y)})
+    extra.update(
+        {
+            f'{dist}_quantiles': q.quantiles_,
+            f'{dist}_references': q.references_,
+            f'{dist}_transform': fwd,
+            f'{dist}_inverse_probe': y,
+            f'{dist}_inverse': q.inverse_transform(y),
+        }
+    )
 
-np.savez('expected_outputs.npz', probe=probe, probe_u=probe_u,
-         transform=qt.transform(probe), inverse_transform=qt.inverse_transform(probe_u),
-         fit_x=fit_x, **extra)
+np.savez(
+    'expected_outputs.npz',
+    probe=probe,
+    probe_u=probe_u,
+    transform=qt.transform(probe),
+    inverse_transform=qt.inverse_transform(probe_u),
+    fit_x=fit_x,
+    **extra,
+)
 print({k: type(v).__name__ for k, v in stats.items()})
 print(sorted(vars(qt)), qt.quantiles_.shape)

@@ -1,0 +1,187 @@
+"""The files of a save directory: checkpoints and operative gin configs.
+
+A training run's save directory holds:
+
+* `ckpt-{step}.index` / `.data-*` (and TensorFlow's `checkpoint` state file): the model and
+  optimizer, written by `trainers.Trainer.save`;
+* `operative_config-{step}.gin`: the gin config in force when a run started at `step`.
+
+The helpers here find the newest of each and write the config; `models.Model.restore`,
+`trainers.Trainer`, `train_util.train`, `eval_util` and `ddsp_run` use them. They are also
+importable from `train_util` under the same names.
+
+Example:
+    >>> path = get_latest_checkpoint('~/runs/violin')  # '/home/me/runs/violin/ckpt-3000'
+    >>> config = get_latest_operative_config('~/runs/violin')
+"""
+
+import os
+import re
+from typing import List, Optional, Text
+
+from absl import logging
+import gin
+import tensorflow as tf
+
+from ddsp.training import summaries
+
+_CKPT_INDEX = re.compile(r'^(?P<name>.+)-(?P<step>\d+)\.index$')
+
+
+def expand_path(file_path: Text) -> Text:
+    """`file_path` with `~` and environment variables expanded."""
+    return os.path.expandvars(os.path.expanduser(file_path))
+
+
+def get_latest_file(
+    dir_path: Text, prefix: Text = 'operative_config-', suffix: Text = '.gin'
+) -> Text:
+    """The file `{prefix}{N}{suffix}` in `dir_path` with the highest integer N.
+
+    Raises:
+        FileNotFoundError: no such file.
+    """
+    dir_path = expand_path(dir_path)
+    pattern = re.compile('^' + re.escape(prefix) + r'(\d+)' + re.escape(suffix) + '$')
+    found = []
+    if tf.io.gfile.isdir(dir_path):
+        for name in tf.io.gfile.listdir(dir_path):
+            match = pattern.match(name)
+            if match:
+                found.append((int(match.group(1)), name))
+    if not found:
+        raise FileNotFoundError(f'No file "{prefix}<number>{suffix}" in {dir_path}.')
+    return os.path.join(dir_path, max(found)[1])
+
+
+def list_checkpoints(dir_path: Text) -> List[Text]:
+    """The checkpoint prefixes (`.../ckpt-N`) in `dir_path` with an index, newest step first."""
+    dir_path = expand_path(dir_path)
+    if not tf.io.gfile.isdir(dir_path):
+        return []
+    found = []
+    for name in tf.io.gfile.listdir(dir_path):
+        match = _CKPT_INDEX.match(name)
+        if match:
+            found.append((int(match.group('step')), os.path.join(dir_path, name[:-6])))
+    return [path for _, path in sorted(found, reverse=True)]
+
+
+def get_latest_checkpoint(checkpoint_path: Text) -> Text:
+    """The checkpoint prefix to restore from `checkpoint_path`.
+
+    `checkpoint_path` may be a prefix (`.../ckpt-300`), its `.index` file, or a directory:
+    then the checkpoint saved last. That is the one TF's `checkpoint` state file names,
+    unless a complete checkpoint (`*-N.index`) was written after the state file: TF updates
+    the file only after the checkpoint's own files, so a run killed in between leaves it
+    naming the previous save. Without a state file, the highest-numbered checkpoint. (Step
+    numbers alone do not order saves: a run that fell back from a corrupt checkpoint saves
+    lower numbers after it.)
+
+    Raises:
+        FileNotFoundError: no checkpoint there.
+    """
+    path = expand_path(checkpoint_path)
+    if path.endswith('.index'):
+        path = path[: -len('.index')]
+    if tf.io.gfile.exists(path + '.index'):
+        return path
+    if tf.io.gfile.isdir(path):
+        found = list_checkpoints(path)
+        state_file = os.path.join(path, 'checkpoint')
+        named = tf.train.latest_checkpoint(path)
+        if named and tf.io.gfile.exists(named + '.index'):
+            recorded = _mtime(state_file)
+            unrecorded = [p for p in found if _mtime(p + '.index') > recorded]
+            if not unrecorded:
+                return named
+            # The last written, the higher step on a tie (list_checkpoints is newest step
+            # first and max keeps the first of equals).
+            return max(unrecorded, key=lambda p: _mtime(p + '.index'))
+        if found:
+            return found[0]
+    raise FileNotFoundError(f'No checkpoint found at {checkpoint_path}.')
+
+
+def _mtime(path: Text) -> int:
+    """The modification time of `path` in nanoseconds."""
+    if '://' in path:  # A bucket: TF's file systems.
+        return tf.io.gfile.stat(path).mtime_nsec
+    return os.stat(path).st_mtime_ns  # gfile rounds local times to whole seconds.
+
+
+def get_latest_operative_config(restore_dir: Text) -> Text:
+    """The newest `operative_config-N.gin` in `restore_dir`, else in its parent.
+
+    Raises:
+        FileNotFoundError: none in either.
+    """
+    restore_dir = expand_path(restore_dir)
+    try:
+        return get_latest_file(restore_dir)
+    except FileNotFoundError:
+        return get_latest_file(os.path.dirname(os.path.normpath(restore_dir)))
+
+
+def write_gin_config(summary_writer, save_dir: Text, step: int) -> Text:
+    """Writes `save_dir/operative_config-{step}.gin` atomically, and a text summary of it.
+
+    The file is written to a temporary name and renamed, so a killed run never leaves a
+    truncated config. With a `summary_writer`, the config is also logged as markdown under
+    `gin/operative_config-{step}`. Returns the file's path.
+    """
+    save_dir = expand_path(save_dir)
+    tf.io.gfile.makedirs(save_dir)
+    config_str = gin.operative_config_str()
+    path = os.path.join(save_dir, f'operative_config-{int(step)}.gin')
+    tmp_path = f'{path}.tmp-{os.getpid()}'
+    with tf.io.gfile.GFile(tmp_path, 'w') as f:
+        f.write(config_str)
+    tf.io.gfile.rename(tmp_path, path, overwrite=True)
+    if summary_writer is not None:
+        markdown = '\n'.join('    ' + line for line in config_str.splitlines())
+        with summary_writer.as_default():
+            summaries.text_summary(f'gin/operative_config-{int(step)}', markdown, step=int(step))
+    return path
+
+
+def restore_newest(trainer, restore_dir: Text) -> Optional[Text]:
+    """Restores the newest readable checkpoint in `restore_dir`; its path, or None if none.
+
+    A checkpoint that fails to restore (truncated, corrupt) is skipped with a warning for the
+    next older one. If checkpoints exist but none restores, raises rather than silently
+    starting again from step 0.
+
+    Args:
+        trainer: anything with `restore(checkpoint_path)` (a `trainers.Trainer`).
+        restore_dir: the directory (or checkpoint prefix) to restore from.
+
+    Raises:
+        RuntimeError: checkpoints exist but none could be restored.
+    """
+    try:
+        newest = get_latest_checkpoint(restore_dir)
+    except FileNotFoundError:
+        logging.info('No checkpoint in %s: training from scratch.', restore_dir)
+        return None
+    candidates = [newest]
+    if tf.io.gfile.isdir(expand_path(restore_dir)):
+        candidates += [p for p in list_checkpoints(restore_dir) if p != newest]
+    errors = []
+    for path in candidates:
+        try:
+            trainer.restore(path)
+            return path
+        except (tf.errors.OpError, ValueError, AssertionError, IndexError) as e:
+            # A truncated file raises IndexError ("Read less bytes than requested").
+            logging.warning(
+                'Could not restore checkpoint %s (%s: %s); trying an older one.',
+                path,
+                type(e).__name__,
+                str(e).splitlines()[0] if str(e) else '',
+            )
+            errors.append(f'{path}: {type(e).__name__}')
+    raise RuntimeError(
+        f'Checkpoints exist in {restore_dir} but none could be restored '
+        f'({"; ".join(errors)}). Move them away to train from scratch.'
+    )
