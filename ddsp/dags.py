@@ -24,11 +24,6 @@ DAG = Sequence[Node]
 _KERAS_KWARGS = ('name', 'trainable', 'dtype', 'autocast')
 
 
-def filter_by_value(d: Dict[Text, Any], cond) -> Dict[Text, Any]:
-    """The items of `d` whose value satisfies `cond`."""
-    return {k: v for k, v in d.items() if cond(v)}
-
-
 def is_module(value) -> bool:
     """True for Keras layers (Keras 3 layers are not `tf.Module`s)."""
     return isinstance(value, keras.layers.Layer)
@@ -90,6 +85,18 @@ def deserialize_function(path) -> Any:
                 path,
             )
         ) from e
+
+
+def deserialize_functions(config: dict) -> dict:
+    """A copy of a layer config with its callables (`*_fn` keys) restored from dotted paths.
+
+    Example:
+        >>> return super().from_config(deserialize_functions(config))  # In `from_config`.
+    """
+    return {
+        key: deserialize_function(value) if key.endswith('_fn') else value
+        for key, value in config.items()
+    }
 
 
 @gin.register

@@ -44,11 +44,7 @@ class Processor(keras.layers.Layer):
     @classmethod
     def from_config(cls, config):
         """Restores callables (`*_fn` arguments) saved as dotted paths."""
-        config = {
-            key: dags.deserialize_function(value) if key.endswith('_fn') else value
-            for key, value in config.items()
-        }
-        return super().from_config(config)
+        return super().from_config(dags.deserialize_functions(config))
 
     def call(self, *args, return_outputs_dict: bool = False, **kwargs):
         """`get_signal(**get_controls(*args))`; or the signal and controls.

@@ -103,10 +103,16 @@ def check_callable(
     return fn
 
 
-def check_keys(owner: Text, name: Text, keys) -> Optional[list]:
-    """A sequence of non-empty string keys as a list (one string is one key); None stays None."""
+def check_keys(owner: Text, name: Text, keys, non_empty: bool = False) -> Optional[list]:
+    """A sequence of non-empty string keys as a list (one string is one key); None stays None.
+
+    With `non_empty`, None and an empty sequence are rejected too.
+    """
     if keys is None:
+        if non_empty:
+            fail(owner, name, 'at least one feature name', keys)
         return None
+    received = keys
     keys = [keys] if isinstance(keys, str) else keys
     try:
         keys = list(keys)
@@ -114,6 +120,8 @@ def check_keys(owner: Text, name: Text, keys) -> Optional[list]:
         fail(owner, name, 'a sequence of non-empty strings', keys)
     if not all(isinstance(k, str) and k for k in keys):
         fail(owner, name, 'a sequence of non-empty strings', keys)
+    if non_empty and not keys:
+        fail(owner, name, 'at least one feature name', received)
     return keys
 
 

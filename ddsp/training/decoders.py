@@ -74,12 +74,7 @@ class RnnFcDecoder(nn.OutputSplitsLayer):
         **kwargs,
     ):
         owner = type(self).__name__
-        input_keys = validation.check_keys(owner, 'input_keys', input_keys)
-        if not input_keys:
-            raise ValueError(
-                f'{owner}: input_keys must name at least one feature; received '
-                f'input_keys={input_keys!r}.'
-            )
+        input_keys = validation.check_keys(owner, 'input_keys', input_keys, non_empty=True)
         self.stateless = bool(stateless)
         self._feature_keys = list(input_keys)
         keys = self._feature_keys + (['state'] if self.stateless else [])
@@ -282,9 +277,8 @@ class MidiToHarmonicDecoder(nn.DictLayer):
         owner = type(self).__name__
         self.output_splits = validation.check_output_splits(owner, output_splits)
         if dict(self.output_splits).get('f0_midi') != 1:
-            raise ValueError(
-                f'{owner}: output_splits must include ("f0_midi", 1); received '
-                f'output_splits={output_splits!r}.'
+            validation.fail(
+                owner, 'output_splits', 'splits that include ("f0_midi", 1)', output_splits
             )
         kwargs.pop('output_keys', None)
         super().__init__(output_keys=[k for k, _ in self.output_splits] + ['f0_hz'], **kwargs)
@@ -368,12 +362,7 @@ class DilatedConvDecoder(nn.OutputSplitsLayer):
         **kwargs,
     ):
         owner = type(self).__name__
-        self._feature_keys = validation.check_keys(owner, 'input_keys', input_keys)
-        if not self._feature_keys:
-            raise ValueError(
-                f'{owner}: input_keys must name at least one feature; received '
-                f'input_keys={input_keys!r}.'
-            )
+        self._feature_keys = validation.check_keys(owner, 'input_keys', input_keys, non_empty=True)
         self.conditioning_keys = (
             validation.check_keys(owner, 'conditioning_keys', conditioning_keys) or []
         )

@@ -5,15 +5,14 @@
   `AggregateFeaturesEncoder` (one vector per example, held over time) and `OneHotEncoder`
   (an embedding of an integer id, e.g. the instrument).
 * `MfccEncoder` returns normalized multi-resolution MFCCs; `ExpressionEncoder` encodes
-  features (and MFCCs of audio) into a z; `ResnetSinusoidalEncoder` predicts sinusoidal and
-  noise controls from a spectrogram with a ResNet; `SinusoidalToHarmonicEncoder` turns
-  sinusoidal parameters into harmonic ones.
-* `MidiEncoder` and `HarmonicToMidiEncoder` encode f0 and loudness (or harmonic controls)
-  into note pitch and velocity latents, `z_pitch` and `z_vel`.
+  features (and MFCCs of audio) into a z.
+* The encoders of synthesizer controls and notes (`ResnetSinusoidalEncoder`,
+  `SinusoidalToHarmonicEncoder`, `MidiEncoder`, `HarmonicToMidiEncoder`) live in
+  `control_encoders` and are importable from here; gin names all of them `encoders.<Name>`.
 """
 
 import numbers
-from typing import Callable, Optional, Sequence, Text
+from typing import Optional, Sequence, Text
 
 import gin
 import keras
@@ -37,11 +36,7 @@ _MFCC_KWARGS = dict(lo_hz=20.0, hi_hz=8000.0, mel_bins=128, mfcc_bins=30, pad_en
 
 def _deserialize(config):
     """Restores a serialized `net` and `*_fn` dotted paths in a config."""
-    config = nn.deserialize_layers(config)
-    for key, value in config.items():
-        if key.endswith('_fn'):
-            config[key] = dags.deserialize_function(value)
-    return config
+    return dags.deserialize_functions(nn.deserialize_layers(config))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -283,10 +278,7 @@ class OneHotEncoder(ZEncoder):
         kwargs.pop('input_keys', None)
         owner = type(self).__name__
         if not isinstance(one_hot_key, str) or not one_hot_key:
-            raise ValueError(
-                f'{owner}: one_hot_key must be a non-empty string; received '
-                f'one_hot_key={one_hot_key!r}.'
-            )
+            validation.fail(owner, 'one_hot_key', 'a non-empty string', one_hot_key)
         super().__init__(input_keys=[one_hot_key], **kwargs)
         self.one_hot_key = one_hot_key
         self.vocab_size = validation.check_int(owner, 'vocab_size', vocab_size)
@@ -328,10 +320,7 @@ def _check_int_sequence(owner, name, values):
     if not values or any(
         isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1 for v in values
     ):
-        raise ValueError(
-            f'{owner}: {name} must be a positive integer or a sequence of them; '
-            f'received {name}={values!r}.'
-        )
+        validation.fail(owner, name, 'a positive integer or a sequence of them', values)
     return tuple(int(v) for v in values)
 
 
@@ -436,12 +425,7 @@ class ExpressionEncoder(nn.DictLayer):
     ):
         kwargs.setdefault('output_keys', ['z'])
         owner = type(self).__name__
-        input_keys = validation.check_keys(owner, 'input_keys', input_keys)
-        if not input_keys:
-            raise ValueError(
-                f'{owner}: input_keys must name at least one feature; received '
-                f'input_keys={input_keys!r}.'
-            )
+        input_keys = validation.check_keys(owner, 'input_keys', input_keys, non_empty=True)
         super().__init__(input_keys=input_keys, **kwargs)
         self.net = nn.check_net(owner, net)
         self.z_dims = validation.check_int(owner, 'z_dims', z_dims)
@@ -493,236 +477,27 @@ class ExpressionEncoder(nn.DictLayer):
         return cls(**_deserialize(config))
 
 
-# ------------------------------------------------------------------------------------------------
-# Audio -> sinusoids, and sinusoidal -> harmonic.
-# ------------------------------------------------------------------------------------------------
-@keras_serializable
-@gin.register
-class ResnetSinusoidalEncoder(nn.OutputSplitsLayer):
-    """Predicts raw sinusoidal (and noise) controls from audio (EXPERIMENTAL, DDSP-inv).
+# Imported last: the control encoders are part of this module's public names (and its gin
+# module), and they import nothing from it.
+from ddsp.training.control_encoders import (  # noqa: E402
+    HarmonicToMidiEncoder,
+    MidiEncoder,
+    ResnetSinusoidalEncoder,
+    SinusoidalToHarmonicEncoder,
+    f0_softmax_20_1200,
+)
 
-    `audio` -> `spectral_fn` (a log-mel spectrogram `[B, T, F]`) -> `nn.ResNet(size)`
-    (`[B, T, F', C]`, every stride is along frequency, so T is kept) -> flattened per frame
-    to `[B, T, F' * C]` -> Dense(sum of the split sizes) -> split by `output_splits`.
-
-    The outputs are raw network values with one frame per spectrogram frame; the model scales
-    them (see `models.InverseSynthesis`): with the default splits, `frequencies` holds 64
-    softmax logits per sinusoid (100 sinusoids; `core.frequencies_softmax` with depth 64),
-    `amplitudes` one value per sinusoid (`core.exp_sigmoid`) and `noise_magnitudes` one per
-    noise band.
-
-    Args:
-        output_splits: `((key, size), ...)` of the outputs.
-        spectral_fn: `audio [B, N] -> [B, T, F]`; default `spectral_ops.compute_logmel`
-            (64 bins, 80-7600 Hz, 2048-point frames with hop 512: 125 frames for 4 s at
-            16 kHz). The icml2020 configs bind 229 bins from 0 to 8 kHz.
-        size: ResNet size: 'tiny' (the original's default, which its ResNet lacked; defined
-            here as 16 channels and one block per stage), 'small', 'medium' or 'large'.
-        **kwargs: `nn.OutputSplitsLayer` arguments (`input_keys`, `name`, ...).
-
-    Example:
-        >>> encoder = ResnetSinusoidalEncoder(size='tiny')
-        >>> out = encoder({'audio': audio})  # audio [B, 64000]
-        >>> out['frequencies'].shape, out['amplitudes'].shape  # [B, 125, 6400], [B, 125, 100]
-    """
-
-    def __init__(
-        self,
-        output_splits=(('frequencies', 6400), ('amplitudes', 100), ('noise_magnitudes', 60)),
-        spectral_fn: Callable = spectral_ops.compute_logmel,
-        size: Text = 'tiny',
-        **kwargs,
-    ):
-        super().__init__(output_splits=output_splits, **kwargs)
-        owner = type(self).__name__
-        if not callable(spectral_fn):
-            raise ValueError(
-                f'{owner}: spectral_fn must be a callable audio -> [batch, time, '
-                f'freq]; received spectral_fn={spectral_fn!r}.'
-            )
-        self.spectral_fn = spectral_fn
-        self.size = validation.check_choice(owner, 'size', size, tuple(nn.ResNet.SIZES))
-        self.resnet = nn.ResNet(self.size, name='resnet')
-
-    def compute_output(self, audio):
-        spectrogram = core.tf_float32(self.spectral_fn(audio))
-        if len(spectrogram.shape) != 3:
-            raise ValueError(
-                f'{type(self).__name__}: spectral_fn must return [batch, time, '
-                f'freq]; it returned shape {spectrogram.shape}.'
-            )
-        x = self.resnet(spectrogram)
-        n_features = x.shape[2] * x.shape[3]
-        return tf.reshape(x, [tf.shape(x)[0], tf.shape(x)[1], n_features])
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(spectral_fn=dags.serialize_function(self.spectral_fn), size=self.size)
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**_deserialize(config))
-
-
-def f0_softmax_20_1200(freqs):
-    """The default `freq_scale_fn` of `SinusoidalToHarmonicEncoder`:
-    `frequencies_softmax(freqs [B, T, depth], depth, hz_min=20, hz_max=1200)` -> `[B, T, 1]` Hz.
-    """
-    return core.frequencies_softmax(freqs, depth=freqs.shape[-1], hz_min=20.0, hz_max=1200.0)
-
-
-@keras_serializable
-@gin.register
-class SinusoidalToHarmonicEncoder(nn.DictLayer):
-    """Predicts harmonic synthesizer controls from sinusoidal ones (EXPERIMENTAL).
-
-    `[hz_to_unit(sin_freqs, 0, sample_rate / 2), sin_amps]` -> `net` -> three Dense heads:
-    f0 (`f0_depth` logits -> `freq_scale_fn` -> Hz), harmonic amplitude (1 -> `amp_scale_fn`)
-    and harmonic distribution (`n_harmonics` -> `amp_scale_fn`).
-
-    Inputs: `sin_freqs` `[B, T, N]` (Hz), `sin_amps` `[B, T, N]`.
-    Outputs: `harm_amp` `[B, T, 1]`, `harm_dist` `[B, T, n_harmonics]`, `f0_hz` `[B, T, 1]`.
-
-    Args:
-        net: A Keras layer `[B, T, 2N] -> [B, T, C]`, e.g. `nn.RnnSandwich()` (None: none).
-        n_harmonics: Channels of the harmonic distribution.
-        f0_depth: Logits of the f0 distribution.
-        amp_scale_fn: Scaling of both amplitude heads (default `core.exp_sigmoid`).
-        freq_scale_fn: Logits `[B, T, f0_depth]` -> f0 `[B, T, 1]` in Hz (default: a softmax
-            expectation over `f0_depth` bins spaced in MIDI from 20 to 1200 Hz).
-        sample_rate: Audio sample rate, Hz (sets the Nyquist frequency of the input scaling).
-        **kwargs: `nn.DictLayer` arguments.
-    """
-
-    def __init__(
-        self,
-        net: Optional[keras.layers.Layer] = None,
-        n_harmonics: int = 100,
-        f0_depth: int = 64,
-        amp_scale_fn: Callable = core.exp_sigmoid,
-        freq_scale_fn: Callable = f0_softmax_20_1200,
-        sample_rate: int = 16000,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        owner = type(self).__name__
-        self.net = nn.check_net(owner, net)
-        self.n_harmonics = validation.check_int(owner, 'n_harmonics', n_harmonics)
-        self.f0_depth = validation.check_int(owner, 'f0_depth', f0_depth)
-        for name, fn in (('amp_scale_fn', amp_scale_fn), ('freq_scale_fn', freq_scale_fn)):
-            if not callable(fn):
-                raise ValueError(f'{owner}: {name} must be a callable; received {name}={fn!r}.')
-        self.amp_scale_fn = amp_scale_fn
-        self.freq_scale_fn = freq_scale_fn
-        validation.check_positive_number(owner, 'sample_rate', sample_rate)
-        self.sample_rate = sample_rate
-        self.dense_f0 = keras.layers.Dense(self.f0_depth, name='dense_f0')
-        self.dense_amp = keras.layers.Dense(1, name='dense_amp')
-        self.dense_dist = keras.layers.Dense(self.n_harmonics, name='dense_dist')
-
-    def call(self, sin_freqs, sin_amps) -> ['harm_amp', 'harm_dist', 'f0_hz']:  # noqa: F821
-        freqs_unit = core.hz_to_unit(sin_freqs, hz_min=0.0, hz_max=self.sample_rate / 2.0)
-        x = tf.concat([freqs_unit, core.tf_float32(sin_amps)], axis=-1)
-        if self.net is not None:
-            x = self.net(x)
-            x = x['out'] if isinstance(x, dict) else x
-        f0_hz = self.freq_scale_fn(self.dense_f0(x))
-        if len(f0_hz.shape) == 2:
-            f0_hz = f0_hz[..., tf.newaxis]
-        harm_amp = self.amp_scale_fn(self.dense_amp(x))
-        harm_dist = self.amp_scale_fn(self.dense_dist(x))
-        return harm_amp, harm_dist, f0_hz
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            net=nn.serialize_layer(self.net),
-            n_harmonics=self.n_harmonics,
-            f0_depth=self.f0_depth,
-            amp_scale_fn=dags.serialize_function(self.amp_scale_fn),
-            freq_scale_fn=dags.serialize_function(self.freq_scale_fn),
-            sample_rate=self.sample_rate,
-        )
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**_deserialize(config))
-
-
-# ------------------------------------------------------------------------------------------------
-# MIDI encoders.
-# ------------------------------------------------------------------------------------------------
-class _ToMidiEncoder(nn.DictLayer):
-    """Concatenated features -> `net` -> Dense(2) -> `z_pitch` (MIDI) and `z_vel`."""
-
-    def __init__(
-        self, net: Optional[keras.layers.Layer] = None, f0_residual: bool = True, **kwargs
-    ):
-        super().__init__(**kwargs)
-        self.net = nn.check_net(type(self).__name__, net)
-        self.f0_residual = bool(f0_residual)
-        self.dense_out = keras.layers.Dense(2, name='dense_out')
-
-    def _encode(self, f0_midi, *features):
-        f0_midi = at_least_3d(core.tf_float32(f0_midi))
-        x = tf.concat([f0_midi] + [at_least_3d(core.tf_float32(f)) for f in features], -1)
-        if self.net is not None:
-            x = self.net(x)
-        x = self.dense_out(x)
-        z_pitch, z_vel = x[..., 0:1], x[..., 1:2]
-        if self.f0_residual:
-            z_pitch = z_pitch + f0_midi
-        return z_pitch, z_vel
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(net=nn.serialize_layer(self.net), f0_residual=self.f0_residual)
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**_deserialize(config))
-
-
-@keras_serializable
-@gin.register
-class MidiEncoder(_ToMidiEncoder):
-    """Encodes f0 and loudness into note pitch and velocity latents.
-
-    `[f0_midi, loudness]` -> `net` -> Dense(2): `z_pitch` (an offset from `f0_midi` when
-    `f0_residual`) and `z_vel`.
-
-    Inputs: `f0_midi` `[B, T, 1]` (MIDI), `loudness` `[B, T, 1]`.
-    Outputs: `z_pitch`, `z_vel`, each `[B, T, 1]`.
-
-    Args:
-        net: A Keras layer `[B, T, 2] -> [B, T, C]` (None: none).
-        f0_residual: Predict `z_pitch` as an offset from `f0_midi`.
-        **kwargs: `nn.DictLayer` arguments.
-    """
-
-    def call(self, f0_midi, loudness) -> ['z_pitch', 'z_vel']:  # noqa: F821
-        return self._encode(f0_midi, loudness)
-
-
-@keras_serializable
-@gin.register
-class HarmonicToMidiEncoder(_ToMidiEncoder):
-    """Encodes harmonic-plus-noise controls into note pitch and velocity latents.
-
-    `[f0_midi, amps, hd, noise]` -> `net` -> Dense(2): `z_pitch` (an offset from `f0_midi`
-    when `f0_residual`) and `z_vel`.
-
-    Inputs: `f0_midi` `[B, T, 1]`, `amps` `[B, T, 1]`, `hd` `[B, T, H]`, `noise` `[B, T, M]`.
-    Outputs: `z_pitch`, `z_vel`, each `[B, T, 1]`.
-
-    Args:
-        net: A Keras layer `[B, T, 2 + H + M] -> [B, T, C]` (None: none).
-        f0_residual: Predict `z_pitch` as an offset from `f0_midi`.
-        **kwargs: `nn.DictLayer` arguments.
-    """
-
-    def call(self, f0_midi, amps, hd, noise) -> ['z_pitch', 'z_vel']:  # noqa: F821
-        return self._encode(f0_midi, amps, hd, noise)
+__all__ = [
+    'AggregateFeaturesEncoder',
+    'ExpressionEncoder',
+    'HarmonicToMidiEncoder',
+    'MfccEncoder',
+    'MfccRnnEncoder',
+    'MfccTimeDistributedRnnEncoder',
+    'MidiEncoder',
+    'OneHotEncoder',
+    'ResnetSinusoidalEncoder',
+    'SinusoidalToHarmonicEncoder',
+    'ZEncoder',
+    'f0_softmax_20_1200',
+]

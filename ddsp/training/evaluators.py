@@ -28,14 +28,8 @@ class BaseEvaluator:
     """
 
     def __init__(self, sample_rate: int, frame_rate: int):
-        self.set_rates(sample_rate, frame_rate)
-
-    def set_rates(self, sample_rate: int, frame_rate: int):
-        """Changes the rates (e.g. after building from gin without a data provider).
-
-        The evaluated batches are training examples, whose frames align exactly with their
-        samples: the frame rate must divide the sample rate (`validation.hop_size`).
-        """
+        # The evaluated batches are training examples, whose frames align exactly with their
+        # samples: the frame rate must divide the sample rate (`validation.hop_size`).
         validation.hop_size(sample_rate, frame_rate, owner=type(self).__name__)
         self._sample_rate = int(sample_rate)
         self._frame_rate = int(frame_rate)

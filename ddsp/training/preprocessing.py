@@ -20,13 +20,11 @@ import tensorflow as tf
 
 from ddsp import core, spectral_ops, validation
 from ddsp.serialization import keras_serializable
-from ddsp.training import nn
+from ddsp.training import nn, schema
 
 # Ranges used to scale features to about [0, 1].
 F0_RANGE = 127.0  # MIDI.
 DB_RANGE = core.DB_RANGE  # dB (80.0).
-
-_CREPE_SAMPLE_RATE = 16000
 
 
 # ------------------------------------------------------------------------------------------------
@@ -248,7 +246,7 @@ class OnlineF0PowerPreprocessor(nn.DictLayer):
     ):
         super().__init__(**kwargs)
         owner = type(self).__name__
-        self.hop_size = validation.hop_size(_CREPE_SAMPLE_RATE, frame_rate, owner=owner)
+        self.hop_size = validation.hop_size(schema.FEATURE_SAMPLE_RATE, frame_rate, owner=owner)
         self.frame_rate = frame_rate
         self.frame_size = validation.check_int(owner, 'frame_size', frame_size)
         self.padding = validation.check_choice(
@@ -281,7 +279,7 @@ class OnlineF0PowerPreprocessor(nn.DictLayer):
             pw_db = tf.stop_gradient(
                 spectral_ops.compute_power(
                     audio,
-                    sample_rate=_CREPE_SAMPLE_RATE,
+                    sample_rate=schema.FEATURE_SAMPLE_RATE,
                     frame_rate=self.frame_rate,
                     frame_size=self.frame_size,
                     padding=self.padding,

@@ -157,10 +157,6 @@ class Trainer:
         """The optimizer's step counter (a variable; `int(trainer.step.numpy())`)."""
         return self.optimizer.iterations
 
-    def psum(self, x, axis=None):
-        """Sum of a per-replica value over replicas."""
-        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, x, axis=axis)
-
     def run(self, fn, *args, **kwargs):
         """`strategy.run(fn, args, kwargs)`."""
         return self.strategy.run(fn, args=args, kwargs=kwargs)

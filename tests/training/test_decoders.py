@@ -166,7 +166,7 @@ def test_config_round_trip(stateless):
         (dict(rnn_channels=0), 'rnn_channels must be a positive integer; received rnn_channels=0'),
         (dict(rnn_type='rnn'), "rnn_type must be one of \\['gru', 'lstm'\\]; received"),
         (dict(layers_per_stack=-1), 'layers_per_stack must be an integer >= 0'),
-        (dict(input_keys=()), 'input_keys must name at least one feature'),
+        (dict(input_keys=()), 'input_keys must be at least one feature name'),
         (dict(output_splits=(('amps', 1.5),)), 'output_splits must be a non-empty sequence'),
     ],
 )
@@ -247,7 +247,7 @@ def test_midi_to_harmonic_decoder():
     np.testing.assert_allclose(out['f0_hz'][0, :, 0], expected_hz, rtol=1e-5)
     clone = decoders.MidiToHarmonicDecoder.from_config(decoder.get_config())
     assert clone.get_config() == decoder.get_config()
-    with pytest.raises(ValueError, match='must include \\("f0_midi", 1\\)'):
+    with pytest.raises(ValueError, match='must be splits that include \\("f0_midi", 1\\)'):
         decoders.MidiToHarmonicDecoder(output_splits=(('amplitudes', 1),))
 
 

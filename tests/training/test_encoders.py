@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ddsp import core, spectral_ops
-from ddsp.training import encoders, nn
+from ddsp import core, dags, spectral_ops
+from ddsp.training import control_encoders, encoders, nn
 
 from .test_nn import checkpoint_round_trip
 
@@ -206,7 +206,10 @@ def test_config_round_trip(make):
         ),
         (lambda: encoders.MfccRnnEncoder(z_dims=0), 'received z_dims=0'),
         (lambda: encoders.OneHotEncoder(one_hot_key=''), 'one_hot_key must be a non-empty string'),
-        (lambda: encoders.ExpressionEncoder(input_keys=()), 'input_keys must name at least one'),
+        (
+            lambda: encoders.ExpressionEncoder(input_keys=()),
+            'input_keys must be at least one feature name',
+        ),
         (
             lambda: encoders.SinusoidalToHarmonicEncoder(amp_scale_fn='exp'),
             'amp_scale_fn must be a callable',
@@ -288,3 +291,23 @@ def test_midi_encoders():
     assert harmonic.count_params() == (1 + 1 + 4 + 3) * 2 + 2
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(encoder))
     assert isinstance(clone.net, nn.FcStack) and clone.get_config() == encoder.get_config()
+
+
+@pytest.mark.parametrize(
+    'name',
+    [
+        'ResnetSinusoidalEncoder',
+        'SinusoidalToHarmonicEncoder',
+        'MidiEncoder',
+        'HarmonicToMidiEncoder',
+    ],
+)
+def test_control_encoders_keep_their_names(name):
+    # They moved to control_encoders: still ddsp.training.encoders.<Name> for users, the same
+    # Keras name in saved models, and the default scale function's old path still resolves.
+    cls = getattr(encoders, name)
+    assert cls is getattr(control_encoders, name)
+    assert keras.saving.get_registered_name(cls) == f'ddsp.training>{name}'
+    assert dags.deserialize_function('ddsp.training.encoders.f0_softmax_20_1200') is (
+        control_encoders.f0_softmax_20_1200
+    )

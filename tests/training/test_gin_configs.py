@@ -85,6 +85,73 @@ def test_solo_instrument_builds_documented_model():
     assert tuple(model.get_audio_from_outputs(outputs).shape) == (1, 64000)
 
 
+# A solo-instrument config as a user of the original writes it in one file, with the fully
+# qualified names (`ddsp.training.models.Autoencoder`, `ddsp.core.exp_sigmoid`) and the
+# original's training bindings; written here from the original's documented gin surface.
+ORIGINAL_STYLE_SOLO_INSTRUMENT = """
+import ddsp
+import ddsp.training
+
+learning_rate = 0.0003
+batch_size = 16
+
+ddsp.training.models.get_model.model = @ddsp.training.models.Autoencoder()
+ddsp.training.models.Autoencoder.preprocessor = @preprocessing.F0LoudnessPreprocessor()
+ddsp.training.preprocessing.F0LoudnessPreprocessor.time_steps = 1000
+ddsp.training.models.Autoencoder.encoder = None
+ddsp.training.models.Autoencoder.decoder = @ddsp.training.decoders.RnnFcDecoder()
+ddsp.training.decoders.RnnFcDecoder.rnn_channels = 512
+ddsp.training.decoders.RnnFcDecoder.rnn_type = 'gru'
+ddsp.training.decoders.RnnFcDecoder.ch = 512
+ddsp.training.decoders.RnnFcDecoder.layers_per_stack = 3
+ddsp.training.decoders.RnnFcDecoder.input_keys = ('ld_scaled', 'f0_scaled')
+ddsp.training.decoders.RnnFcDecoder.output_splits = (
+    ('amps', 1), ('harmonic_distribution', 60), ('noise_magnitudes', 65))
+ddsp.training.models.Autoencoder.losses = [@ddsp.losses.SpectralLoss()]
+ddsp.losses.SpectralLoss.loss_type = 'L1'
+ddsp.losses.SpectralLoss.mag_weight = 1.0
+ddsp.losses.SpectralLoss.logmag_weight = 1.0
+ddsp.training.models.Autoencoder.processor_group = @ddsp.processors.ProcessorGroup()
+ddsp.processors.ProcessorGroup.dag = [
+  (@ddsp.synths.Harmonic(), ['amps', 'harmonic_distribution', 'f0_hz']),
+  (@ddsp.synths.FilteredNoise(), ['noise_magnitudes']),
+  (@ddsp.processors.Add(), ['filtered_noise/signal', 'harmonic/signal']),
+  (@ddsp.effects.Reverb(), ['add/signal']),
+]
+ddsp.synths.Harmonic.name = 'harmonic'
+ddsp.synths.Harmonic.n_samples = 64000
+ddsp.synths.Harmonic.sample_rate = 16000
+ddsp.synths.Harmonic.normalize_below_nyquist = True
+ddsp.synths.Harmonic.scale_fn = @ddsp.core.exp_sigmoid
+ddsp.synths.FilteredNoise.name = 'filtered_noise'
+ddsp.synths.FilteredNoise.n_samples = 64000
+ddsp.synths.FilteredNoise.window_size = 0
+ddsp.synths.FilteredNoise.scale_fn = @ddsp.core.exp_sigmoid
+ddsp.processors.Add.name = 'add'
+ddsp.effects.Reverb.name = 'reverb'
+ddsp.effects.Reverb.reverb_length = 48000
+ddsp.effects.Reverb.trainable = True
+
+ddsp.training.train_util.train.batch_size = %batch_size
+ddsp.training.train_util.train.num_steps = 30000
+ddsp.training.train_util.train.steps_per_save = 300
+ddsp.training.trainers.Trainer.learning_rate = %learning_rate
+ddsp.training.trainers.Trainer.grad_clip_norm = 3.0
+ddsp.training.trainers.Trainer.checkpoints_to_keep = 10
+"""
+
+
+def test_a_config_in_the_original_style_parses_and_builds_the_same_model():
+    gin.parse_config(ORIGINAL_STYLE_SOLO_INSTRUMENT)
+    model = models.get_model()
+    outputs = model(_batch(), training=False)
+    # The shipped models/solo_instrument.gin builds this decoder (see the test above).
+    assert _n_trainable(model.decoder) == 4_801_150
+    assert model.processor_group.reverb.trainable
+    assert tuple(model.get_audio_from_outputs(outputs).shape) == (1, 64000)
+    assert gin.query_parameter('ddsp.training.trainers.Trainer.grad_clip_norm') == 3.0
+
+
 def test_ae_builds_with_mfcc_encoder():
     _parse('models/ae.gin')
     model = models.get_model()

@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from ddsp import validation
+from ddsp.training.data_preparation import outputs as outputs_lib
 from ddsp.training.data_preparation import prepare_tfrecord_lib as lib
 
 METRICS_NAMESPACE = 'ddsp_generate_synthetic_dataset'
@@ -146,7 +147,7 @@ def generate_synthetic_dataset(
         ) from e
     options = lib.default_pipeline_options(pipeline_options)
     output_tfrecord_path = str(output_tfrecord_path)
-    out_dir, tmp_dir, tmp_prefix = lib.make_temporary_output(output_tfrecord_path)
+    out_dir, tmp_dir, tmp_prefix = outputs_lib.make_temporary_output(output_tfrecord_path)
     _log(
         f'{num_examples} synthetic examples ({generator}, {settings}) -> '
         f'{output_tfrecord_path} ({" ".join(options)})'
@@ -159,7 +160,7 @@ def generate_synthetic_dataset(
             )
         seconds = time.time() - start
         counters = lib.counter_values(pipeline.result, METRICS_NAMESPACE)
-        outputs = lib.replace_outputs(
+        outputs = outputs_lib.replace_outputs(
             tmp_dir, out_dir, tf.io.gfile.glob(f'{output_tfrecord_path}-?????-of-?????')
         )
     finally:

@@ -35,14 +35,14 @@ import os
 import re
 import sys
 import time
-import uuid
 
 import numpy as np
 
 from ddsp import crepe, validation
 from ddsp.training import schema
+from ddsp.training.data_preparation import outputs as outputs_lib
 
-CREPE_SAMPLE_RATE = crepe.SAMPLE_RATE
+CREPE_SAMPLE_RATE = schema.FEATURE_SAMPLE_RATE  # CREPE and loudness run on 16 kHz audio.
 METRICS_NAMESPACE = 'ddsp_prepare_tfrecord'
 FEATURE_KEYS = schema.FEATURE_KEYS
 _OWNER = 'prepare_tfrecord'
@@ -347,25 +347,6 @@ def _log(message):
     )
 
 
-def _output_files(prefix):
-    """Existing files that belong to a run written to `prefix`."""
-    import tensorflow as tf
-
-    patterns = [
-        f'{prefix}-?????-of-?????',
-        f'{prefix}-train-?????-of-?????',
-        f'{prefix}-eval-?????-of-?????',
-        f'{prefix}.statistics.json',
-        f'{prefix}-train.statistics.json',
-        f'{prefix}-eval.statistics.json',
-        f'{prefix}.skipped.json',
-    ]
-    found = []
-    for pattern in patterns:
-        found.extend(tf.io.gfile.glob(pattern))
-    return sorted(set(found))
-
-
 def split_key(audio, path) -> str:
     """The key that orders chunks for the train/eval split: a hash of the audio and file name.
 
@@ -539,45 +520,6 @@ def counter_values(result, namespace=METRICS_NAMESPACE):
     return values
 
 
-def make_temporary_output(output_path):
-    """Creates a private directory beside `output_path` for a run to write into.
-
-    Returns `(out_dir, tmp_dir, tmp_prefix)`: the output's directory (created if missing), the
-    new temporary directory in it, and `output_path`'s name inside that directory. The run's
-    files move to `out_dir` only when it succeeds (`replace_outputs`).
-    """
-    import tensorflow as tf
-
-    out_dir = os.path.dirname(output_path) or '.'
-    base = os.path.basename(output_path)
-    tf.io.gfile.makedirs(out_dir)
-    tmp_dir = os.path.join(out_dir, f'.{base}.tmp-{uuid.uuid4().hex[:8]}')
-    tf.io.gfile.makedirs(tmp_dir)
-    return out_dir, tmp_dir, os.path.join(tmp_dir, base)
-
-
-def replace_outputs(tmp_dir, out_dir, old_files):
-    """Removes a previous run's `old_files`, then moves `tmp_dir`'s files into `out_dir`.
-
-    Both steps happen only once the new run has finished, so a failed run leaves the old
-    output as it was and a finished one never mixes old and new shards. Returns the new
-    paths.
-    """
-    import tensorflow as tf
-
-    for old in old_files:
-        tf.io.gfile.remove(old)
-    outputs = []
-    for name in sorted(tf.io.gfile.listdir(tmp_dir)):
-        src = os.path.join(tmp_dir, name)
-        if tf.io.gfile.isdir(src):
-            continue
-        dst = os.path.join(out_dir, name)
-        tf.io.gfile.rename(src, dst, overwrite=True)
-        outputs.append(dst)
-    return outputs
-
-
 def prepare_tfrecord(
     input_audio_paths,
     output_tfrecord_path,
@@ -643,7 +585,7 @@ def prepare_tfrecord(
         ):
             crepe.weights_path(crepe_capacity)  # Local run: fail now if weights are missing.
     output_tfrecord_path = str(output_tfrecord_path)
-    out_dir, tmp_dir, tmp_prefix = make_temporary_output(output_tfrecord_path)
+    out_dir, tmp_dir, tmp_prefix = outputs_lib.make_temporary_output(output_tfrecord_path)
     _log(f'{len(paths)} files -> {output_tfrecord_path} ({" ".join(options)})')
     start = time.time()
     try:
@@ -672,7 +614,9 @@ def prepare_tfrecord(
             tf.io.gfile.remove(skipped_file)
         with tf.io.gfile.GFile(tmp_prefix + '.skipped.json', 'w') as f:
             json.dump(skipped, f, indent=1)
-        outputs = replace_outputs(tmp_dir, out_dir, _output_files(output_tfrecord_path))
+        outputs = outputs_lib.replace_outputs(
+            tmp_dir, out_dir, outputs_lib.existing_outputs(output_tfrecord_path)
+        )
     finally:
         if tf.io.gfile.exists(tmp_dir):
             tf.io.gfile.rmtree(tmp_dir)
