@@ -9,6 +9,8 @@ nested lookups into that dict, e.g. `'harmonic/signal'` or
 """
 
 import importlib
+import inspect
+import sys
 from typing import Any, Dict, Sequence, Text, Tuple, Union
 
 import gin
@@ -61,8 +63,135 @@ def serialize_function(fn) -> Any:
     return f'{module}.{name}'
 
 
+# The public namespaces whose functions a saved config may name besides ddsp's own (math and
+# activation functions; `serialize_function` saves them under their defining module, e.g.
+# 'tensorflow.python.ops.math_ops.softplus' or 'keras.src.activations.activations.relu').
+_FRAMEWORK_NAMESPACES = ('tf.math', 'tf.nn', 'keras.activations', 'keras.ops')
+_FRAMEWORK_PREFIXES = ('tensorflow.', 'keras.')
+_PACKAGE = 'ddsp'
+_HOW_TO_ALLOW = (
+    'a function of ddsp, a TensorFlow or Keras math/activation function (tf.math, tf.nn, '
+    'keras.activations, keras.ops) or one registered with '
+    "keras.saving.register_keras_serializable: Keras's safe mode refuses to import and call "
+    'other code named in a saved config. If you trust the file, register the function (or '
+    'pass it in custom_objects), or load with keras.saving.load_model(..., safe_mode=False) '
+    'or after keras.config.enable_unsafe_deserialization()'
+)
+
+
+def _dotted_path(obj) -> Text:
+    return f'{getattr(obj, "__module__", "")}.{getattr(obj, "__qualname__", "")}'
+
+
+def _registered_function(path: Text):
+    """The function registered for Keras serialisation under `path`, or None.
+
+    `path` may be a registered name (`'package>name'`, a `custom_objects` key) or the dotted
+    path `serialize_function` wrote for a registered function. Nothing is imported.
+    """
+    registered = dict(keras.saving.get_custom_objects())
+    try:  # The objects of an active `keras.saving.custom_object_scope` (load_model's own).
+        from keras.src.backend.common import global_state
+
+        registered.update(global_state.get_global_attribute('custom_objects_scope_dict', {}) or {})
+    except ImportError:  # pragma: no cover -- another Keras layout.
+        pass
+    if path in registered and callable(registered[path]):
+        return registered[path]
+    for obj in registered.values():
+        if callable(obj) and not isinstance(obj, type) and _dotted_path(obj) == path:
+            return obj
+    return None
+
+
+def _framework_functions() -> Dict[int, Any]:
+    """`{id: function}` of the callables in `_FRAMEWORK_NAMESPACES`."""
+    import tensorflow as tf
+
+    roots = {'tf': tf, 'keras': keras}
+    found = {}
+    for namespace in _FRAMEWORK_NAMESPACES:
+        root, _, attribute = namespace.partition('.')
+        module = getattr(roots[root], attribute, None)
+        for value in vars(module).values() if module is not None else ():
+            if callable(value) and not isinstance(value, type):
+                found[id(value)] = value
+    return found
+
+
+def _in_safe_mode() -> bool:
+    """Whether Keras's safe mode applies: True unless it was turned off.
+
+    `keras.saving.load_model(safe_mode=False)` turns it off for one load, and
+    `keras.config.enable_unsafe_deserialization()` for the process; outside a load, as in
+    Keras, it is on.
+    """
+    try:
+        from keras.src.saving import serialization_lib
+    except ImportError:  # pragma: no cover -- another Keras layout: stay safe.
+        return True
+    return serialization_lib.in_safe_mode() is not False
+
+
+def _import_attribute(path: Text, import_module: bool = True):
+    """`module.attribute` for `'module.attribute'`; raises ImportError/AttributeError."""
+    module_name, _, attribute = path.rpartition('.')
+    if not module_name or not attribute:
+        raise ValueError('not a dotted path')
+    if import_module:
+        module = importlib.import_module(module_name)
+    else:
+        module = sys.modules.get(module_name)
+        if module is None:
+            raise ImportError(f'module {module_name} is not loaded')
+    return getattr(module, attribute)
+
+
+def _allowed_function(path: Text):
+    """The function `path` names, if it may be loaded in safe mode; else None.
+
+    Raises ImportError / AttributeError / ValueError for a ddsp path that does not resolve.
+    """
+    registered = _registered_function(path)
+    if registered is not None:
+        return registered
+    if path.startswith(_PACKAGE + '.'):
+        fn = _import_attribute(path)
+        # Defined in the package (not a module or a function it imported from elsewhere).
+        defined_here = getattr(fn, '__module__', '') or ''
+        if (
+            callable(fn)
+            and not inspect.ismodule(fn)
+            and (defined_here == _PACKAGE or defined_here.startswith(_PACKAGE + '.'))
+        ):
+            return fn
+        return None
+    if path.startswith(_FRAMEWORK_PREFIXES):
+        try:  # Only modules TensorFlow / Keras already loaded: nothing new is imported.
+            fn = _import_attribute(path, import_module=False)
+        except (ImportError, AttributeError, ValueError):
+            return None
+        return fn if id(fn) in _framework_functions() else None
+    return None
+
+
 def deserialize_function(path) -> Any:
-    """Inverse of `serialize_function`: imports `'package.module.name'`."""
+    """Inverse of `serialize_function`: the function a saved config names by dotted path.
+
+    Without importing anything first, the path must name one of:
+    * a function of this package (`'ddsp.core.exp_sigmoid'`, defined under `ddsp.`);
+    * a TensorFlow or Keras math or activation function (one of `tf.math`, `tf.nn`,
+      `keras.activations`, `keras.ops`), under the module that defines it;
+    * a function registered for Keras serialisation (`keras.saving.register_keras_serializable`
+      or `custom_objects`), by its registered name or its dotted path.
+    Anything else (`'os.system'`) is imported only when Keras's safe mode is off
+    (`keras.saving.load_model(..., safe_mode=False)` or
+    `keras.config.enable_unsafe_deserialization()`); otherwise a ValueError names it and
+    says how to allow it. Callables and None pass through unchanged.
+
+    Example:
+        >>> deserialize_function('ddsp.core.exp_sigmoid')  # <function exp_sigmoid ...>
+    """
     if path is None or callable(path):
         return path
     if not isinstance(path, str):
@@ -72,9 +201,10 @@ def deserialize_function(path) -> Any:
             'a function or its dotted path (like "ddsp.core.exp_sigmoid")',
             path,
         )
-    module_name, _, attribute = path.rpartition('.')
     try:
-        return getattr(importlib.import_module(module_name), attribute)
+        fn = _allowed_function(path)
+        if fn is None and not _in_safe_mode():
+            fn = _import_attribute(path)  # Safe mode is off: the user trusts the file.
     except (ImportError, AttributeError, ValueError) as e:
         raise ValueError(
             validation.message(
@@ -85,6 +215,9 @@ def deserialize_function(path) -> Any:
                 path,
             )
         ) from e
+    if fn is None:
+        validation.fail('deserialize_function', 'path', _HOW_TO_ALLOW, path)
+    return fn
 
 
 def deserialize_functions(config: dict) -> dict:
@@ -147,7 +280,20 @@ class DAGLayer(keras.layers.Layer):
             self.module_names.append(key)
 
     def format_dag(self, dag: DAG) -> list:
-        """Attaches layer instances as attributes; nodes then refer by name."""
+        """Attaches layer instances as attributes; nodes then refer by name.
+
+        Raises:
+            ValueError: `dag` is not a non-empty sequence of nodes (an empty DAG has nothing
+                to run, and its output would be an empty dict), or a node is malformed.
+        """
+        if isinstance(dag, (str, bytes)) or not isinstance(dag, (list, tuple)) or not dag:
+            validation.fail(
+                type(self).__name__,
+                'dag',
+                'a non-empty list of nodes (layer, [input keys]) or (layer, [input keys], '
+                '[output keys]); an empty DAG computes nothing',
+                dag,
+            )
         formatted = []
         for i, node in enumerate(dag):
             if not isinstance(node, (list, tuple)) or len(node) not in (2, 3):

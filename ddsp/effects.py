@@ -13,6 +13,13 @@ its outputs are `'<name>/signal'` and `'<name>/controls/...'`.
   frequency-response magnitudes.
 * `ModDelay` is a modulated delay line (chorus, flanger, vibrato).
 
+Shapes are checked in Python before any FFT: FIR magnitudes need at least 2 bands (one band
+would be a zero-sized FFT, which aborts TensorFlow), impulse responses at least one tap, and
+batches must agree (1 broadcasts). Values are not checked here (see `ddsp.synths` for the
+rule): a NaN in one frame of time-varying filter magnitudes stays in that frame and the next,
+but a NaN audio sample makes the whole output of `Reverb` NaN, since one FFT convolves every
+sample with every tap. The losses and feature functions report it.
+
 The effects that learn their controls (`trainable=True`) create their weights
 in `build`, which ignores the input shape, so `effect.build()` creates them
 before the first call (e.g. to `set_weights` on a `from_config` clone).
@@ -181,6 +188,15 @@ class Reverb(processors.Processor):
             )
         else:
             ir = self._check_ir(ir)
+            validation.check_axes_match(
+                _owner(self),
+                'ir',
+                ir.shape,
+                'audio',
+                audio.shape,
+                {0: 'batch'},
+                hint='one impulse response per example, or one for the whole batch',
+            )
         return {'audio': audio, 'ir': ir}
 
     def _check_ir(self, ir) -> tf.Tensor:
@@ -190,6 +206,10 @@ class Reverb(processors.Processor):
         if ir.shape.rank != 2:
             validation.fail(
                 _owner(self), 'ir.shape', '[batch, ir_size] or [batch, ir_size, 1]', ir.shape
+            )
+        if ir.shape[1] == 0:
+            validation.fail(
+                _owner(self), 'ir.shape', '[batch, ir_size] with ir_size >= 1', tuple(ir.shape)
             )
         return ir
 
@@ -416,6 +436,7 @@ class FilteredNoiseReverb(Reverb):
                     '[batch, n_frames, n_filter_banks]',
                     magnitudes.shape,
                 )
+            core.filtering.check_magnitudes(_owner(self), magnitudes)
         ir = self._noise(magnitudes)
         return {'audio': audio, 'ir': ir}
 
@@ -550,15 +571,32 @@ class FIRFilter(processors.Processor):
     def get_controls(self, audio, magnitudes) -> processors.TensorDict:
         """`{'audio': [B, N], 'magnitudes': scale_fn(magnitudes)}`.
 
-        `magnitudes` are `[B, T, K]` raw gains from 0 Hz to Nyquist; T must
+        `magnitudes` are `[B, T, K]` raw gains from 0 Hz to Nyquist, K >= 2; T must
         split N into equal frames.
         """
         audio = _check_audio(_owner(self), audio)
-        magnitudes = _apply(self.scale_fn, tf_float32(magnitudes))
+        magnitudes = self._check_magnitudes(audio, magnitudes)
+        magnitudes = _apply(self.scale_fn, magnitudes)
         return {'audio': audio, 'magnitudes': magnitudes}
+
+    def _check_magnitudes(self, audio, magnitudes) -> tf.Tensor:
+        """`[B, T, K]` (or `[B, K]`) magnitudes with K >= 2 bands, of the audio's batch or 1."""
+        magnitudes = core.filtering.check_magnitudes(_owner(self), magnitudes)
+        validation.check_axes_match(
+            _owner(self),
+            'magnitudes',
+            magnitudes.shape,
+            'audio',
+            audio.shape,
+            {0: 'batch'},
+            hint='one filter series per example, or one for the whole batch',
+        )
+        return magnitudes
 
     def get_signal(self, audio, magnitudes) -> tf.Tensor:
         """Filtered audio, `[B, N]`."""
+        audio = _check_audio(_owner(self), audio)
+        magnitudes = self._check_magnitudes(audio, magnitudes)
         return core.frequency_filter(audio, magnitudes, window_size=self.window_size)
 
     def get_config(self):

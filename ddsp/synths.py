@@ -12,11 +12,27 @@ renders `[batch, n_samples]` audio from them. Calling the layer does both.
 * `Wavetable`: an oscillator reading one period from (time-varying) tables.
 * `Sinusoidal`: a bank of freely tuned sinusoids.
 * `TensorToAudio`: turns `[batch, n_samples, 1]` network outputs into audio.
+
+Shapes are checked in Python, where they are known while tracing, so the checks cost nothing
+per step: controls need at least one frame, batches and frame counts must agree (a size of 1
+broadcasts), and noise filters need at least 2 bands (`core.filtering.MIN_BANDS`). Each is a
+one-line `ValueError` naming the synth, the argument and the shapes.
+
+NaN and infinite controls. The synthesizers run inside the training step, so they never look
+at values (no check, no cost); instead a bad frame stays where it is. Amplitudes,
+distributions, noise magnitudes and wavetables only reach the samples their frame is blended
+into, and the oscillators accumulate phase over finite frequencies only (a non-finite f0 or
+sinusoid frequency counts as 0 Hz there, see `core.oscillators`) and give NaN exactly where
+the upsampled frequency is not finite. So one NaN frame of f0 gives about two frames of NaN
+samples, not NaN to the end of the clip, and the NaN is still visible to the boundaries that
+do check values: the feature functions (`ddsp.spectral_ops`), the losses (`ddsp.losses`), the
+data pipeline and the command line.
 """
 
 from typing import Callable, Optional, Text
 
 import gin
+import numpy as np
 import tensorflow as tf
 
 from ddsp import core, dags, processors, validation
@@ -48,6 +64,45 @@ def _as_controls(owner, name, x, shape_doc, ranks=(3,), channels=None):
 
 def _scale(fn: ScaleFn, x):
     return x if fn is None else fn(x)
+
+
+def _check_frames(owner, controls, same_frames=True):
+    """Each control has >= 1 frame; batches (and frames) agree, 1 broadcasting.
+
+    Args:
+        controls: `{name: tensor}`, the first entry is the reference the others must match.
+        same_frames: also compare axis 1, the frames.
+    """
+    names = list(controls)
+    for name, x in controls.items():
+        if x.shape.rank == 3 and x.shape[1] == 0:
+            validation.fail(
+                owner, f'{name}.shape', 'a control with at least one frame', tuple(x.shape)
+            )
+    reference = names[0]
+    if same_frames:
+        axes, hint = {0: 'batch', 1: 'n_frames'}, 'the controls of one call share batch and frames'
+    else:
+        axes, hint = {0: 'batch'}, 'the controls of one call share the batch'
+    for name in names[1:]:
+        validation.check_axes_match(
+            owner, name, controls[name].shape, reference, controls[reference].shape, axes, hint=hint
+        )
+
+
+def _check_noise_magnitudes(owner, magnitudes, n_samples):
+    """`[B, T, K]` magnitudes: K >= 2 bands, 1 <= T <= n_samples frames."""
+    magnitudes = core.filtering.check_magnitudes(owner, magnitudes)
+    n_frames = magnitudes.shape[1] if magnitudes.shape.rank == 3 else None
+    if n_frames is not None and n_frames > n_samples:
+        validation.fail(
+            owner,
+            'magnitudes.shape',
+            f'[batch, n_frames, n_bands] with at most n_samples={n_samples} frames (one '
+            'filter per frame of samples)',
+            tuple(magnitudes.shape),
+        )
+    return magnitudes
 
 
 # ------------------------------------------------------------------------------
@@ -102,6 +157,10 @@ class Harmonic(Processor):
 
     `get_signal(amplitudes, harmonic_distribution, f0_hz)` renders
     `[B, n_samples]` audio with `core.harmonic_synthesis`.
+
+    The three controls share B and T (a size of 1 broadcasts), T >= 1; anything else is a
+    `ValueError` naming the shapes. A NaN or infinite f0 frame gives NaN only in the samples
+    next to it (see the module doc).
 
     Args:
         n_samples: Length of the output audio, in samples. With the 'window'
@@ -168,6 +227,14 @@ class Harmonic(Processor):
             owner, 'harmonic_distribution', harmonic_distribution, '[batch, n_frames, n_harmonics]'
         )
         f0_hz = _as_controls(owner, 'f0_hz', f0_hz, '[batch, n_frames, 1]', channels=1)
+        _check_frames(
+            owner,
+            {
+                'amplitudes': amplitudes,
+                'harmonic_distribution': harmonic_distribution,
+                'f0_hz': f0_hz,
+            },
+        )
         amplitudes = _scale(self.scale_fn, amplitudes)
         harmonic_distribution = _scale(self.scale_fn, harmonic_distribution)
         harmonic_distribution = core.normalize_harmonics(
@@ -309,7 +376,9 @@ class FilteredNoise(Processor):
     `get_signal(magnitudes)` draws fresh noise uniform in [-1, 1] of shape
     `[B, n_samples]` on every call, and filters it with
     `core.frequency_filter`: T filters of `2 (K - 1)` taps, each applied to
-    `n_samples / T` samples (T must divide n_samples evenly).
+    `n_samples / T` samples (T must divide n_samples evenly). K must be at least 2 (one band
+    would be a filter of no taps, an FFT of size 0, which aborts TensorFlow) and T at least
+    1: both are `ValueError`s before any FFT.
 
     Args:
         n_samples: Length of the output audio, in samples.
@@ -367,16 +436,16 @@ class FilteredNoise(Processor):
 
     def get_controls(self, magnitudes) -> TensorDict:
         """Scales raw `[B, T, K]` magnitudes; see the class docs."""
-        magnitudes = _as_controls(
-            type(self).__name__, 'magnitudes', magnitudes, '[batch, n_frames, n_bands]'
-        )
+        owner = type(self).__name__
+        magnitudes = _as_controls(owner, 'magnitudes', magnitudes, '[batch, n_frames, n_bands]')
+        _check_noise_magnitudes(owner, magnitudes, self.n_samples)
         if self.scale_fn is not None:
             magnitudes = self.scale_fn(magnitudes + self.initial_bias)
         return {'magnitudes': magnitudes}
 
     def get_signal(self, magnitudes) -> tf.Tensor:
         """Filters fresh uniform noise; `[batch, n_samples]`."""
-        magnitudes = core.tf_float32(magnitudes)
+        magnitudes = _check_noise_magnitudes(type(self).__name__, magnitudes, self.n_samples)
         batch_size = tf.shape(magnitudes)[0]
         noise = tf.random.uniform([batch_size, self.n_samples], minval=-1.0, maxval=1.0)
         return core.frequency_filter(noise, magnitudes, window_size=self.window_size)
@@ -449,6 +518,8 @@ class Wavetable(Processor):
             ranks=(2, 3),
         )
         f0_hz = _as_controls(owner, 'f0_hz', f0_hz, '[batch, n_frames, 1]', channels=1)
+        _check_frames(owner, {'f0_hz': f0_hz, 'amplitudes': amplitudes}, same_frames=False)
+        _check_frames(owner, {'f0_hz': f0_hz, 'wavetables': wavetables}, same_frames=False)
         amplitudes = _scale(self.scale_fn, amplitudes)
         wavetables = _scale(self.scale_fn, wavetables)
         return {'amplitudes': amplitudes, 'wavetables': wavetables, 'f0_hz': f0_hz}
@@ -552,11 +623,24 @@ class Sinusoidal(Processor):
                 f'values per sinusoid)',
                 frequencies.shape,
             )
+        _check_frames(owner, {'amplitudes': amplitudes, 'frequencies': frequencies})
         amplitudes = core.remove_above_nyquist(frequencies, amplitudes, self.sample_rate)
         return {'amplitudes': amplitudes, 'frequencies': frequencies}
 
     def get_signal(self, amplitudes, frequencies) -> tf.Tensor:
-        """Renders `[batch, n_samples]` audio from the controls."""
+        """Renders `[batch, n_samples]` audio from the controls.
+
+        A non-finite frequency is synthesised at 0 Hz with a NaN amplitude, at frame rate
+        (cheap): the NaN reaches only the samples its frame is blended into, instead of the
+        oscillator's running phase carrying it to the end of the clip.
+        """
+        owner = type(self).__name__
+        amplitudes = core.tf_float32(amplitudes)
+        frequencies = core.tf_float32(frequencies)
+        _check_frames(owner, {'amplitudes': amplitudes, 'frequencies': frequencies})
+        finite = tf.math.is_finite(frequencies)
+        frequencies = tf.where(finite, frequencies, 0.0)
+        amplitudes = tf.where(finite, amplitudes, np.nan)
         amplitude_envelopes = core.resample(
             amplitudes, self.n_samples, method=self.amp_resample_method
         )

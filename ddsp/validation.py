@@ -174,3 +174,69 @@ def hop_size(sample_rate, frame_rate, owner: Text = '') -> int:
             frame_rate,
         )
     return int(sample_rate) // int(frame_rate)
+
+
+class Described(str):
+    """A description of a received value, shown as `<...>` in messages (not quoted).
+
+    For values too large to print, e.g. `Described('3 NaN samples, the first at index (0, 12)')`
+    gives `received audio=<3 NaN samples, the first at index (0, 12)>`.
+    """
+
+    def __repr__(self):
+        return f'<{self}>'
+
+
+def shape_tuple(shape) -> Tuple[Optional[int], ...]:
+    """A `TensorShape`, array shape or sequence as a tuple of ints (None where unknown)."""
+    dims = getattr(shape, 'dims', shape)
+    if dims is None:  # A TensorShape of unknown rank.
+        return ()
+    values = (getattr(d, 'value', d) for d in dims)  # TF's Dimension objects hold `.value`.
+    return tuple(None if v is None else int(v) for v in values)
+
+
+def check_axes_match(
+    owner: Text,
+    name: Text,
+    shape,
+    reference_name: Text,
+    reference_shape,
+    axes,
+    broadcast: bool = True,
+    hint: Text = '',
+) -> None:
+    """Raises unless `shape` has the sizes of `reference_shape` on `axes`.
+
+    Static shapes only: a size unknown while tracing (None) passes, so the check costs nothing
+    at run time. With `broadcast`, a size of 1 on either side passes too (it is broadcast).
+
+    Args:
+        owner: who received the arguments, for the message.
+        name: the argument whose shape is checked, e.g. 'amplitudes'.
+        shape: its shape (`TensorShape`, tuple).
+        reference_name: the argument it must agree with, e.g. 'frequencies'.
+        reference_shape: that argument's shape.
+        axes: `{axis: label}`, e.g. `{0: 'batch', 1: 'n_frames'}`.
+        broadcast: accept a size of 1 on either side.
+        hint: how to fix it, added in parentheses.
+
+    Example:
+        >>> check_axes_match('harmonic_synthesis', 'amplitudes', (3, 10, 1),
+        ...                  'frequencies', (2, 10, 1), {0: 'batch'})
+        ValueError: harmonic_synthesis: amplitudes.shape must be of batch 2 (axis 0) as
+        frequencies.shape=(2, 10, 1), or 1; received amplitudes.shape=(3, 10, 1).
+    """
+    got_shape, ref_shape = shape_tuple(shape), shape_tuple(reference_shape)
+    for axis, label in axes.items():
+        if max(axis, -axis - 1) >= min(len(got_shape), len(ref_shape)):
+            continue  # Ranks are checked elsewhere.
+        got, ref = got_shape[axis], ref_shape[axis]
+        if got is None or ref is None or got == ref or (broadcast and 1 in (got, ref)):
+            continue
+        expected = (
+            f'of {label} {ref} (axis {axis}) as {reference_name}.shape={ref_shape}'
+            + (', or 1' if broadcast else '')
+            + (f' ({hint})' if hint else '')
+        )
+        fail(owner, f'{name}.shape', expected, got_shape)

@@ -147,3 +147,48 @@ def test_hop_size_rejects_fractional_hops_and_says_what_to_do():
     for bad in [0, -16000, 16000.5, math.nan, '16000', None]:
         with pytest.raises(ValueError, match='sample_rate must be a positive whole number of Hz'):
             validation.hop_size(bad, 250)
+
+
+def test_check_axes_match_names_both_shapes_and_accepts_broadcast_and_unknown_sizes():
+    axes = {0: 'batch', 1: 'n_frames'}
+    for shape in [(2, 10, 1), (1, 10, 4), (2, 1, 1), (None, None, 3)]:
+        assert validation.check_axes_match('H', 'amps', shape, 'f0', (2, 10, 1), axes) is None
+    _raises(
+        'H: amps.shape must be of n_frames 10 (axis 1) as f0.shape=(2, 10, 1), or 1 '
+        '(share frames); received amps.shape=(2, 20, 1).',
+        validation.check_axes_match,
+        'H',
+        'amps',
+        (2, 20, 1),
+        'f0',
+        (2, 10, 1),
+        axes,
+        hint='share frames',
+    )
+    # Without broadcasting a 1 is a mismatch too.
+    _raises(
+        'H: amps.shape must be of batch 2 (axis 0) as f0.shape=(2, 10, 1); '
+        'received amps.shape=(1, 10, 1).',
+        validation.check_axes_match,
+        'H',
+        'amps',
+        (1, 10, 1),
+        'f0',
+        (2, 10, 1),
+        {0: 'batch'},
+        broadcast=False,
+    )
+    # An axis beyond either rank is left to the rank checks.
+    assert validation.check_axes_match('H', 'a', (2,), 'b', (3, 4), {1: 'n_frames'}) is None
+
+
+def test_shape_tuple_and_described_values():
+    import tensorflow as tf
+
+    assert validation.shape_tuple(tf.TensorShape([None, 3])) == (None, 3)
+    assert validation.shape_tuple(tf.TensorShape(None)) == ()
+    assert validation.shape_tuple(np.zeros([2, 0]).shape) == (2, 0)
+    described = validation.Described('3 NaN samples')
+    assert validation.message('f', 'audio', 'finite', described) == (
+        'f: audio must be finite; received audio=<3 NaN samples>.'
+    )

@@ -6,6 +6,15 @@ filter's group delay. The designs return IRs in that convention: `frequency_filt
 magnitudes at evenly spaced frequencies (the noise synth and `FIRFilter`), `sinc_filter`
 from low- or high-pass cutoffs.
 
+Shapes are checked in Python before any FFT (free: they are known while tracing). A frequency
+response needs at least 2 bands: the inverse real FFT of K bands has `2 (K - 1)` taps, so one
+band would ask for a zero-sized FFT, which aborts the whole process inside TensorFlow rather
+than raising. Empty audio, IRs without taps or frames, and batches that do not match are
+`ValueError`s naming the argument. Values are not checked here (see `ddsp.synths` for where
+NaN is caught): a NaN in a frame of a time-varying filter stays in that frame and the next
+(the overlap-add), but one NaN in the audio of a time-invariant filter makes the whole output
+NaN, because a single FFT mixes every sample.
+
 Example:
     >>> from ddsp import core
     >>> filtered = core.frequency_filter(noise, magnitudes)  # [B, N], [B, T, K] -> [B, N]
@@ -41,6 +50,43 @@ def get_fft_size(frame_size: int, ir_size: int, power_of_2: bool = True) -> int:
 def _check_padding(owner, padding):
     """'same' (output as long as the input) or 'valid' (the full convolution)."""
     validation.check_choice(owner, 'padding', padding, _PADDINGS)
+
+
+MIN_BANDS = 2  # irfft of K bands has 2 (K - 1) samples: K = 1 would be a zero-sized FFT.
+
+_MAGNITUDES_SHAPES = '[batch, n_frames, n_bands] or [batch, n_bands]'
+
+
+def check_magnitudes(owner, magnitudes):
+    """`magnitudes` as float32 `[B, T, K]` or `[B, K]` with K >= 2 bands and T >= 1 frames.
+
+    The inverse real FFT of K bands gives `2 (K - 1)` taps: at least 2 bands are needed for
+    one tap (2 bands give a 2-tap filter). TensorFlow aborts the process (SIGABRT, "no
+    zero-sized FFTs") on K = 1 instead of raising, so the count is checked here, in Python,
+    while tracing. (A band count unknown while tracing cannot reach the FFT: windowing the
+    impulse response needs its length.)
+    """
+    magnitudes = tf_float32(magnitudes)
+    rank = magnitudes.shape.rank
+    if rank not in (2, 3):
+        validation.fail(owner, 'magnitudes.shape', _MAGNITUDES_SHAPES, magnitudes.shape)
+    n_bands = magnitudes.shape[-1]
+    expected = (
+        f'{_MAGNITUDES_SHAPES} with n_bands >= {MIN_BANDS} (K bands give a filter of '
+        f'2 (K - 1) taps, so 1 band gives none; pass at least {MIN_BANDS} bands, e.g. 65)'
+    )
+    if n_bands is not None and n_bands < MIN_BANDS:
+        validation.fail(
+            owner, 'magnitudes.shape', expected, validation.shape_tuple(magnitudes.shape)
+        )
+    if rank == 3 and magnitudes.shape[1] == 0:
+        validation.fail(
+            owner,
+            'magnitudes.shape',
+            '[batch, n_frames, n_bands] with n_frames >= 1 (one filter per frame)',
+            validation.shape_tuple(magnitudes.shape),
+        )
+    return magnitudes
 
 
 def equal_frames(n_samples: int, n_frames: int) -> Tuple[int, int]:
@@ -166,6 +212,17 @@ def fft_convolve(
 
     audio_size = audio.shape[1]
     n_ir_frames, ir_size = impulse_response.shape[1:]
+    if audio_size == 0:
+        validation.fail(
+            owner, 'audio.shape', '[batch, samples] with at least one sample', tuple(audio.shape)
+        )
+    if n_ir_frames == 0 or ir_size == 0:
+        validation.fail(
+            owner,
+            'impulse_response.shape',
+            '[taps], [batch, taps] or [batch, frames, taps] with at least one frame and one tap',
+            tuple(impulse_response.shape),
+        )
     frame_size, n_audio_frames = equal_frames(audio_size, n_ir_frames)
     if n_audio_frames != n_ir_frames:
         validation.fail(
@@ -236,7 +293,7 @@ def frequency_impulse_response(magnitudes: tf.Tensor, window_size: int = 0) -> t
     """Designs FIR filters by frequency sampling.
 
     Args:
-        magnitudes: `[B, T, K]` or `[B, K]` linear gains at K frequencies evenly
+        magnitudes: `[B, T, K]` or `[B, K]` linear gains at K >= 2 frequencies evenly
             spaced from 0 Hz to Nyquist (zero phase).
         window_size: See `apply_window_to_impulse_response`.
 
@@ -244,9 +301,13 @@ def frequency_impulse_response(magnitudes: tf.Tensor, window_size: int = 0) -> t
         Causal IRs, `[B, T, 2 (K - 1)]` (or `[B, 2 (K - 1)]`) with the full window,
         shorter with a smaller `window_size`.
 
+    Raises:
+        ValueError: for fewer than 2 bands (K = 1 would be a zero-sized FFT, which aborts the
+            process), 0 frames, or a rank other than 2 or 3.
+
     Example: `frequency_impulse_response(tf.ones([1, 250, 65]))` -> `[1, 250, 128]`.
     """
-    magnitudes = tf_float32(magnitudes)
+    magnitudes = check_magnitudes('frequency_impulse_response', magnitudes)
     spectrum = tf.complex(magnitudes, tf.zeros_like(magnitudes))
     impulse_response = tf.signal.irfft(spectrum)
     return apply_window_to_impulse_response(impulse_response, window_size)
@@ -303,17 +364,32 @@ def frequency_filter(
 
     Args:
         audio: `[B, N]`.
-        magnitudes: `[B, T, K]` (or `[B, K]`) linear gains from 0 Hz to
-            Nyquist; T must split N into equal frames.
+        magnitudes: `[B, T, K]` (or `[B, K]`) linear gains at K >= 2 frequencies from 0 Hz
+            to Nyquist; T must split N into equal frames; batch B (as the audio) or 1.
         window_size: See `apply_window_to_impulse_response`.
         padding: 'same' or 'valid'.
 
     Returns:
         Filtered `[B, N]` audio.
 
+    Raises:
+        ValueError: fewer than 2 bands, 0 frames, empty audio, or batches that differ.
+
     Example: `frequency_filter(noise, tf.ones([1, 250, 65]))` is the noise
     delayed by two samples (an all-pass design of 128 taps).
     """
+    owner = 'frequency_filter'
+    magnitudes = check_magnitudes(owner, magnitudes)
+    audio = tf_float32(audio)
+    validation.check_axes_match(
+        owner,
+        'magnitudes',
+        magnitudes.shape,
+        'audio',
+        audio.shape,
+        {0: 'batch'},
+        hint='one filter series per example, or one for the whole batch',
+    )
     impulse_response = frequency_impulse_response(magnitudes, window_size)
     return fft_convolve(audio, impulse_response, padding=padding)
 

@@ -3,6 +3,19 @@
 Phase is accumulated in float64 and wrapped to one cycle before the cast to float32, so
 long signals stay in tune; components at or above Nyquist are silenced. Also here: the
 conversions between harmonic controls (f0, amplitude, distribution) and free sinusoids.
+
+Non-finite frequencies stay local. A running phase carries a NaN or infinite frequency to
+every later sample (one NaN frame of f0 used to turn about 78 % of a 4 s clip into NaN), so
+`harmonic_synthesis` (and `wavetable_synthesis`) synthesise a frame whose f0 is not finite
+at 0 Hz, and make NaN exactly the samples that interpolate that frame: two hops around it
+(from frame t - 1 up to frame t + 1), not the rest of the clip. The output still shows the
+NaN, so the boundaries that check values (the losses, the feature functions, the data
+pipeline) report it. This works at frame rate: a few `[batch, n_frames, 1]` ops and one add
+over the `[batch, n_samples]` output, nothing per harmonic. `oscillator_bank`, the audio-rate
+primitive, does not do this (it would cost passes over every oscillator): give it finite
+frequencies, as the synthesizers do. Non-finite amplitudes need nothing: they only reach the
+samples their frame is blended into.
+
 `angular_cumsum`, `oscillator_bank` and `harmonic_oscillator_bank` are gin-configurable
 under `ddsp.core` (`oscillator_bank.sum_sinusoids = False`).
 
@@ -128,18 +141,39 @@ def oscillator_bank(
         use_angular_cumsum: Accumulate phase with `angular_cumsum` (wrapped,
             for long signals).
 
+    A non-finite frequency makes the phase, and so the output, non-finite from that sample
+    to the end (it is a running sum): pass finite frequencies (the synthesizers replace
+    non-finite frame-rate controls before upsampling).
+
     Example: `oscillator_bank(440. * tf.ones([1, 16000, 1]), tf.ones([1,
     16000, 1]))` is one second of a 440 Hz sine.
     """
+    owner = 'oscillator_bank'
     frequency_envelopes = tf_float32(frequency_envelopes)
     amplitude_envelopes = tf_float32(amplitude_envelopes)
     if frequency_envelopes.shape.rank != 3:
         validation.fail(
-            'oscillator_bank',
+            owner,
             'frequency_envelopes.shape',
             '[batch, samples, oscillators]',
             frequency_envelopes.shape,
         )
+    if amplitude_envelopes.shape.rank != 3:
+        validation.fail(
+            owner,
+            'amplitude_envelopes.shape',
+            '[batch, samples, oscillators], like frequency_envelopes',
+            amplitude_envelopes.shape,
+        )
+    _check_same_axes(
+        owner,
+        'amplitude_envelopes',
+        amplitude_envelopes,
+        'frequency_envelopes',
+        frequency_envelopes,
+        {0: 'batch', 1: 'samples', 2: 'oscillators'},
+        hint='upsample both to audio rate with core.resample first',
+    )
     amplitude_envelopes = remove_above_nyquist(
         frequency_envelopes, amplitude_envelopes, sample_rate
     )
@@ -161,6 +195,31 @@ def _cumulative_cycles(frequencies, sample_rate, exclusive=False):
     cycles_per_sample = tf.cast(frequencies, tf.float64) / float(sample_rate)
     total = tf.cumsum(cycles_per_sample, axis=1, exclusive=exclusive)
     return tf.cast(total - tf.floor(total), tf.float32)
+
+
+def _finite_frames(frequencies):
+    """Frame-rate frequencies with non-finite frames at 0 Hz, and a NaN marker of those frames.
+
+    The phase is a running sum, so a NaN or infinite frequency would reach every later sample.
+    Here a non-finite frame counts as 0 Hz for the phase, and `marker` (0 for a finite frame,
+    NaN for the others, reduced over the last axis) is upsampled like the frequencies and added
+    to the audio: the samples that interpolate a bad frame are NaN, no others. Frame rate only,
+    so it costs a few `[B, T, C]` ops and one `[B, N]` add.
+
+    Returns:
+        `(frequencies [B, T, C], marker float32 [B, T, 1])`.
+    """
+    finite = tf.math.is_finite(frequencies)
+    frequencies = tf.where(finite, frequencies, tf.zeros([], frequencies.dtype))
+    marker = tf.where(tf.reduce_all(finite, axis=-1, keepdims=True), 0.0, np.nan)
+    return frequencies, marker
+
+
+def _check_same_axes(owner, name, x, reference_name, reference, axes, hint=''):
+    """`validation.check_axes_match` of two tensors' static shapes (1 broadcasts)."""
+    validation.check_axes_match(
+        owner, name, x.shape, reference_name, reference.shape, axes, hint=hint
+    )
 
 
 @gin_keras.configurable(module='ddsp.core')
@@ -240,6 +299,13 @@ def _harmonic_bank_framewise(
     """
     n_frames, n_harmonics = harmonic_amplitudes.shape[1:]
     hop = n_samples // n_frames
+    f0_hz, marker = _finite_frames(f0_hz)
+    if f0_hz.shape[1] == n_frames:
+        # One frame grid: frame t's amplitudes are blended into exactly the samples that
+        # interpolate its f0, [(t - 1) hop, (t + 1) hop), so the marker goes there, at frame
+        # rate (free), instead of being upsampled and added to the audio.
+        harmonic_amplitudes = harmonic_amplitudes + marker
+        marker = None
     f0_env = _interpolate(
         tf.cast(f0_hz, tf.float64), n_samples, 'linear', add_endpoint=True
     )  # [B, N, 1]
@@ -264,7 +330,10 @@ def _harmonic_bank_framewise(
     partial = tf.einsum('bthk,btkp->bthp', sines, frame_pairs)
     weights = tf.stack(_blend_weights(amp_resample_method, hop), axis=-1)
     audio = tf.reduce_sum(partial * weights, axis=-1)  # [B, T, hop]
-    return tf.reshape(audio, [-1, n_samples])
+    audio = tf.reshape(audio, [-1, n_samples])
+    if marker is None:
+        return audio
+    return audio + _interpolate(marker, n_samples, 'linear', add_endpoint=True)[..., 0]
 
 
 def harmonic_synthesis(
@@ -297,20 +366,62 @@ def harmonic_synthesis(
             fundamental's phase, accumulated in float64).
 
     Returns:
-        `[B, n_samples]` audio.
+        `[B, n_samples]` audio. A NaN or infinite f0 (or shift) frame is synthesised at
+        0 Hz and the samples that interpolate it are NaN; the rest of the clip is unaffected
+        (see the module doc).
+
+    Raises:
+        ValueError: `n_samples` < 1, controls that are not `[batch, frames, channels]` or
+            have 0 frames, batches that differ (1 broadcasts), amplitudes and distribution
+            with different frame counts (1 broadcasts), or shifts that are not on f0's frames.
 
     Example:
         >>> f0 = 440.0 * tf.ones([1, 250, 1])
         >>> audio = harmonic_synthesis(f0, 0.5 * tf.ones([1, 250, 1]),
         ...                            harmonic_distribution=tf.ones([1, 250, 10]))
     """
+    owner = 'harmonic_synthesis'
+    n_samples = validation.check_int(owner, 'n_samples', n_samples)
     frequencies = tf_float32(frequencies)
     amplitudes = tf_float32(amplitudes)
-    _check_controls('harmonic_synthesis', 'frequencies', frequencies)
-    _check_controls('harmonic_synthesis', 'amplitudes', amplitudes)
+    controls = {'frequencies': frequencies, 'amplitudes': amplitudes}
     if harmonic_distribution is not None:
-        harmonic_distribution = tf_float32(harmonic_distribution)
-        _check_controls('harmonic_synthesis', 'harmonic_distribution', harmonic_distribution)
+        controls['harmonic_distribution'] = harmonic_distribution = tf_float32(
+            harmonic_distribution
+        )
+    if harmonic_shifts is not None:
+        controls['harmonic_shifts'] = harmonic_shifts = tf_float32(harmonic_shifts)
+    for name, x in controls.items():
+        _check_controls(owner, name, x)
+        if x.shape[1] == 0:
+            validation.fail(
+                owner,
+                f'{name}.shape',
+                '[batch, frames, channels] with at least one frame',
+                tuple(x.shape),
+            )
+        _check_same_axes(owner, name, x, 'frequencies', frequencies, {0: 'batch'})
+    if harmonic_distribution is not None:
+        _check_same_axes(
+            owner,
+            'harmonic_distribution',
+            harmonic_distribution,
+            'amplitudes',
+            amplitudes,
+            {1: 'n_frames'},
+            hint='the amplitudes and the distribution share a frame grid',
+        )
+    if harmonic_shifts is not None:
+        _check_same_axes(
+            owner,
+            'harmonic_shifts',
+            harmonic_shifts,
+            'frequencies',
+            frequencies,
+            {1: 'n_frames'},
+            hint='the shifts detune the harmonics of f0, frame by frame',
+        )
+    if harmonic_distribution is not None:
         n_harmonics = harmonic_distribution.shape[-1]
         harmonic_amplitudes = amplitudes * harmonic_distribution
     else:
@@ -333,15 +444,18 @@ def harmonic_synthesis(
 
     harmonic_frequencies = get_harmonic_frequencies(frequencies, n_harmonics)
     if harmonic_shifts is not None:
-        harmonic_frequencies *= 1.0 + tf_float32(harmonic_shifts)
+        harmonic_frequencies *= 1.0 + harmonic_shifts
+    # A non-finite frame is synthesised at 0 Hz and its samples marked NaN (see the helper).
+    harmonic_frequencies, marker = _finite_frames(harmonic_frequencies)
     frequency_envelopes = resample(harmonic_frequencies, n_samples)
     amplitude_envelopes = resample(harmonic_amplitudes, n_samples, method=amp_resample_method)
-    return oscillator_bank(
+    audio = oscillator_bank(
         frequency_envelopes,
         amplitude_envelopes,
         sample_rate=sample_rate,
         use_angular_cumsum=use_angular_cumsum,
     )
+    return audio + resample(marker, n_samples)[..., 0]
 
 
 def streaming_harmonic_synthesis(

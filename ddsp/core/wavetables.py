@@ -14,7 +14,12 @@ Example:
 import tensorflow as tf
 
 from ddsp import validation
-from ddsp.core.oscillators import _check_controls, _cumulative_cycles
+from ddsp.core.oscillators import (
+    _check_controls,
+    _check_same_axes,
+    _cumulative_cycles,
+    _finite_frames,
+)
 from ddsp.core.resampling import resample
 from ddsp.core.tensors import pad_axis, tf_float32
 
@@ -87,9 +92,25 @@ def harmonic_distribution_to_wavetable(harmonic_distribution, n_wavetable=2048):
 
     Example: `harmonic_distribution_to_wavetable(tf.one_hot([[0]], 10), 64)` is one
     period of a cosine, `[1, 1, 64]`.
+
+    Raises:
+        ValueError: `n_wavetable` < 2, or more harmonics than a table of that length holds
+            (`n_wavetable // 2`).
     """
+    owner = 'harmonic_distribution_to_wavetable'
+    n_wavetable = validation.check_int(
+        owner, 'n_wavetable', n_wavetable, minimum=2, hint='(the table is an inverse real FFT)'
+    )
     harmonic_distribution = tf_float32(harmonic_distribution)
     n_harmonics = harmonic_distribution.shape[-1]
+    if n_harmonics is not None and n_harmonics > n_wavetable // 2:
+        validation.fail(
+            owner,
+            'n_wavetable',
+            f'at least 2 * n_harmonics = {2 * n_harmonics} (a table of n samples holds '
+            f'harmonics up to n // 2)',
+            n_wavetable,
+        )
     n_pad = n_wavetable // 2 - n_harmonics
     spectrum = pad_axis(harmonic_distribution, (1, n_pad), axis=-1)
     wavetable = tf.signal.irfft(tf.complex(spectrum, tf.zeros_like(spectrum)))
@@ -110,24 +131,43 @@ def wavetable_synthesis(frequencies, amplitudes, wavetables, n_samples=64000, sa
 
     Returns:
         `[B, n_samples]`. The phase starts at 0 (exclusive running sum of
-        `f / sample_rate`, mod 1).
+        `f / sample_rate`, mod 1). A frame whose frequency is not finite is synthesised at
+        0 Hz and the samples that interpolate it are NaN, so it does not spread to the rest
+        of the clip (see `core.oscillators`).
+
+    Raises:
+        ValueError: `n_samples` < 1, 0 frames, or batches that differ (1 broadcasts).
 
     Example: a 440 Hz sine from one table for every sample,
         >>> sine = tf.sin(2 * np.pi * tf.range(2048.0) / 2048.0)[tf.newaxis]
         >>> audio = wavetable_synthesis(440. * tf.ones([1, 250, 1]),
         ...                             tf.ones([1, 250, 1]), sine)  # [1, 64000]
     """
+    owner = 'wavetable_synthesis'
+    n_samples = validation.check_int(owner, 'n_samples', n_samples)
     frequencies = tf_float32(frequencies)
     amplitudes = tf_float32(amplitudes)
     wavetables = tf_float32(wavetables)
-    _check_controls('wavetable_synthesis', 'frequencies', frequencies)
-    _check_controls('wavetable_synthesis', 'amplitudes', amplitudes)
+    _check_controls(owner, 'frequencies', frequencies)
+    _check_controls(owner, 'amplitudes', amplitudes)
+    for name, x in (('frequencies', frequencies), ('amplitudes', amplitudes)):
+        if x.shape[1] == 0:
+            validation.fail(
+                owner,
+                f'{name}.shape',
+                '[batch, frames, 1] with at least one frame',
+                tuple(x.shape),
+            )
+    _check_same_axes(owner, 'amplitudes', amplitudes, 'frequencies', frequencies, {0: 'batch'})
+    _check_same_axes(owner, 'wavetables', wavetables, 'frequencies', frequencies, {0: 'batch'})
+    frequencies, marker = _finite_frames(frequencies)  # A NaN frame stays local.
     amplitude_envelope = resample(amplitudes, n_samples, method='window')[..., 0]
     frequency_envelope = resample(frequencies, n_samples)
     if wavetables.shape.rank == 3 and wavetables.shape[1] != 1:
         wavetables = resample(wavetables, n_samples)
     phase = _cumulative_cycles(frequency_envelope, sample_rate, exclusive=True)
-    return linear_lookup(phase, wavetables) * amplitude_envelope
+    audio = linear_lookup(phase, wavetables) * amplitude_envelope
+    return audio + resample(marker, n_samples)[..., 0]
 
 
 def variable_length_delay(phase, audio, max_length=512):

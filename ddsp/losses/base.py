@@ -8,6 +8,20 @@ dict of model outputs and returns one flat `{loss name: scalar}` dict.
 The distance functions `mean_difference` (L1, L2 or cosine), `amp_loss`, `freq_loss` and
 `wasserstein_distance` are the building blocks of every loss class in `ddsp.losses`.
 
+The audio losses (`SpectralLoss`, `EmbeddingLoss` and its CREPE subclass) read their two
+signals with `prepare_audio_pair`, a boundary for bad values:
+
+- Shapes: the target and the prediction must have the same shape. A batch of 2 is not
+  broadcast against a batch of 1, and different lengths are a `ValueError` naming both shapes
+  (before, a cryptic `Incompatible shapes` from deep inside the loss). Static shapes are
+  compared in Python; sizes known only at run time by an assertion.
+- NaN and infinite samples, when the values are at hand (NumPy arrays, eager tensors): a
+  `ValueError` naming the input (`target_audio` or `audio`), how many samples are bad and
+  where the first one is. Inside `tf.function` (the training step) nothing is checked, which
+  costs nothing: a non-finite input gives a non-finite loss (no term hides it, tested), and
+  the trainer stops on that step with `TrainingDivergedError` without applying it. An
+  in-graph assertion would pre-empt that handling and is compiled out under XLA anyway.
+
 Example:
     >>> from ddsp import losses
     >>> losses.mean_difference([1.0, 2.0], [1.0, 4.0], 'L2')  # 2.0
@@ -24,6 +38,7 @@ import tensorflow as tf
 
 from ddsp import core, dags, validation
 from ddsp.serialization import keras_serializable
+from ddsp.spectral_ops import framing
 
 TensorDict = Dict[Text, tf.Tensor]
 
@@ -44,6 +59,63 @@ def check_loss_type(owner: Text, loss_type) -> Text:
     if isinstance(loss_type, str) and loss_type.upper() in LOSS_TYPES:
         return loss_type.upper()
     validation.fail(owner, 'loss_type', f'one of {list(LOSS_TYPES)} (any case)', loss_type)
+
+
+_AUDIO_FINITE = (
+    'free of NaN and infinite samples (the loss would be NaN: for generated audio check the '
+    "synthesizer's controls, for the target the data; the first bad sample is named here)"
+)
+
+
+def prepare_audio_pair(owner: Text, target_audio, audio, as_features: bool = True):
+    """The two audio inputs of a loss, checked: same shape, and finite when eager.
+
+    Args:
+        owner: the loss, for the messages.
+        target_audio: the target, e.g. `[batch, n_samples]`.
+        audio: the prediction, the same shape.
+        as_features: read both as the feature functions do (`framing.prepare_audio`: integer
+            PCM scaled, a trailing channel of 1 squeezed, `[n_samples, channels]` and empty
+            audio rejected); otherwise only convert them to float32.
+
+    Returns:
+        `(target_audio, audio)`, float32 tensors.
+
+    Raises:
+        ValueError: shapes that differ (static), NaN or infinite samples (NumPy or eager
+            input), and with `as_features` what `framing.prepare_audio` rejects. Inside
+            `tf.function`, sizes known only at run time are compared by an assertion
+            (`InvalidArgumentError`); values are not checked there (see the module doc).
+    """
+    if as_features:
+        target_audio = framing.prepare_audio(target_audio, owner, 'target_audio', _AUDIO_FINITE)
+        audio = framing.prepare_audio(audio, owner, 'audio', _AUDIO_FINITE)
+    else:
+        target_audio = framing.check_finite(
+            core.tf_float32(target_audio), owner, 'target_audio', _AUDIO_FINITE
+        )
+        audio = framing.check_finite(core.tf_float32(audio), owner, 'audio', _AUDIO_FINITE)
+    target_shape = validation.shape_tuple(target_audio.shape)
+    shape = validation.shape_tuple(audio.shape)
+    expected = (
+        f'the shape of target_audio, {target_shape} (the loss compares the two signals '
+        'sample for sample: pass one prediction per target, trimmed or padded to its length)'
+    )
+    if target_audio.shape.rank is None or audio.shape.rank is None:
+        return target_audio, audio
+    if len(shape) != len(target_shape) or any(
+        None not in (a, b) and a != b for a, b in zip(shape, target_shape)
+    ):
+        validation.fail(owner, 'audio.shape', expected, shape)
+    if None in shape or None in target_shape:  # Known at run time only: a cheap assertion.
+        check = tf.debugging.assert_equal(
+            tf.shape(audio),
+            tf.shape(target_audio),
+            message=validation.message(owner, 'audio.shape', expected, 'see below'),
+        )
+        with tf.control_dependencies([check]):
+            audio = tf.identity(audio)
+    return target_audio, audio
 
 
 # ------------------------------------------------------------------------------------------------

@@ -27,7 +27,13 @@ import numpy as np
 import tensorflow as tf
 
 from ddsp import core, crepe, validation
-from ddsp.losses.base import GIN_MODULE, Loss, check_loss_type, mean_difference
+from ddsp.losses.base import (
+    GIN_MODULE,
+    Loss,
+    check_loss_type,
+    mean_difference,
+    prepare_audio_pair,
+)
 from ddsp.serialization import keras_serializable
 
 # Aliases of CREPE's constants, which `ddsp.crepe` holds.
@@ -53,7 +59,9 @@ class EmbeddingLoss(Loss):
     """Distance between embeddings of audio from a (pretrained) network.
 
     `call(target_audio, audio)` = `weight * mean_difference(model(target_audio),
-    model(audio), loss_type)`, or 0 if `weight == 0`.
+    model(audio), loss_type)`, or 0 if `weight == 0`. The two signals must have the same
+    shape, and (NumPy or eager input) be free of NaN and infinite samples: either is a
+    `ValueError` naming the input (see `losses.base.prepare_audio_pair`).
 
     Args:
         weight: The loss weight.
@@ -96,6 +104,11 @@ class EmbeddingLoss(Loss):
                 'a Keras layer mapping audio to embeddings to compute a loss',
                 None,
             )
+        # Same shapes, and finite when eager (see losses.base); as given otherwise: the
+        # embedding model decides what audio layout it takes.
+        target_audio, audio = prepare_audio_pair(
+            type(self).__name__, target_audio, audio, as_features=False
+        )
         target_embedding = self.pretrained_model(target_audio)
         embedding = self.pretrained_model(audio)
         return self.weight * mean_difference(target_embedding, embedding, self.loss_type)

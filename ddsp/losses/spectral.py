@@ -19,8 +19,15 @@ import gin
 import tensorflow as tf
 
 from ddsp import core, spectral_ops, validation
-from ddsp.losses.base import GIN_MODULE, Loss, check_loss_type, mean_difference
+from ddsp.losses.base import (
+    GIN_MODULE,
+    Loss,
+    check_loss_type,
+    mean_difference,
+    prepare_audio_pair,
+)
 from ddsp.serialization import keras_serializable
+from ddsp.spectral_ops.stft import magnitude_of_prepared
 
 # The arguments SpectralLoss lost in July 2020, and gin configs still carry.
 _REMOVED_SPECTRAL_LOSS_ARGS = ('delta_delta_time_weight', 'delta_delta_freq_weight')
@@ -91,7 +98,8 @@ class SpectralLoss(Loss):
         loss += loudness_weight * D(compute_loudness(target, n_fft=2048),
                                     compute_loudness(audio, n_fft=2048))
 
-    (16 kHz, 250 Hz frames). Each term is a mean over all its elements; the terms are summed
+    (computed as for 16 kHz audio at 250 frames per second, whatever the rate of the audio).
+    Each term is a mean over all its elements; the terms are summed
     over the scales, with no normalisation by their number. Terms with weight 0 are not
     computed.
 
@@ -166,15 +174,23 @@ class SpectralLoss(Loss):
 
         Returns:
             A scalar float32 tensor.
+
+        Raises:
+            ValueError: the two signals differ in shape (no broadcasting of the batch), or
+                (NumPy or eager input) hold NaN or infinite samples: the message names
+                `target_audio` or `audio`. Inside `tf.function` a non-finite input gives a
+                non-finite loss, which the trainer stops on (see `losses.base`).
         """
+        target_audio, audio = prepare_audio_pair(type(self).__name__, target_audio, audio)
         loss = tf.constant(0.0)
 
         def difference(target, value):
             return mean_difference(target, value, self.loss_type, weights)
 
         for size in self.fft_sizes:
-            target_mag = spectral_ops.compute_mag(target_audio, size=size)
-            value_mag = spectral_ops.compute_mag(audio, size=size)
+            # Read and checked once above, not once per size (`compute_mag` without that).
+            target_mag = magnitude_of_prepared(target_audio, size=size)
+            value_mag = magnitude_of_prepared(audio, size=size)
             # Axes counted from the end, so unbatched audio works too.
             if self.mag_weight > 0:
                 loss += self.mag_weight * difference(target_mag, value_mag)

@@ -1,9 +1,14 @@
 """Audio features: spectrograms, frame energy and loudness, framing (and CREPE pitch, lazily).
 
 Audio is float32 `[batch, n_samples]` (a single example `[n_samples]` is accepted too, and a
-trailing channel dimension of size 1 is squeezed). Frame-rate features come back as
-`[batch, n_frames, ...]`, or without the batch dimension when the input had none. Every
-TensorFlow path is pure TF: eager, inside `tf.function` and under XLA (`jit_compile=True`).
+trailing channel dimension of size 1 is squeezed). **Audio is assumed to be at 16 kHz unless a
+function is given `sample_rate`** (a 44.1 kHz array read as 16 kHz puts a 440 Hz tone at
+160 Hz). Integer PCM (int16, int32, int8, uint8) is scaled by its full-scale range;
+`[n_samples, channels]` audio, empty audio and (for NumPy arrays and eager tensors) NaN or
+infinite samples are `ValueError`s saying what to do (`framing.prepare_audio`). Frame-rate
+features come back as `[batch, n_frames, ...]`, or without the batch dimension when the input
+had none. Every TensorFlow path is pure TF: eager, inside `tf.function` and under XLA
+(`jit_compile=True`).
 
 Modules, one concept each (every name is also importable from here):
 

@@ -3,6 +3,15 @@
 Every frame-rate feature of `spectral_ops` (and CREPE pitch, `ddsp.crepe.pitch`) is cut from
 the audio with the arithmetic here:
 
+- `prepare_audio` / `prepare_audio_np`: the one place where feature functions read audio.
+  Integer PCM is scaled by its full-scale range (`pcm_to_float`: int16 / 32768, int32 / 2^31,
+  int8 / 128, (uint8 - 128) / 128), so an int16 file gives the loudness of the same file read
+  as float. Audio that looks like `[n_samples, channels]` (at most 8 entries on the last axis
+  and at least 16 times more on the first: `looks_channels_last`) is an error that says how to
+  downmix, since reading it as `[batch, n_samples]` would give one feature per sample. Empty
+  audio is an error. NaN and infinite samples are an error when the values are at hand:
+  NumPy arrays and eager tensors (`check_finite`, one reduction); inside `tf.function` nothing
+  is checked (the losses and the trainer see the NaN), so traced features cost nothing more.
 - `get_framed_lengths` / `pad`: how many frames a padding gives and the zeros it adds.
 - `analysis_hop`: the hop `sample_rate / frame_rate` as an exact fraction. Analysis features
   accept any pair of rates (44.1 kHz at 250 frames/s has a hop of 176.4 samples); where the hop
@@ -30,6 +39,27 @@ _AUDIO_SHAPES = (
     'leading dims into the batch, or pick one channel)'
 )
 
+# Integer PCM: (offset, full scale), so that float = (pcm - offset) / full scale is in [-1, 1).
+PCM_FULL_SCALE = {
+    'int8': (0, 2**7),
+    'int16': (0, 2**15),
+    'int32': (0, 2**31),
+    'uint8': (2**7, 2**7),
+}
+_PCM_EXPECTED = (
+    'float audio, or integer PCM of type int8, int16, int32 or uint8 (scaled by its full-scale '
+    'range); convert other types yourself, e.g. audio.astype(np.float32) / full_scale'
+)
+
+# `[n, c]` with c <= MAX_CHANNELS and n >= CHANNELS_LAST_RATIO * c is taken for channels-last.
+MAX_CHANNELS = 8
+CHANNELS_LAST_RATIO = 16
+
+_FINITE_WHY = (
+    'free of NaN and infinite samples (each one spoils every frame that contains it: find '
+    'where it came from, or replace it, e.g. with np.nan_to_num)'
+)
+
 
 # ------------------------------------------------------------------------------------------------
 # Input checking.
@@ -39,35 +69,151 @@ def check_padding(padding, owner=''):
     return validation.check_choice(owner, 'padding', padding, PADDINGS)
 
 
-def prepare_audio(audio, owner=''):
-    """Casts audio to float32 and squeezes a trailing channel dim; rejects other ranks.
+def pcm_to_float(audio, owner='', name='audio'):
+    """Integer PCM as float32 in [-1, 1); anything else is returned as given.
+
+    int16 is divided by 32768, int32 by 2^31, int8 by 128 and uint8 (offset binary) is
+    `(x - 128) / 128`: the full-scale ranges of WAV files, so a full-scale int16 sine has the
+    loudness of the same sine in float. Other integer types (int64, uint16, ...) and booleans
+    are not audio formats and raise a ValueError; Python lists are read as numbers, not PCM.
 
     Args:
-        audio: `[n_samples]`, `[batch, n_samples]` or `[batch, n_samples, 1]`.
+        audio: NumPy array, tensor or anything array-like.
+        owner, name: who received the audio and its argument name, for the error message.
+
+    Returns:
+        float32 array or tensor (same kind as the input) for integer PCM, else `audio`.
+
+    Example:
+        >>> pcm_to_float(np.array([-32768, 0, 16384], np.int16))  # [-1.0, 0.0, 0.5]
+    """
+    if isinstance(audio, (tf.Tensor, tf.Variable)):
+        dtype = audio.dtype
+        if not (dtype.is_integer or dtype == tf.bool):
+            return audio
+        if dtype.name not in PCM_FULL_SCALE:
+            validation.fail(owner, f'{name}.dtype', _PCM_EXPECTED, dtype.name)
+        offset, scale = PCM_FULL_SCALE[dtype.name]
+        return (tf.cast(audio, tf.float32) - float(offset)) * (1.0 / scale)
+    if isinstance(audio, (np.ndarray, np.generic)) and audio.dtype.kind in 'iub':
+        if audio.dtype.name not in PCM_FULL_SCALE:
+            validation.fail(owner, f'{name}.dtype', _PCM_EXPECTED, audio.dtype.name)
+        offset, scale = PCM_FULL_SCALE[audio.dtype.name]
+        return (np.asarray(audio, np.float32) - np.float32(offset)) * np.float32(1.0 / scale)
+    return audio
+
+
+def looks_channels_last(shape) -> bool:
+    """Whether a 2-D shape reads as `[n_samples, channels]` rather than `[batch, n_samples]`.
+
+    True when the last axis has at most `MAX_CHANNELS` (8) entries and the first is at least
+    `CHANNELS_LAST_RATIO` (16) times longer, e.g. `(16000, 2)`: a batch of thousands of clips
+    of 2 samples is not audio a frame-based feature can use, a stereo file is. Unknown sizes
+    (None) never look channels-last.
+    """
+    if len(shape) != 2 or None in shape:
+        return False
+    first, last = shape
+    return 1 <= last <= MAX_CHANNELS and first >= CHANNELS_LAST_RATIO * last
+
+
+def _check_layout(shape, owner, name):
+    """Rejects `[n_samples, channels]` audio (with how to fix it) and empty audio."""
+    if looks_channels_last(shape):
+        validation.fail(
+            owner,
+            f'{name}.shape',
+            f'[n_samples] or [batch, n_samples], samples on the last axis; this looks like '
+            f'[n_samples, channels] audio ({shape[1]} entries on the last axis, {shape[0]} on '
+            f'the first): downmix it with {name}.mean(axis=1), take one channel with '
+            f'{name}[:, 0], or transpose it to one clip per channel with {name}.T',
+            shape,
+        )
+    if shape and shape[-1] == 0:
+        validation.fail(
+            owner, f'{name}.shape', 'non-empty: at least one sample on the last axis', shape
+        )
+
+
+def _describe_non_finite(values):
+    """'3 non-finite samples (3 NaN, 0 infinite), the first at index (0, 12)'."""
+    bad = ~np.isfinite(values)
+    first = np.unravel_index(int(np.argmax(bad)), values.shape)
+    n_bad, n_nan = int(bad.sum()), int(np.isnan(values).sum())
+    return validation.Described(
+        f'{n_bad} non-finite samples ({n_nan} NaN, {n_bad - n_nan} infinite), the first at '
+        f'index {tuple(map(int, first))}'
+    )
+
+
+def check_finite(audio, owner='', name='audio', why=_FINITE_WHY):
+    """Raises a ValueError naming how many samples are NaN or infinite, and the first one.
+
+    For values at hand only: a NumPy array, or an eager tensor (one reduction, then NumPy
+    for the message). A symbolic tensor (inside `tf.function`) is not checked and returns
+    at once; checking there would cost a pass per step, and XLA drops assertions anyway.
+
+    Args:
+        audio: array or tensor.
+        owner, name: who received it and the argument's name, for the message.
+        why: the expectation in the message (what is needed and how to fix it).
+
+    Returns:
+        `audio`, unchanged.
+    """
+    if isinstance(audio, (tf.Tensor, tf.Variable)):
+        if not tf.executing_eagerly() or not audio.dtype.is_floating:
+            return audio
+        if bool(tf.reduce_all(tf.math.is_finite(audio))):
+            return audio
+        values = audio.numpy()
+    else:
+        values = np.asarray(audio)
+        if values.dtype.kind not in 'fc' or np.isfinite(values).all():
+            return audio
+    validation.fail(owner, name, why, _describe_non_finite(values))
+
+
+def prepare_audio(audio, owner='', name='audio', why=_FINITE_WHY):
+    """Audio for a feature: float32 `[n_samples]` or `[batch, n_samples]`, checked.
+
+    Integer PCM is scaled to [-1, 1) (`pcm_to_float`), a trailing channel dim of size 1 is
+    squeezed, and these are ValueErrors naming `owner`: other ranks, audio that looks like
+    `[n_samples, channels]` (`looks_channels_last`; the message says how to downmix), empty
+    audio, and (for NumPy arrays and eager tensors, not inside `tf.function`) NaN or infinite
+    samples.
+
+    Args:
+        audio: `[n_samples]`, `[batch, n_samples]` or `[batch, n_samples, 1]`; float or
+            integer PCM.
         owner: the function that received `audio`, for the error message.
+        name: the argument's name, for the error message.
+        why: what the NaN message says is expected (see `check_finite`).
 
     Returns:
         float32 tensor `[n_samples]` or `[batch, n_samples]`.
     """
-    audio = core.tf_float32(audio)
+    audio = core.tf_float32(pcm_to_float(audio, owner, name))
     rank = audio.shape.rank
     if rank is None:
         return audio  # Unknown rank while tracing: let the TF ops check it.
     if rank == 3 and audio.shape[-1] == 1:
-        return tf.squeeze(audio, axis=-1)
-    if rank not in (1, 2):
-        validation.fail(owner, 'audio.shape', _AUDIO_SHAPES, tuple(audio.shape))
-    return audio
+        audio = tf.squeeze(audio, axis=-1)
+    elif rank not in (1, 2):
+        validation.fail(owner, f'{name}.shape', _AUDIO_SHAPES, tuple(audio.shape))
+    _check_layout(validation.shape_tuple(audio.shape), owner, name)
+    return check_finite(audio, owner, name, why)
 
 
-def prepare_audio_np(audio, owner=''):
-    """NumPy counterpart of `prepare_audio`."""
-    audio = np.asarray(audio, dtype=np.float32)
+def prepare_audio_np(audio, owner='', name='audio', why=_FINITE_WHY):
+    """NumPy counterpart of `prepare_audio` (the same conversions and checks)."""
+    audio = np.asarray(pcm_to_float(audio, owner, name), dtype=np.float32)
     if audio.ndim == 3 and audio.shape[-1] == 1:
-        return audio[..., 0]
-    if audio.ndim not in (1, 2):
-        validation.fail(owner, 'audio.shape', _AUDIO_SHAPES, audio.shape)
-    return audio
+        audio = audio[..., 0]
+    elif audio.ndim not in (1, 2):
+        validation.fail(owner, f'{name}.shape', _AUDIO_SHAPES, audio.shape)
+    _check_layout(audio.shape, owner, name)
+    return check_finite(audio, owner, name, why)
 
 
 def hop_from_overlap(frame_size, overlap, owner=''):

@@ -18,6 +18,17 @@ The frame count is the original library's (`get_framed_lengths` with the whole h
 floor(sample_rate / frame_rate)), so shapes do not change; frames that reach past the end of
 the padded audio read zeros there.
 
+Sample rate: **audio is assumed to be at 16 kHz unless `sample_rate` is given.** At another
+rate the A-weighting is applied at the wrong frequencies and the frames are placed at the
+wrong times (44.1 kHz audio read as 16 kHz: 2.76 times too many frames, each weighted as if
+its content were 2.76 times lower).
+
+Audio is read by `framing.prepare_audio`: integer PCM (int16, int32, int8, uint8) is scaled
+by its full-scale range (an int16 array was 90 dB too loud before), `[n_samples, channels]`
+audio is an error saying how to downmix, empty audio is an error (it gave one frame of
+-80 dB), and so are NaN and infinite samples of NumPy arrays and eager tensors. Inside
+`tf.function` values are not checked: a NaN sample gives NaN in the frames that contain it.
+
 Example:
     >>> compute_loudness(tf.zeros([1, 64000])).shape                               # [1, 1001]
     >>> compute_loudness(tf.zeros([1, 176400]), sample_rate=44100).shape          # [1, 1003]
@@ -84,8 +95,8 @@ def compute_rms_energy(audio, sample_rate=16000, frame_rate=250, frame_size=512,
     """Root-mean-square amplitude of each frame (rectangular window).
 
     Args:
-        audio: float `[batch, n_samples]` or `[n_samples]`.
-        sample_rate: audio sample rate, Hz.
+        audio: float `[batch, n_samples]` or `[n_samples]`, or integer PCM, at `sample_rate`.
+        sample_rate: audio sample rate, Hz; **16 kHz unless given**.
         frame_rate: frames per second, any (see the module doc for fractional hops).
         frame_size: frame length in samples.
         padding: 'center', 'same' or 'valid' (see `get_framed_lengths`).
@@ -131,8 +142,8 @@ def compute_power(
     """Frame power in dB: `amplitude_to_db(compute_rms_energy(audio))`, floored at -range_db.
 
     Args:
-        audio: float `[batch, n_samples]` or `[n_samples]`.
-        sample_rate: audio sample rate, Hz.
+        audio: float `[batch, n_samples]` or `[n_samples]`, or integer PCM, at `sample_rate`.
+        sample_rate: audio sample rate, Hz; **16 kHz unless given**.
         frame_rate: frames per second, any (see `compute_rms_energy`).
         frame_size: frame length in samples.
         ref_db: dB subtracted from the result (0 dB = RMS amplitude 1).
@@ -146,6 +157,7 @@ def compute_power(
         >>> compute_power(tf.zeros([1, 16000]))  # all -80.0, shape [1, 251]
     """
     framing.analysis_hop(sample_rate, frame_rate, 'compute_power')  # Errors name this function.
+    audio = framing.prepare_audio(audio, 'compute_power')
     rms = compute_rms_energy(audio, sample_rate, frame_rate, frame_size, padding)
     return core.amplitude_to_db(rms, ref_db=ref_db, range_db=range_db, use_tf=True)
 
@@ -207,8 +219,8 @@ def compute_loudness(
     `power_to_db` with `ref_db` and an absolute floor at -range_db.
 
     Args:
-        audio: float `[batch, n_samples]` or `[n_samples]`.
-        sample_rate: audio sample rate, Hz.
+        audio: float `[batch, n_samples]` or `[n_samples]`, or integer PCM, at `sample_rate`.
+        sample_rate: audio sample rate, Hz; **16 kHz unless given**.
         frame_rate: frames per second, any.
         n_fft: frame and FFT length in samples.
         range_db: the floor is -range_db.

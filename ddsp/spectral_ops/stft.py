@@ -8,6 +8,16 @@ float32 `[batch, n_samples]` (or `[n_samples]`, or `[batch, n_samples, 1]`); res
 The mel filterbank is computed once per set of Python arguments and cached as a NumPy array,
 which stays valid across graphs. Every path is pure TF: eager, `tf.function` and XLA.
 
+Sample rate: the mel functions (`compute_mel`, `compute_logmel`, `compute_mfcc`) assume
+**16 kHz audio unless `sample_rate` is given**; audio at another rate read as 16 kHz puts
+every band at the wrong frequency (44.1 kHz audio: a factor 2.76). `stft` and `compute_mag`
+need no rate: bin k is at `k * sample_rate / fft_size` Hz of whatever rate the audio has.
+
+Audio is read by `framing.prepare_audio`: integer PCM is scaled to [-1, 1), `[n_samples,
+channels]` audio and empty audio are errors, and so are NaN and infinite samples of NumPy
+arrays and eager tensors (not inside `tf.function`). With `pad_end=False`, audio shorter
+than one frame (which would give 0 frames) is an error too.
+
 Example:
     >>> compute_mag(tf.zeros([1, 4096]), size=1024).shape      # [1, 16, 513]
     >>> compute_logmel(tf.ones([1, 4096])).shape                # [1, 8, 64]
@@ -19,10 +29,23 @@ import gin
 import numpy as np
 import tensorflow as tf
 
-from ddsp import core
+from ddsp import core, validation
 from ddsp.spectral_ops.framing import hop_from_overlap, pad_np, prepare_audio, prepare_audio_np
 
 _GIN_MODULE = 'ddsp.spectral_ops'  # Gin names stay `spectral_ops.compute_mag` etc.
+
+
+def _check_one_frame(audio_shape, frame_size, pad_end, owner):
+    """Without end padding, audio shorter than a frame has no frame: a ValueError."""
+    length = audio_shape[-1] if audio_shape else None
+    if not pad_end and length is not None and length < frame_size:
+        validation.fail(
+            owner,
+            'audio.shape',
+            f'at least one frame long, {frame_size} samples, with pad_end=False (pass '
+            f'pad_end=True to zero-pad the end, or a smaller frame size)',
+            tuple(audio_shape),
+        )
 
 
 def stft(audio, frame_size=2048, overlap=0.75, pad_end=True):
@@ -31,7 +54,8 @@ def stft(audio, frame_size=2048, overlap=0.75, pad_end=True):
     The FFT length is the smallest power of 2 >= `frame_size`.
 
     Args:
-        audio: float `[batch, n_samples]`, `[n_samples]` or `[batch, n_samples, 1]`.
+        audio: float `[batch, n_samples]`, `[n_samples]` or `[batch, n_samples, 1]`, or
+            integer PCM; any sample rate (bin k is at k * sample_rate / fft_size Hz).
         frame_size: window length in samples.
         overlap: fraction of a frame shared with the next; hop = int(frame_size * (1 - overlap)).
         pad_end: zero-pad the end so that there are ceil(n_samples / hop) frames.
@@ -39,11 +63,16 @@ def stft(audio, frame_size=2048, overlap=0.75, pad_end=True):
     Returns:
         complex64 `[batch, n_frames, fft_size // 2 + 1]` (no batch dim for 1-D input).
 
+    Raises:
+        ValueError: see the module doc (bad shapes, empty, NaN, shorter than a frame
+            without `pad_end`).
+
     Example:
         >>> stft(tf.zeros([2, 16000]), frame_size=512).shape  # [2, 125, 257]
     """
     audio = prepare_audio(audio, 'stft')
     hop_size = hop_from_overlap(frame_size, overlap, 'stft')
+    _check_one_frame(audio.shape, int(frame_size), pad_end, 'stft')
     return tf.signal.stft(
         audio, frame_length=int(frame_size), frame_step=hop_size, fft_length=None, pad_end=pad_end
     )
@@ -53,7 +82,7 @@ def stft_np(audio, frame_size=2048, overlap=0.75, pad_end=True):
     """NumPy/librosa STFT matching `stft` (periodic Hann, no centring).
 
     Args:
-        audio: float array `[batch, n_samples]` or `[n_samples]`.
+        audio: float array `[batch, n_samples]` or `[n_samples]`, or integer PCM; any rate.
         frame_size: window and FFT length in samples.
         overlap: fraction of overlap between frames; hop = int(frame_size * (1 - overlap)).
         pad_end: zero-pad the end as `pad(..., padding='same')` does.
@@ -68,6 +97,7 @@ def stft_np(audio, frame_size=2048, overlap=0.75, pad_end=True):
 
     audio = prepare_audio_np(audio, 'stft_np')
     hop_size = hop_from_overlap(frame_size, overlap, 'stft_np')
+    _check_one_frame(audio.shape, int(frame_size), pad_end, 'stft_np')
     if pad_end:
         audio = pad_np(audio, frame_size, hop_size, 'same', axis=-1)
     spec = librosa.stft(audio, n_fft=int(frame_size), hop_length=hop_size, center=False)
@@ -80,7 +110,8 @@ def compute_mag(audio, size=2048, overlap=0.75, pad_end=True):
     """Magnitude spectrogram `|stft(audio)|`.
 
     Args:
-        audio: float `[batch, n_samples]` or `[n_samples]`.
+        audio: float `[batch, n_samples]` or `[n_samples]`, or integer PCM; any sample rate
+            (bin k is at k * sample_rate / fft_size Hz).
         size: frame size in samples.
         overlap: fraction of overlap between frames.
         pad_end: zero-pad the end (ceil(n_samples / hop) frames).
@@ -88,11 +119,25 @@ def compute_mag(audio, size=2048, overlap=0.75, pad_end=True):
     Returns:
         float32 `[batch, n_frames, fft_size // 2 + 1]`, linear magnitude.
 
+    Raises:
+        ValueError: `[n_samples, channels]` audio (downmix first), empty audio, NaN or
+            infinite samples (NumPy or eager input), audio shorter than `size` with
+            `pad_end=False`.
+
     Example:
         >>> compute_mag(tf.zeros([1, 4096]), size=1024).shape  # [1, 16, 513]
     """
-    audio = prepare_audio(audio, 'compute_mag')
-    hop_size = hop_from_overlap(size, overlap, 'compute_mag')
+    return magnitude_of_prepared(prepare_audio(audio, 'compute_mag'), size, overlap, pad_end)
+
+
+def magnitude_of_prepared(audio, size=2048, overlap=0.75, pad_end=True, owner='compute_mag'):
+    """`compute_mag` of audio that `framing.prepare_audio` has already read and checked.
+
+    For callers that take several spectrograms of one signal (`losses.SpectralLoss`): the
+    audio is read, and its values checked, once instead of once per FFT size.
+    """
+    hop_size = hop_from_overlap(size, overlap, owner)
+    _check_one_frame(audio.shape, int(size), pad_end, owner)
     return _stft_magnitude(audio, int(size), hop_size, pad_end)
 
 
@@ -164,14 +209,16 @@ def compute_mel(
     """Mel-scaled magnitude (not power) spectrogram, HTK mel scale.
 
     Args:
-        audio: float `[batch, n_samples]` or `[n_samples]`.
+        audio: float `[batch, n_samples]` or `[n_samples]`, or integer PCM, at
+            `sample_rate` (16 kHz unless given).
         lo_hz: lower edge of the lowest mel band, Hz.
         hi_hz: upper edge of the highest mel band, Hz (<= sample_rate / 2).
         bins: number of mel bands.
         fft_size: frame size in samples.
         overlap: fraction of overlap between frames.
         pad_end: zero-pad the end (ceil(n_samples / hop) frames).
-        sample_rate: audio sample rate, Hz.
+        sample_rate: audio sample rate, Hz. **Audio is assumed to be at 16 kHz unless this is
+            given**: the bands are placed for this rate.
 
     Returns:
         float32 `[batch, n_frames, bins]`.
@@ -191,7 +238,7 @@ def compute_logmag(audio, size=2048, overlap=0.75, pad_end=True):
     """Natural log of the magnitude spectrogram (`core.safe_log`, eps 1e-5).
 
     Args:
-        audio: float `[batch, n_samples]` or `[n_samples]`.
+        audio: float `[batch, n_samples]` or `[n_samples]`, or integer PCM; any sample rate.
         size: frame size in samples.
         overlap: fraction of overlap between frames.
         pad_end: zero-pad the end (ceil(n_samples / hop) frames).
@@ -219,14 +266,16 @@ def compute_logmel(
     """Natural log of the mel magnitude spectrogram (`core.safe_log`).
 
     Args:
-        audio: float `[batch, n_samples]` or `[n_samples]`.
+        audio: float `[batch, n_samples]` or `[n_samples]`, or integer PCM, at
+            `sample_rate` (16 kHz unless given).
         lo_hz: lower edge of the lowest mel band, Hz.
         hi_hz: upper edge of the highest mel band, Hz.
         bins: number of mel bands.
         fft_size: frame size in samples.
         overlap: fraction of overlap between frames.
         pad_end: zero-pad the end (ceil(n_samples / hop) frames).
-        sample_rate: audio sample rate, Hz.
+        sample_rate: audio sample rate, Hz. **Audio is assumed to be at 16 kHz unless this is
+            given**: the bands are placed for this rate.
 
     Returns:
         float32 `[batch, n_frames, bins]`.
@@ -256,7 +305,8 @@ def compute_mfcc(
     for every coefficient (so coefficient 0 is sqrt(2) times the orthonormal DCT's).
 
     Args:
-        audio: float `[batch, n_samples]` or `[n_samples]`.
+        audio: float `[batch, n_samples]` or `[n_samples]`, or integer PCM, at
+            `sample_rate` (16 kHz unless given).
         lo_hz: lower edge of the lowest mel band, Hz.
         hi_hz: upper edge of the highest mel band, Hz.
         fft_size: frame size in samples.
@@ -264,7 +314,8 @@ def compute_mfcc(
         mfcc_bins: number of coefficients kept (the lowest ones).
         overlap: fraction of overlap between frames.
         pad_end: zero-pad the end (ceil(n_samples / hop) frames).
-        sample_rate: audio sample rate, Hz.
+        sample_rate: audio sample rate, Hz. **Audio is assumed to be at 16 kHz unless this is
+            given**: the bands are placed for this rate.
 
     Returns:
         float32 `[batch, n_frames, mfcc_bins]`.

@@ -145,18 +145,95 @@ def write_gin_config(summary_writer, save_dir: Text, step: int) -> Text:
     return path
 
 
+class CheckpointMismatchError(ValueError):
+    """A checkpoint does not fit the model built from the config: a config change, not damage.
+
+    Raised instead of trying older checkpoints (they would not fit either), so that nothing
+    suggests moving good checkpoints away. Attributes: `checkpoint` (its path), `variable`,
+    `checkpoint_shape` and `model_shape` (None where TensorFlow's error does not say).
+    """
+
+    def __init__(
+        self,
+        checkpoint: Text,
+        detail: Text,
+        variable: Optional[Text] = None,
+        checkpoint_shape: Optional[Text] = None,
+        model_shape: Optional[Text] = None,
+    ):
+        self.checkpoint, self.variable = checkpoint, variable
+        self.checkpoint_shape, self.model_shape = checkpoint_shape, model_shape
+        directory = os.path.dirname(checkpoint)
+        try:
+            config = f' ({get_latest_operative_config(directory)})'
+        except FileNotFoundError:
+            config = ''
+        super().__init__(
+            f'Checkpoint {checkpoint} does not fit the model built from this config: {detail}. '
+            f"The config differs from the run's{config}, e.g. a layer size changed by "
+            f'--gin_file or --gin_param; the checkpoints are fine and were left as they are. '
+            f"Resume with the run's settings, or train the changed model in a new --save_dir."
+        )
+
+
+# TensorFlow's message when a saved tensor and the model's variable differ in shape.
+_SHAPE = r'(?:\([^)]*\)|\[[^\]]*\]|\S+)'
+_SHAPE_MISMATCH = re.compile(
+    rf'incompatible tensor with shape (?P<saved>{_SHAPE}) when attempting to restore '
+    rf'variable with shape (?P<model>{_SHAPE}) and name (?P<name>\S+?)(?::\d+)?\.?(?:\s|$)'
+)
+# TensorFlow's messages when the model has objects the checkpoint lacks, or the reverse.
+_STRUCTURE_MISMATCH = ('not bound to checkpointed values', 'Unresolved object in checkpoint')
+
+
+def mismatch_error(error: Exception, checkpoint: Text) -> Optional[CheckpointMismatchError]:
+    """A `CheckpointMismatchError` when `error` (from restoring `checkpoint`) says that the
+    checkpoint and the model differ in their variables' shapes or structure; else None."""
+    text = str(error)
+    match = _SHAPE_MISMATCH.search(text)
+    if match:
+        name, saved, model = match.group('name'), match.group('saved'), match.group('model')
+        return CheckpointMismatchError(
+            checkpoint,
+            f'variable {name} has shape {saved} in the checkpoint but {model} in the model',
+            name,
+            saved,
+            model,
+        )
+    for marker in _STRUCTURE_MISMATCH:
+        if marker in text:
+            first = ' '.join(text.split())[:300]
+            return CheckpointMismatchError(
+                checkpoint, f'the model and the checkpoint hold different variables ({first})'
+            )
+    return None
+
+
+def non_finite_variables(variables) -> List[Text]:
+    """The names of the floating-point variables in `variables` holding NaN or inf."""
+    floating = [v for v in variables if tf.as_dtype(v.dtype).is_floating]
+    finite = [tf.reduce_all(tf.math.is_finite(tf.convert_to_tensor(v))) for v in floating]
+    if not finite or bool(tf.reduce_all(tf.stack(finite))):
+        return []
+    return [getattr(v, 'path', None) or v.name for v, ok in zip(floating, finite) if not bool(ok)]
+
+
 def restore_newest(trainer, restore_dir: Text) -> Optional[Text]:
     """Restores the newest readable checkpoint in `restore_dir`; its path, or None if none.
 
-    A checkpoint that fails to restore (truncated, corrupt) is skipped with a warning for the
-    next older one. If checkpoints exist but none restores, raises rather than silently
-    starting again from step 0.
+    A checkpoint that fails to restore (truncated, corrupt) or holds NaN or inf weights (left
+    by a version that saved diverged runs) is skipped with a warning for the next older one.
+    If checkpoints exist but none restores, raises rather than silently starting again from
+    step 0.
 
     Args:
-        trainer: anything with `restore(checkpoint_path)` (a `trainers.Trainer`).
+        trainer: anything with `restore(checkpoint_path)` (a `trainers.Trainer`); its `model`,
+            if it has one, is checked for NaN or inf weights after each restore.
         restore_dir: the directory (or checkpoint prefix) to restore from.
 
     Raises:
+        CheckpointMismatchError: a checkpoint's variables differ from the model's in shape or
+            structure: the config differs from the run's (older checkpoints are not tried).
         RuntimeError: checkpoints exist but none could be restored.
     """
     try:
@@ -171,8 +248,12 @@ def restore_newest(trainer, restore_dir: Text) -> Optional[Text]:
     for path in candidates:
         try:
             trainer.restore(path)
-            return path
+        except CheckpointMismatchError:
+            raise
         except (tf.errors.OpError, ValueError, AssertionError, IndexError) as e:
+            mismatch = mismatch_error(e, path)
+            if mismatch is not None:
+                raise mismatch from e
             # A truncated file raises IndexError ("Read less bytes than requested").
             logging.warning(
                 'Could not restore checkpoint %s (%s: %s); trying an older one.',
@@ -181,6 +262,18 @@ def restore_newest(trainer, restore_dir: Text) -> Optional[Text]:
                 str(e).splitlines()[0] if str(e) else '',
             )
             errors.append(f'{path}: {type(e).__name__}')
+            continue
+        model = getattr(trainer, 'model', None)
+        bad = non_finite_variables(model.variables) if model is not None else []
+        if not bad:
+            return path
+        logging.warning(
+            'Checkpoint %s holds NaN or inf weights (%s%s); trying an older one.',
+            path,
+            bad[0],
+            f' and {len(bad) - 1} more' if len(bad) > 1 else '',
+        )
+        errors.append(f'{path}: NaN or inf weights')
     raise RuntimeError(
         f'Checkpoints exist in {restore_dir} but none could be restored '
         f'({"; ".join(errors)}). Move them away to train from scratch.'

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from ddsp import validation
 from ddsp.training import schema
+from ddsp.training.data_preparation import outputs as prepared_outputs
 
 _AUTOTUNE = tf.data.AUTOTUNE
 _PUBLIC_TFDS_DIR = 'gs://tfds-data/datasets'
@@ -199,10 +200,6 @@ class NSynthTfds(TfdsProvider):
 # ------------------------------------------------------------------------------------------
 # TFRecord providers.
 # ------------------------------------------------------------------------------------------
-# Written by ddsp_prepare_tfrecord beside the shards; never records.
-_SIDECAR_SUFFIXES = ('.json',)
-
-
 @gin.register
 class TFRecordProvider(DataProvider):
     """TFRecords written by `ddsp_prepare_tfrecord` (with `audio_16k`, since April 2022).
@@ -274,11 +271,20 @@ class TFRecordProvider(DataProvider):
     def _list_files(self):
         """The record files matching `file_pattern`.
 
-        The JSON files `ddsp_prepare_tfrecord` writes beside its shards (`*.statistics.json`,
-        `*.skipped.json`) also match patterns like `train.tfrecord*`; they are left out.
+        Left out: the JSON side files `ddsp_prepare_tfrecord` writes beside its shards
+        (`statistics.<base>.json`, `skipped.<base>.json`, and the earlier names
+        `<prefix>.statistics.json`, `<prefix>.skipped.json`, which patterns like
+        `train.tfrecord*` match), replacement journals and staging directories
+        (`outputs.is_side_file`).
+
+        Raises:
+            FileNotFoundError: no record file matches.
+            outputs.UnfinishedReplacementError: a rerun of `ddsp_prepare_tfrecord` into these
+                files was interrupted (the directory may hold a mix of two datasets).
         """
         matches = tf.io.gfile.glob(self.file_pattern)
-        files = sorted(f for f in matches if not f.endswith(_SIDECAR_SUFFIXES))
+        prepared_outputs.check_no_unfinished_replacement(self.file_pattern, type(self).__name__)
+        files = sorted(f for f in matches if not prepared_outputs.is_side_file(f))
         if not files:
             raise FileNotFoundError(
                 f'{type(self).__name__}: no record files match '
@@ -294,7 +300,11 @@ class TFRecordProvider(DataProvider):
         )
 
     def _check_first_record(self, files):
-        """Checks one record against `features_dict`, so a mismatch fails early and clearly."""
+        """Checks one record against `features_dict`, so a mismatch fails early and clearly.
+
+        Raises:
+            ValueError: the first record does not match, or no file holds a record.
+        """
         for path in files:
             for record in tf.data.TFRecordDataset(path).take(1):
                 schema.check_example(
@@ -305,6 +315,14 @@ class TFRecordProvider(DataProvider):
                     self._settings(),
                 )
                 return
+        validation.fail(
+            type(self).__name__,
+            'file_pattern',
+            f'a glob of record files holding at least one example (the {len(files)} '
+            f'matching files are all empty, e.g. {files[0]}); prepare the dataset again with '
+            'ddsp_prepare_tfrecord from audio that gives examples, or fix the pattern',
+            self.file_pattern,
+        )
 
     def get_dataset(self, shuffle=True):
         files = self._list_files()

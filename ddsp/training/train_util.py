@@ -18,7 +18,7 @@ import os
 import subprocess
 import sys
 import time
-from typing import Optional, Text
+from typing import Optional, Sequence, Text
 
 from absl import logging
 import gin
@@ -47,8 +47,12 @@ class TrainingDivergedError(RuntimeError):
 
     The step was not applied and nothing was saved after it. Attributes: `step` (the
     1-based number of the step that diverged: the model is still at `step - 1`), `values`
-    (`{name: float}`: the step's total loss and gradient norm) and `checkpoint` (the newest
-    checkpoint left in the save directory, or None).
+    (`{name: float}`: the step's total loss and gradient norm), `checkpoint` (the newest
+    checkpoint left in the save directory, or None), `non_finite_features` (`{feature:
+    (examples with NaN or inf, examples)}` of the step's batch; None if unknown),
+    `source_files` (the record files found holding NaN or inf in those features; None if
+    unknown) and `non_finite_weights` (for a divergence found in the weights before a save:
+    the names of the variables holding NaN or inf).
 
     Example:
         >>> try:
@@ -57,9 +61,20 @@ class TrainingDivergedError(RuntimeError):
         ...     print(e.step, e.checkpoint)  # 551 /tmp/run/ckpt-501
     """
 
-    def __init__(self, step: int, values: dict, checkpoint: Optional[Text]):
+    def __init__(
+        self,
+        step: int,
+        values: dict,
+        checkpoint: Optional[Text],
+        non_finite_features: Optional[dict] = None,
+        source_files: Optional[Sequence[Text]] = None,
+        data_note: Text = '',
+        non_finite_weights: Optional[Sequence[Text]] = None,
+    ):
         self.step, self.values, self.checkpoint = int(step), dict(values), checkpoint
-        found = ', '.join(f'{name} = {value}' for name, value in self.values.items())
+        self.non_finite_features = non_finite_features
+        self.source_files = None if source_files is None else list(source_files)
+        self.non_finite_weights = None if non_finite_weights is None else list(non_finite_weights)
         if checkpoint:
             kept = (
                 f'the newest checkpoint, {checkpoint}, holds the last finite state saved; '
@@ -67,10 +82,24 @@ class TrainingDivergedError(RuntimeError):
             )
         else:
             kept = 'no checkpoint was saved before it'
+        if self.non_finite_weights:
+            n_more = len(self.non_finite_weights) - 1
+            found = f'NaN or inf in {self.non_finite_weights[0]}' + (
+                f' and {n_more} more variables' if n_more else ''
+            )
+            head = (
+                f'Training diverged at step {self.step}: expected finite weights before '
+                f'saving, got {found}. Nothing was saved'
+            )
+        else:
+            found = ', '.join(f'{name} = {value}' for name, value in self.values.items())
+            head = (
+                f'Training diverged at step {self.step}: expected a finite total loss and '
+                f'gradient norm, got {found}. The step was not applied and nothing was saved'
+            )
+        data = f' {data_note}' if data_note else ''
         super().__init__(
-            f'Training diverged at step {self.step}: expected a finite total loss and '
-            f'gradient norm, got {found}. The step was not applied and nothing was saved; '
-            f'{kept}. Try a lower learning rate (Trainer.learning_rate) or '
+            f'{head}; {kept}.{data} Try a lower learning rate (Trainer.learning_rate) or '
             f'Trainer.grad_clip_norm, and check the data for NaN or inf (audio, f0_hz, '
             f'loudness_db).'
         )
@@ -282,10 +311,13 @@ def train(
        warning for the previous one); with none, training starts at step 0.
     3. `operative_config-{step}.gin` is written to `save_dir`; summaries go to
        `save_dir/summaries/train` (in a multi-worker cluster, by the chief only).
-    4. Each step: the step is read, then `train_step` runs. If its total loss or its
-       gradient norm is not finite, training stops at once: the trainer did not apply the
-       step, no summary or checkpoint is written (the newest checkpoint stays the last
-       finite one saved), and `TrainingDivergedError` is logged and raised. Otherwise, when
+    4. Each step: the step and the next batch are read, then `train_step` runs on the
+       batch. If its total loss or its gradient norm is not finite, training stops at once:
+       the trainer did not apply the step, no summary or checkpoint is written (the newest
+       checkpoint stays the last finite one saved), and `TrainingDivergedError` is logged and
+       raised; its message says which features of the batch hold NaN or inf and, for record
+       files (`TFRecordProvider` and the like), which files hold such records (scanning at
+       most 2000 records). Otherwise, when
        `step % steps_per_summary == 0` the mean losses since the last summary
        (`losses/{name}`), the mean gradient norm before clipping (`grad_norm`) and
        `steps_per_sec` are written; when `step % steps_per_save == 0` a checkpoint is saved
@@ -293,6 +325,9 @@ def train(
        `total_loss <= early_stop_loss_value`. Finite loss spikes do not stop training.
     5. A final checkpoint is saved (also when no step ran and `save_dir` has no checkpoint
        at this step, e.g. one restored from another `restore_dir`); not after a divergence.
+    Before each save the model's weights are checked: if one holds NaN or inf (state that a
+    forward pass updates can go bad with a finite loss), nothing is saved and
+    `TrainingDivergedError` is raised.
 
     Progress (steps/s, loss, time left) is one updating line when stdout is a terminal and a
     log line every minute (and at each summary) otherwise.
@@ -302,7 +337,10 @@ def train(
         and is left out).
 
     Raises:
-        TrainingDivergedError: a step's total loss or gradient norm is not finite.
+        TrainingDivergedError: a step's total loss or gradient norm, or a weight about to be
+            saved, is not finite.
+        checkpoints.CheckpointMismatchError: the newest checkpoint in `restore_dir` does not
+            fit the model (the config differs from the run's).
 
     Example:
         >>> losses = train(provider, trainer, num_steps=800, save_dir='/tmp/run',
@@ -337,12 +375,16 @@ def train(
     with summary_writer.as_default():
         while step < num_steps:
             try:
-                step_losses = trainer.train_step(dataset_iter)
+                batch = next(dataset_iter)
             except (tf.errors.OutOfRangeError, StopIteration):
                 logging.warning('The dataset ran out at step %d; stopping.', step)
                 break
+            step_losses = trainer.train_step(batch)
             losses = {name: float(value.numpy()) for name, value in step_losses.items()}
-            _stop_if_not_finite(losses, step, trainer, save_dir, progress, summary_writer)
+            if not _is_finite_step(losses):
+                progress.close()
+                summary_writer.flush()
+                _diverged(losses, step, trainer, save_dir, batch, data_provider)
             steps_since_summary += 1
             for name, value in losses.items():
                 if name not in loss_means:
@@ -378,14 +420,14 @@ def train(
                 )
                 break
             if step % steps_per_save == 0:
-                trainer.save(save_dir)
+                _save_if_finite(trainer, save_dir, progress, summary_writer)
                 last_saved = done
             step = done
     progress.close()
     step = int(trainer.step.numpy())
     if step != last_saved or not tf.io.gfile.exists(os.path.join(save_dir, f'ckpt-{step}.index')):
         # Also when no step ran but save_dir (unlike restore_dir) has no checkpoint yet.
-        trainer.save(save_dir)
+        _save_if_finite(trainer, save_dir, progress, summary_writer)
     summary_writer.flush()
     logging.info('Training finished at step %d.', step)
     return losses
@@ -401,25 +443,153 @@ def _write_summaries(means: dict, step: int, steps_per_sec: float):
         metric.reset_state()
 
 
-def _stop_if_not_finite(
-    outputs: dict, step: int, trainer, save_dir: Text, progress, summary_writer
-):
-    """Raises `TrainingDivergedError` when the step's total loss or gradient norm is not finite.
+def _is_finite_step(outputs: dict) -> bool:
+    """Whether the step's total loss and gradient norm (those present) are finite."""
+    return all(
+        math.isfinite(outputs[name]) for name in ('total_loss', GRAD_NORM) if name in outputs
+    )
 
-    `step` is the step read before `train_step` ran; the trainer left the model there.
+
+def _newest_checkpoint(save_dir: Text) -> Optional[Text]:
+    try:
+        return checkpoints.get_latest_checkpoint(save_dir)
+    except FileNotFoundError:
+        return None
+
+
+def _diverged(outputs: dict, step: int, trainer, save_dir: Text, batch, data_provider):
+    """Logs and raises `TrainingDivergedError` for a step whose loss or gradient is not finite.
+
+    `step` is the step read before `train_step` ran; the trainer left the model there. The
+    message says which features of the batch hold NaN or inf and, for record files, which
+    files hold such records.
     """
     checked = {name: outputs[name] for name in ('total_loss', GRAD_NORM) if name in outputs}
-    if all(math.isfinite(value) for value in checked.values()):
-        return
-    progress.close()
-    summary_writer.flush()
-    try:
-        newest = checkpoints.get_latest_checkpoint(save_dir)
-    except FileNotFoundError:
-        newest = None
-    error = TrainingDivergedError(step + 1, checked, newest)
+    features = _non_finite_features(batch, trainer.strategy)
+    files, note = None, ''
+    if features:
+        files, scan = _files_with_non_finite(data_provider, sorted(features))
+        held = ', '.join(f'{key} ({bad} of {n} examples)' for key, (bad, n) in features.items())
+        if files:
+            note = (
+                f'Its batch holds NaN or inf in {held}, read from records with NaN or inf in '
+                f'{", ".join(files)}{scan}: fix or remove those records.'
+            )
+        elif files is None:
+            note = f'Its batch holds NaN or inf in {held} ({scan}).'
+        else:
+            note = (
+                f'Its batch holds NaN or inf in {held} (no record file holding such values '
+                f'was found{scan}).'
+            )
+    elif features is not None:
+        note = 'Its batch holds no NaN or inf: the model itself diverged.'
+    error = TrainingDivergedError(
+        step + 1,
+        checked,
+        _newest_checkpoint(save_dir),
+        non_finite_features=features,
+        source_files=files,
+        data_note=note,
+    )
     logging.error('%s (model left at step %d)', error, int(trainer.step.numpy()))
     raise error
+
+
+def _save_if_finite(trainer, save_dir: Text, progress, summary_writer):
+    """`trainer.save(save_dir)`, unless a weight holds NaN or inf: then nothing is saved and
+    `TrainingDivergedError` is raised (the newest checkpoint stays the last finite one).
+
+    The trainer never applies a non-finite step, but state that a forward pass updates
+    (an exponential moving average, a custom trainer) can still go bad with a finite loss.
+    """
+    bad = checkpoints.non_finite_variables(trainer.model.variables)
+    if bad:
+        progress.close()
+        summary_writer.flush()
+        error = TrainingDivergedError(
+            int(trainer.step.numpy()), {}, _newest_checkpoint(save_dir), non_finite_weights=bad
+        )
+        logging.error('%s', error)
+        raise error
+    trainer.save(save_dir)
+
+
+def _non_finite_features(batch, strategy) -> Optional[dict]:
+    """`{feature: (examples holding NaN or inf, examples)}` of a (distributed) batch dict.
+
+    Only floating-point features with a batch axis count; None when `batch` is not a dict.
+    """
+    if not isinstance(batch, dict):
+        return None
+    found = {}
+    for key, value in batch.items():
+        parts = [tf.convert_to_tensor(p) for p in strategy.experimental_local_results(value)]
+        if not parts or not parts[0].dtype.is_floating or parts[0].shape.rank is None:
+            continue
+        if parts[0].shape.rank == 0:
+            continue
+        rows = [tf.reshape(p, [tf.shape(p)[0], -1]) for p in parts]
+        bad = tf.concat([tf.reduce_any(~tf.math.is_finite(r), axis=1) for r in rows], axis=0)
+        n_bad = int(tf.reduce_sum(tf.cast(bad, tf.int32)))
+        if n_bad:
+            found[key] = (n_bad, int(bad.shape[0]))
+    return found
+
+
+# How many records `_files_with_non_finite` reads at most (each of a 4 s example is 0.5 MB).
+_SCAN_RECORDS = 2000
+
+
+def _record_providers(provider) -> list:
+    """The providers reading record files (`file_pattern` and `features_dict`) in `provider`."""
+    if provider is None:
+        return []
+    if hasattr(provider, 'file_pattern') and hasattr(provider, 'features_dict'):
+        return [provider]
+    found = []
+    for child in getattr(provider, 'data_providers', None) or ():
+        found += _record_providers(child)
+    return found
+
+
+def _files_with_non_finite(provider, keys: Sequence[Text]) -> tuple:
+    """`(files, note)`: the record files of `provider` with a record holding NaN or inf in
+    one of `keys`, in order (None when the provider reads no record files); `note` says when
+    the scan was cut short (it reads at most `_SCAN_RECORDS` records)."""
+    providers = _record_providers(provider)
+    if not providers:
+        name = type(provider).__name__
+        return None, f'its source files are unknown: {name} reads no record files'
+    files, scanned = [], 0
+    for record_provider in providers:
+        try:
+            features = dict(record_provider.features_dict)
+            pattern = record_provider.file_pattern
+            paths = sorted(p for p in tf.io.gfile.glob(pattern) if not p.endswith('.json'))
+        except Exception as e:  # noqa: BLE001 -- best effort: the error message comes first.
+            logging.warning('Could not list the record files to scan for NaN or inf: %s', e)
+            continue
+        wanted = {k: v for k, v in features.items() if k in keys} or features
+        for path in paths:
+            n_bad = 0
+            n_records = 0
+            for record in tf.data.TFRecordDataset(path):
+                if scanned >= _SCAN_RECORDS:
+                    break
+                scanned += 1
+                n_records += 1
+                try:
+                    example = tf.io.parse_single_example(record, wanted)
+                except tf.errors.OpError:
+                    continue
+                if any(not bool(tf.reduce_all(tf.math.is_finite(v))) for v in example.values()):
+                    n_bad += 1
+            if n_bad:
+                files.append(f'{path} ({n_bad} of {n_records} records read)')
+            if scanned >= _SCAN_RECORDS:
+                return files, f'; the scan stopped after {_SCAN_RECORDS} records'
+    return files, ''
 
 
 def _get_hypertune():

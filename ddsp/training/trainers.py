@@ -132,8 +132,9 @@ class Trainer:
 
         Raises:
             FileNotFoundError: no checkpoint there.
-            tf.errors.OpError / ValueError: an unreadable checkpoint, or one whose variables
-                do not match the model.
+            checkpoints.CheckpointMismatchError: the checkpoint's variables differ from the
+                model's in shape or structure (the config differs from the run's).
+            tf.errors.OpError / ValueError: an unreadable checkpoint.
         """
         restore_keys = restore_keys or self.restore_keys
         path = checkpoints.get_latest_checkpoint(checkpoint_path)
@@ -141,8 +142,14 @@ class Trainer:
             if restore_keys:
                 self.model.restore(path, verbose=False, restore_keys=restore_keys)
             else:
-                status = self.get_checkpoint().restore(path)
-                status.assert_existing_objects_matched()
+                try:
+                    status = self.get_checkpoint().restore(path)
+                    status.assert_existing_objects_matched()
+                except (ValueError, AssertionError) as e:
+                    mismatch = checkpoints.mismatch_error(e, path)
+                    if mismatch is None:
+                        raise
+                    raise mismatch from e
         logging.info(
             'Restored %s from %s at step %d.',
             restore_keys or 'model and optimizer',

@@ -2,7 +2,8 @@
 
 `data/violin` (3.4 minutes of FLAC) goes through the `ddsp_prepare_tfrecord` Beam pipeline into
 `violin/` (TFRecord shards, a train and an eval split, f0 and confidence from CREPE, A-weighted
-loudness, statistics as JSON). A manifest (`violin/demo_manifest.json`: SHA-256 of every input
+loudness, statistics as JSON beside them: `violin/statistics.violin.tfrecord-train.json`, see
+`dataset_statistics_path`). A manifest (`violin/demo_manifest.json`: SHA-256 of every input
 file and the settings) lets a second run reuse the records when nothing changed.
 """
 
@@ -10,6 +11,7 @@ import glob
 import hashlib
 import os
 
+from ddsp.training.data_preparation import outputs as prepared_outputs
 from ddsp.training.data_preparation import prepare_tfrecord_lib
 from examples.demo.outputs import read_json, write_json
 
@@ -44,10 +46,20 @@ def dataset_manifest(audio_paths, crepe_capacity, eval_split_fraction):
     }
 
 
+def dataset_prefix(output_dir):
+    """The prefix the records are written to: `output_dir/violin/violin.tfrecord`."""
+    return os.path.join(output_dir, DATASET_NAME, f'{DATASET_NAME}.tfrecord')
+
+
 def dataset_patterns(output_dir):
     """`(train, eval)` TFRecord globs of the prepared dataset (shards only, not the JSON)."""
-    prefix = os.path.join(output_dir, DATASET_NAME, f'{DATASET_NAME}.tfrecord')
+    prefix = dataset_prefix(output_dir)
     return f'{prefix}-train-*-of-*', f'{prefix}-eval-*-of-*'
+
+
+def dataset_statistics_path(output_dir, split='train'):
+    """The statistics JSON of a split ('train' or 'eval') of the prepared dataset."""
+    return prepared_outputs.side_file_path(dataset_prefix(output_dir), 'statistics', split)
 
 
 def prepare_dataset(
@@ -97,7 +109,7 @@ def prepare_dataset(
 
     if os.path.exists(manifest_path):
         os.remove(manifest_path)  # Stale until the new records are complete.
-    prefix = os.path.join(dataset_dir, f'{DATASET_NAME}.tfrecord')
+    prefix = dataset_prefix(output_dir)
     summary = prepare_tfrecord_lib.prepare_tfrecord(
         paths,
         prefix,

@@ -266,8 +266,9 @@ def test_get_batch_repeats_and_drop_remainder(tmp_path):
 
 
 def test_side_json_files_of_the_pipeline_are_not_read_as_records(tmp_path):
-    # ddsp_prepare_tfrecord writes <prefix>-train.statistics.json and <prefix>.skipped.json
-    # beside the shards; the natural pattern '<prefix>*' matches them too.
+    # ddsp_prepare_tfrecord wrote <prefix>-train.statistics.json and <prefix>.skipped.json
+    # beside the shards before (now statistics.<base>.json, ...); the natural pattern
+    # '<prefix>*' matches those earlier names too.
     provider = _small_provider(tmp_path / 'prefix-train', 4)
     (tmp_path / 'prefix-train.statistics.json').write_text('{"mean_pitch": 60.0}')
     (tmp_path / 'prefix.skipped.json').write_text('[]')

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ddsp.training.data_preparation import ddsp_prepare_tfrecord, statistics
+from ddsp.training.data_preparation import ddsp_prepare_tfrecord, outputs, statistics
 from ddsp.training.data_preparation import prepare_tfrecord_lib as lib
 
 beam = pytest.importorskip('apache_beam')
@@ -155,7 +155,9 @@ def test_skipped_files_reported_with_reasons(whole_file_run):
     assert counters['skipped_files'] == 3
     assert counters['files_done'] == 4  # Three excerpts and the (unsplit) short file.
     assert counters['downmixed_files'] == 1 and counters['resampled_files'] == 1
-    on_disk = json.loads(pathlib.Path(str(whole_file_run[0]) + '.skipped.json').read_text())
+    on_disk = json.loads(
+        pathlib.Path(outputs.side_file_path(str(whole_file_run[0]), 'skipped')).read_text()
+    )
     assert [s['reason'] for s in on_disk] == [s['reason'] for s in summary['skipped']]
 
 
@@ -219,17 +221,18 @@ def test_examples_shapes_split_statistics_and_rerun(example_run):
     batch = next(iter(provider.get_batch(2, shuffle=False, repeats=1)))
     assert batch['audio'].shape == (2, 32000) and batch['audio_16k'].shape == (2, 32000)
     assert all(batch[k].shape == (2, 500) for k in ('f0_hz', 'f0_confidence', 'loudness_db'))
-    # 3 files x 6 s -> chunks of 4 + 2 s -> 3 + 1 examples each; 3 of 6 chunks... at least one
-    # chunk goes to eval (int(6 * 0.3) = 1).
-    assert counts['train'] + counts['eval'] == 12
+    # 3 files x 6 s: every 2-s window every 1 s, (6 - 2) / 1 + 1 = 5 per file (chunks of 4 s
+    # overlap by 2 - 1 = 1 s, so no window is lost at the chunk boundary); each file has 2
+    # chunks, at least one of the 6 goes to eval (int(6 * 0.3) = 1).
+    assert counts['train'] + counts['eval'] == 3 * ((6 - 2) // 1 + 1)
     assert counts['eval'] >= 1
-    stats = statistics.load_dataset_statistics(f'{out}-train.statistics.json')
+    stats = statistics.load_dataset_statistics(outputs.side_file_path(out, 'statistics', 'train'))
     assert 60 < stats['pitch_note']['mean_'] < 90
     ld = stats['loudness_note']
     assert -80 <= ld['min_'] < ld['mean_min_'] < ld['mean_'] < ld['mean_max_'] <= ld['max_'] < 20
     assert len(stats['loudness_note']['quantiles']) == 101
     assert np.all(np.diff(stats['loudness_note']['quantiles']) >= 0)
-    skipped = json.loads(pathlib.Path(f'{out}.skipped.json').read_text())
+    skipped = json.loads(pathlib.Path(outputs.side_file_path(out, 'skipped')).read_text())
     assert {os.path.basename(s['path']) for s in skipped} == {
         'corrupt.wav',
         'empty.flac',
@@ -237,6 +240,7 @@ def test_examples_shapes_split_statistics_and_rerun(example_run):
         'short.wav',
     }
     assert not list(out.parent.glob('.*tmp-*'))  # The temporary directory is gone.
+    assert not list(out.parent.glob('.*'))  # So are the staging directory and the journal.
 
 
 VALID = [

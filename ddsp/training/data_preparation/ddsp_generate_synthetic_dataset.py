@@ -13,8 +13,10 @@ and the settings, not on the runner or the number of workers.
 
 The pipeline machinery is `prepare_tfrecord_lib`'s: the DirectRunner on all local cores by
 default, `--pipeline_options` (comma list) passed through unchanged to other runners, shards
-written to a temporary directory and moved into place at the end (replacing the files of an
-earlier run with the same prefix), progress logged while it runs and counted in Beam metrics.
+written to a staging directory and moved into place at the end with `outputs.Staging` (a
+crash-safe replacement of the files of an earlier run with the same prefix, which
+`outputs.recover` finishes if a run was killed), progress logged while it runs and counted in
+Beam metrics.
 """
 
 import argparse
@@ -128,7 +130,6 @@ def generate_synthetic_dataset(
     """
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
-    import tensorflow as tf
 
     owner = 'generate_synthetic_dataset'
     validation.check_choice(owner, 'generator', generator, GENERATORS)
@@ -147,25 +148,27 @@ def generate_synthetic_dataset(
         ) from e
     options = lib.default_pipeline_options(pipeline_options)
     output_tfrecord_path = str(output_tfrecord_path)
-    out_dir, tmp_dir, tmp_prefix = outputs_lib.make_temporary_output(output_tfrecord_path)
+    outputs_lib.split_prefix(output_tfrecord_path, owner)
+    outputs_lib.recover(output_tfrecord_path)
     _log(
         f'{num_examples} synthetic examples ({generator}, {settings}) -> '
         f'{output_tfrecord_path} ({" ".join(options)})'
     )
     start = time.time()
-    try:
+    with outputs_lib.Staging(output_tfrecord_path, owner) as staging:
         with beam.Pipeline(options=PipelineOptions(options)) as pipeline:
             _build_pipeline(
-                pipeline, tmp_prefix, num_examples, num_shards, random_seed, generator, settings
+                pipeline,
+                staging.new_prefix,
+                num_examples,
+                num_shards,
+                random_seed,
+                generator,
+                settings,
             )
         seconds = time.time() - start
         counters = lib.counter_values(pipeline.result, METRICS_NAMESPACE)
-        outputs = outputs_lib.replace_outputs(
-            tmp_dir, out_dir, tf.io.gfile.glob(f'{output_tfrecord_path}-?????-of-?????')
-        )
-    finally:
-        if tf.io.gfile.exists(tmp_dir):
-            tf.io.gfile.rmtree(tmp_dir)
+        outputs = staging.commit()
     _log(
         f'done in {seconds:.1f} s: {counters.get("examples", num_examples)} examples in '
         f'{len(outputs)} shards'
@@ -261,7 +264,7 @@ def run(argv=None):
             generator=args.generator,
             **settings,
         )
-    except (ValueError, ImportError) as e:
+    except (ValueError, ImportError, outputs_lib.UnfinishedReplacementError) as e:
         print(f'ddsp_generate_synthetic_dataset: error: {e}', file=sys.stderr)
         return 2
     return 0 if summary['outputs'] else 1

@@ -9,13 +9,19 @@ Example (all local cores, DirectRunner):
 
 Other runners: `--pipeline_options=--runner=DataflowRunner,--project=...` (comma list, passed
 to Beam's `PipelineOptions` unchanged). See `prepare_tfrecord_lib` for the record format,
-lengths, skipped files and rerun behaviour.
+lengths, skipped files and rerun behaviour, and `outputs` for the side files' names and the
+crash-safe replacement of an earlier output.
+
+Exit status: 0 when the dataset was written; 1 when nothing was written because the inputs
+gave no example (pass --allow_empty to write an empty dataset anyway) or another run is
+replacing the same output; 2 for invalid arguments (before any work). In every non-zero case
+an existing dataset at the output is left unchanged.
 """
 
 import argparse
 import sys
 
-from ddsp.training.data_preparation import prepare_tfrecord_lib
+from ddsp.training.data_preparation import outputs, prepare_tfrecord_lib
 
 
 def _bool(value):
@@ -51,7 +57,8 @@ def build_parser():
     p.add_argument(
         '--output_tfrecord_path',
         required=True,
-        help='Output prefix; shards are <prefix>-0000i-of-0000N.',
+        help='Output prefix; shards are <prefix>-0000i-of-0000N, side files '
+        '<dir>/statistics.<base>.json and <dir>/skipped.<base>.json.',
     )
     p.add_argument(
         '--num_shards',
@@ -93,6 +100,12 @@ def build_parser():
         choices=['tiny', 'small', 'medium', 'large', 'full'],
         help='CREPE model size (default full, as the original).',
     )
+    _add_bool(
+        p,
+        'allow_empty',
+        False,
+        'Write an empty dataset (replacing an existing one) when no input gives an example',
+    )
     p.add_argument(
         '--pipeline_options',
         default='--runner=DirectRunner',
@@ -118,7 +131,11 @@ def run(argv=None):
             viterbi=args.viterbi,
             pipeline_options=args.pipeline_options,
             crepe_capacity=args.crepe_capacity,
+            allow_empty=args.allow_empty,
         )
+    except (prepare_tfrecord_lib.EmptyDatasetError, outputs.UnfinishedReplacementError) as e:
+        print(f'ddsp_prepare_tfrecord: error: {e}', file=sys.stderr)
+        return 1
     except (ValueError, ImportError) as e:
         print(f'ddsp_prepare_tfrecord: error: {e}', file=sys.stderr)
         return 2

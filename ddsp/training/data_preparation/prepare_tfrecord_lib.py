@@ -1,7 +1,7 @@
 """Apache Beam pipeline that turns audio files into DDSP training TFRecords.
 
 Stages: read each file (WAV, FLAC, OGG; MP3 where libsndfile decodes it),
-downmix to mono, resample to `sample_rate` and to 16 kHz, cut into `chunk_secs` chunks, add
+downmix to mono, resample to `sample_rate` and to 16 kHz, cut into chunks of `chunk_secs`, add
 CREPE f0 and confidence and A-weighted loudness at `frame_rate`, optionally split chunks into
 train and eval sets, cut examples of `example_secs` every `hop_secs`, and write sharded
 `tf.train.Example` TFRecords with float features `audio`, `audio_16k`, `f0_hz`,
@@ -14,17 +14,32 @@ n_samples`); `audio_16k` has the same duration. The frame rate must divide both 
 and 16000 (CREPE and loudness run on the 16 kHz audio); other combinations raise `ValueError`
 before any work starts.
 
+Chunks overlap by `example_secs - hop_secs` (`chunk_audio`), so every window of a file, every
+`hop_secs`, becomes exactly one example: a 30-s file with 20-s chunks, 4-s examples and a 1-s
+hop gives (30 - 4) / 1 + 1 = 27 examples, none lost at the chunk boundary. The train/eval
+split assigns whole chunks, so no window is in both splits; an eval window next to a chunk
+boundary can still share up to `example_secs - hop_secs` of audio with a train window, as
+neighbouring windows of one split do.
+
 Bad inputs never stop a run: unreadable, empty, truncated, non-finite and too-short files are
 skipped, counted in the Beam metrics `skipped_files` and named with their reason in
-`<output>.skipped.json` and in the summary returned (and printed) at the end. Stereo files are
-downmixed (`downmixed_files`), other rates resampled (`resampled_files`).
+`<dir>/skipped.<base>.json` and in the summary returned (and printed) at the end. Files of
+digital silence (every sample 0) are skipped too, with a warning, and counted in
+`silent_files` as well: a whole silent file is almost always a failed export or a muted
+track, its CREPE f0 is noise, and its frames would pull the loudness statistics (and the
+quantiles timbre transfer matches against) towards the floor; silent passages inside a file
+are kept. Stereo files are downmixed (`downmixed_files`), other rates resampled
+(`resampled_files`).
 
-Output is written to a temporary directory next to the output and moved into place only when
-the pipeline has finished; any shards of an earlier run with the same prefix are removed first,
-so a rerun replaces the output whole and never mixes old and new shards. Dataset statistics
-(`statistics.py`, computed on the chunks before they are cut into overlapping examples) are
-written to `<output>.statistics.json`, or `<output>-train.statistics.json` and
-`<output>-eval.statistics.json` when splitting.
+Output: side files are named by `outputs.side_file_path`, `<dir>/statistics.<base>.json` (or
+`statistics.<base>-train.json` and `statistics.<base>-eval.json` when splitting; computed on
+the chunks, each frame counted once) and `<dir>/skipped.<base>.json`, so the glob
+`<prefix>*` matches the records only. A run writes everything into a staging directory
+beside the output and replaces the previous output for the same prefix only when it has
+finished, through a journal that makes the replacement crash-safe (`outputs`); it first
+finishes any replacement a killed run left (`outputs.recover`). A run whose inputs give no
+example at all raises `EmptyDatasetError` and leaves the existing output as it was, unless
+`allow_empty=True`.
 """
 
 import fractions
@@ -166,7 +181,15 @@ def default_pipeline_options(pipeline_options=()):
 
 
 class SkipFile(Exception):
-    """A file that is skipped, with the reason as the message."""
+    """A file that is skipped, with the reason as the message and a short `kind`."""
+
+    def __init__(self, reason, kind='unreadable'):
+        super().__init__(reason)
+        self.kind = kind
+
+
+class EmptyDatasetError(ValueError):
+    """The inputs gave no example: the run refused to replace the output with an empty one."""
 
 
 def resample(audio, from_rate, to_rate):
@@ -195,7 +218,7 @@ def load_audio(path, sizes):
     except Exception as e:  # noqa: BLE001 -- any read error skips the file.
         raise SkipFile(f'unreadable: {type(e).__name__}: {e}') from e
     if not data:
-        raise SkipFile('empty file (0 bytes)')
+        raise SkipFile('empty file (0 bytes)', 'empty')
     import io
 
     try:
@@ -206,12 +229,15 @@ def load_audio(path, sizes):
         raise SkipFile(f'unreadable or truncated audio: {type(e).__name__}: {message}') from e
     if info.frames > 0 and len(audio) < info.frames:
         raise SkipFile(
-            f'truncated: header says {info.frames} samples, only {len(audio)} could be decoded'
+            f'truncated: header says {info.frames} samples, only {len(audio)} could be decoded',
+            'truncated',
         )
     if audio.size == 0:
-        raise SkipFile('no audio samples')
+        raise SkipFile('no audio samples', 'empty')
     if not np.all(np.isfinite(audio)):
-        raise SkipFile('non-finite (NaN or infinite) samples')
+        raise SkipFile('non-finite (NaN or infinite) samples', 'non_finite')
+    if not np.any(audio):
+        raise SkipFile('digital silence: every sample is 0 (skipped, see the module doc)', 'silent')
     if audio.shape[1] > 1:
         notes.append('downmixed')
     audio = audio.mean(axis=1)
@@ -222,7 +248,8 @@ def load_audio(path, sizes):
     if min_samples and len(audio) < min_samples:
         raise SkipFile(
             f'too short: {len(audio) / sizes["sample_rate"]:.3f} s < example_secs '
-            f'{sizes["example_secs"]:g} s'
+            f'{sizes["example_secs"]:g} s',
+            'too_short',
         )
     # Zero-pad to whole frames, so the 16 kHz copy has exactly the same duration.
     hop = sizes['hop']
@@ -234,25 +261,80 @@ def load_audio(path, sizes):
 
 
 def chunk_audio(ex, sizes):
-    """Non-overlapping chunks of chunk_secs. A last piece shorter than one example (or than a
-    quarter chunk when not splitting) joins the previous chunk, so no audio is dropped."""
+    """Chunks of at most `chunk_secs` (whole files when `chunk_secs` is 0).
+
+    With examples (`example_secs > 0`) the chunks follow the grid of example windows (one
+    every `hop_secs` from the start of the file): each chunk holds `per_chunk = (chunk -
+    example) // hop + 1` windows, starts `per_chunk` hops after the previous one and is
+    `(per_chunk - 1) * hop + example` long, so it overlaps the next chunk by `example - hop`.
+    Every window of the file then lies in exactly one chunk. The last chunk runs to the end of
+    the file; the frames of a chunk that the next chunk also covers are left out of the
+    statistics (`own_frames`), so each frame is counted once.
+
+    Each chunk's `start` is its first sample's offset in the file. Without examples (each
+    chunk is an example), chunks do not overlap and a last piece shorter than a quarter chunk
+    joins the previous chunk, so no audio is dropped.
+    """
     n = sizes['chunk_samples']
     audio, audio_16k = ex['audio'], ex['audio_16k']
+    win = sizes['example_samples']
     if not n or len(audio) <= n:
-        return [dict(ex, chunk=0)]
+        return [dict(ex, chunk=0, start=0)]
     n16 = sizes['chunk_samples_16k']
-    starts = list(range(0, len(audio), n))
-    last = len(audio) - starts[-1]
-    if last < max(sizes['example_samples'], n // 4) and len(starts) > 1:
-        starts.pop()
+    if not win:
+        starts = list(range(0, len(audio), n))
+        if len(audio) - starts[-1] < n // 4 and len(starts) > 1:
+            starts.pop()
+        chunks = []
+        for i, start in enumerate(starts):  # start == i * n.
+            last = i + 1 == len(starts)
+            stop, stop16 = (len(audio), len(audio_16k)) if last else ((i + 1) * n, (i + 1) * n16)
+            chunks.append(
+                dict(
+                    ex,
+                    chunk=i,
+                    start=start,
+                    audio=audio[start:stop],
+                    audio_16k=audio_16k[i * n16 : stop16],
+                )
+            )
+        return chunks
+    hop, hop16 = sizes['hop_samples'], sizes['hop_samples_16k']
+    win16 = sizes['example_samples_16k']
+    per_chunk = (n - win) // hop + 1
+    n_windows = (len(audio) - win) // hop + 1
+    if n_windows <= per_chunk:
+        return [dict(ex, chunk=0, start=0)]
     chunks = []
-    for i, start in enumerate(starts):  # start == i * n.
-        last = i + 1 == len(starts)
-        stop, stop16 = (len(audio), len(audio_16k)) if last else ((i + 1) * n, (i + 1) * n16)
+    firsts = list(range(0, n_windows, per_chunk))  # Index of each chunk's first window.
+    for i, first in enumerate(firsts):
+        start, start16 = first * hop, first * hop16
+        if i + 1 == len(firsts):
+            stop, stop16, own = len(audio), len(audio_16k), None
+        else:
+            stop = start + (per_chunk - 1) * hop + win
+            stop16 = start16 + (per_chunk - 1) * hop16 + win16
+            own = per_chunk * sizes['hop_frames'] if sizes['frame_rate'] else None
         chunks.append(
-            dict(ex, chunk=i, audio=audio[start:stop], audio_16k=audio_16k[i * n16 : stop16])
+            dict(
+                ex,
+                chunk=i,
+                start=start,
+                audio=audio[start:stop],
+                audio_16k=audio_16k[start16:stop16],
+                own_frames=own,
+            )
         )
     return chunks
+
+
+def statistics_frames(chunk):
+    """The chunk's frame-wise features without the frames the next chunk also covers."""
+    own = chunk.get('own_frames')
+    keys = ('f0_hz', 'f0_confidence', 'loudness_db')
+    if own is None:
+        return {key: chunk[key] for key in keys}
+    return {key: chunk[key][:own] for key in keys}
 
 
 def add_features(ex, sizes, center, viterbi, crepe_capacity):
@@ -313,7 +395,7 @@ def split_examples(ex, sizes, center):
 
 
 def to_tf_example(ex):
-    """Serialized `tf.train.Example` with float-list features."""
+    """Serialized `tf.train.Example` with float-list features (deterministic bytes)."""
     import tensorflow as tf
 
     feature = {
@@ -321,7 +403,10 @@ def to_tf_example(ex):
         for key in FEATURE_KEYS
         if key in ex
     }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    example = tf.train.Example(features=tf.train.Features(feature=feature))
+    # Deterministic: the same example gives the same bytes in every process (the order of a
+    # protobuf map is otherwise free).
+    return example.SerializeToString(deterministic=True)
 
 
 def feature_spec(sample_rate=16000, frame_rate=250, example_secs=4, center=False):
@@ -362,7 +447,7 @@ def split_key(audio, path) -> str:
 def _build_pipeline(
     pipeline,
     paths,
-    tmp_prefix,
+    staging,
     sizes,
     num_shards,
     eval_split_fraction,
@@ -377,6 +462,7 @@ def _build_pipeline(
 
     files_done = Metrics.counter(METRICS_NAMESPACE, 'files_done')
     skipped_files = Metrics.counter(METRICS_NAMESPACE, 'skipped_files')
+    silent_files = Metrics.counter(METRICS_NAMESPACE, 'silent_files')
     downmixed = Metrics.counter(METRICS_NAMESPACE, 'downmixed_files')
     resampled = Metrics.counter(METRICS_NAMESPACE, 'resampled_files')
     audio_ms = Metrics.counter(METRICS_NAMESPACE, 'audio_milliseconds')
@@ -388,8 +474,14 @@ def _build_pipeline(
                 ex, notes = load_audio(path, sizes)
             except SkipFile as e:
                 skipped_files.inc()
-                _log(f'skipped {path}: {e}')
-                yield beam.pvalue.TaggedOutput('skipped', {'path': path, 'reason': str(e)})
+                if e.kind == 'silent':
+                    silent_files.inc()
+                    _log(f'warning: {path} is digital silence (every sample is 0); skipped')
+                else:
+                    _log(f'skipped {path}: {e}')
+                yield beam.pvalue.TaggedOutput(
+                    'skipped', {'path': path, 'reason': str(e), 'kind': e.kind}
+                )
                 return
             if 'downmixed' in notes:
                 downmixed.inc()
@@ -439,7 +531,7 @@ def _build_pipeline(
         loaded.skipped
         | 'SkippedJson' >> beam.Map(json.dumps)
         | 'WriteSkipped'
-        >> beam.io.WriteToText(tmp_prefix + '.skipped', num_shards=1, shard_name_template='')
+        >> beam.io.WriteToText(_skipped_lines(staging), num_shards=1, shard_name_template='')
     )
 
     if eval_split_fraction:
@@ -458,32 +550,32 @@ def _build_pipeline(
         split = keyed | 'Split' >> beam.ParDo(route, beam.pvalue.AsSingleton(keys)).with_outputs(
             'train', 'eval'
         )
-        parts = {'-train': split.train, '-eval': split.eval}
+        parts = {'train': split.train, 'eval': split.eval}
     else:
-        parts = {'': chunks}
+        parts = {None: chunks}
 
-    for suffix, part in parts.items():
+    for split_name, part in parts.items():
+        suffix = f'-{split_name}' if split_name else ''
         name = suffix or '-all'
         if sizes['frame_rate']:
             _ = (
                 part
+                | f'StatsFrames{name}' >> beam.Map(statistics_frames)
                 | f'Stats{name}' >> beam.CombineGlobally(statistics.statistics_combine_fn())
                 | f'StatsJson{name}'
                 >> beam.Map(
-                    lambda s: json.dumps(
+                    lambda s: statistics.to_json(
                         dict(
                             s,
                             sample_rate=sizes['sample_rate'],
                             frame_rate=sizes['frame_rate'],
                             center=center,
-                        ),
-                        indent=1,
+                        )
                     )
                 )
                 | f'WriteStats{name}'
                 >> beam.io.WriteToText(
-                    tmp_prefix + suffix + '.statistics',
-                    file_name_suffix='.json',
+                    outputs_lib.side_file_path(staging.new_prefix, 'statistics', split_name),
                     num_shards=1,
                     shard_name_template='',
                 )
@@ -500,8 +592,13 @@ def _build_pipeline(
             | f'ReshuffleExamples{name}' >> beam.Reshuffle()
             | f'Serialize{name}' >> beam.Map(to_tf_example)
             | f'Write{name}'
-            >> beam.io.WriteToTFRecord(tmp_prefix + suffix, num_shards=num_shards or 0)
+            >> beam.io.WriteToTFRecord(staging.new_prefix + suffix, num_shards=num_shards or 0)
         )
+
+
+def _skipped_lines(staging):
+    """Where the pipeline lists the skipped files, one JSON line each (outside `new/`)."""
+    return os.path.join(staging.dir, 'skipped.jsonl')
 
 
 def counter_values(result, namespace=METRICS_NAMESPACE):
@@ -520,6 +617,38 @@ def counter_values(result, namespace=METRICS_NAMESPACE):
     return values
 
 
+def _staged_record_bytes(staging):
+    """Total size of the record shards written to the staging directory (0: no example)."""
+    import tensorflow as tf
+
+    return sum(
+        tf.io.gfile.stat(path).length for path in outputs_lib.record_files(staging.new_prefix)
+    )
+
+
+def _refuse_empty(paths, skipped, output_path, input_audio_paths):
+    """Raises EmptyDatasetError: the inputs gave no example."""
+    existing = outputs_lib.existing_outputs(output_path)
+    reasons = '; '.join(f'{os.path.basename(s["path"])}: {s["reason"]}' for s in skipped[:3]) + (
+        '; ...' if len(skipped) > 3 else ''
+    )
+    kept = (
+        f'the {len(existing)} existing files of {output_path} are left unchanged'
+        if existing
+        else f'nothing was written to {output_path}'
+    )
+    raise EmptyDatasetError(
+        validation.message(
+            _OWNER,
+            'input_audio_paths',
+            f'audio that gives at least one example (all {len(paths)} files were skipped or '
+            f'too short: {reasons}); {kept}; fix the inputs, or pass allow_empty=True '
+            '(--allow_empty) to write an empty dataset',
+            input_audio_paths,
+        )
+    )
+
+
 def prepare_tfrecord(
     input_audio_paths,
     output_tfrecord_path,
@@ -534,13 +663,15 @@ def prepare_tfrecord(
     viterbi=True,
     pipeline_options=(),
     crepe_capacity='full',
+    allow_empty=False,
 ):
     """Runs the pipeline; returns a summary dict (also printed to stderr).
 
     Args:
         input_audio_paths: paths or globs (a list, or a comma-separated string).
         output_tfrecord_path: prefix of the shards `<prefix>-0000i-of-0000N`; with
-            `eval_split_fraction` the shards are `<prefix>-train-*` and `<prefix>-eval-*`.
+            `eval_split_fraction` the shards are `<prefix>-train-*` and `<prefix>-eval-*`. Side
+            files go beside them (`outputs.side_file_path`).
         num_shards: number of shards per split; None or 0 lets the runner decide.
         sample_rate: rate of the `audio` feature (and of the lengths), Hz.
         frame_rate: feature frames per second (0: audio only).
@@ -553,13 +684,21 @@ def prepare_tfrecord(
         pipeline_options: Beam options (list or comma-separated string), passed through; the
             DirectRunner gets all local cores in multi-processing mode unless told otherwise.
         crepe_capacity: CREPE model size ('tiny' ... 'full').
+        allow_empty: write (and replace the existing output with) a dataset of 0 examples
+            when no input gives an example; by default that raises `EmptyDatasetError`.
 
     Returns:
-        dict with `outputs` (final file paths), `skipped` ([{path, reason}]), `counters`
-        (Beam metrics), `seconds` (wall time) and `audio_seconds_per_second`.
+        dict with `outputs` (final file paths), `skipped` ([{path, reason, kind}]),
+        `silent_files` (how many were digital silence), `counters` (Beam metrics),
+        `recovered` (what `outputs.recover` did first), `seconds` (wall time) and
+        `audio_seconds_per_second`.
 
     Raises:
-        ValueError: invalid rates or lengths, or no input file matches (before any work).
+        ValueError: invalid rates or lengths, no input file matches, or an output directory
+            that cannot be written (before any work).
+        EmptyDatasetError: (a ValueError) no input gave an example and `allow_empty` is
+            False; the existing output is left unchanged.
+        outputs.UnfinishedReplacementError: another run is replacing this output right now.
         ImportError: Apache Beam, or (local runs) the CREPE weights, are not installed.
     """
     import apache_beam as beam
@@ -569,6 +708,14 @@ def prepare_tfrecord(
     sizes = check_config(
         sample_rate, frame_rate, example_secs, hop_secs, chunk_secs, eval_split_fraction, num_shards
     )
+    output_tfrecord_path = str(output_tfrecord_path)
+    for kind, split in (('statistics', 'train'), ('skipped', None)):  # Names are usable.
+        try:
+            outputs_lib.side_file_path(output_tfrecord_path, kind, split)
+        except ValueError as e:
+            validation.fail(
+                _OWNER, 'output_tfrecord_path', f'a usable prefix ({e})', output_tfrecord_path
+            )
     paths = expand_filepatterns(input_audio_paths)
     if not paths:
         validation.fail(
@@ -584,16 +731,15 @@ def prepare_tfrecord(
             o.startswith('--runner=') and 'Direct' not in o for o in options
         ):
             crepe.weights_path(crepe_capacity)  # Local run: fail now if weights are missing.
-    output_tfrecord_path = str(output_tfrecord_path)
-    out_dir, tmp_dir, tmp_prefix = outputs_lib.make_temporary_output(output_tfrecord_path)
+    recovered = outputs_lib.recover(output_tfrecord_path)
     _log(f'{len(paths)} files -> {output_tfrecord_path} ({" ".join(options)})')
     start = time.time()
-    try:
+    with outputs_lib.Staging(output_tfrecord_path, _OWNER) as staging:
         with beam.Pipeline(options=PipelineOptions(options)) as pipeline:
             _build_pipeline(
                 pipeline,
                 paths,
-                tmp_prefix,
+                staging,
                 sizes,
                 num_shards,
                 eval_split_fraction,
@@ -605,26 +751,27 @@ def prepare_tfrecord(
         seconds = time.time() - start
         counters = counter_values(result)
         skipped = []
-        skipped_file = tmp_prefix + '.skipped'
-        if tf.io.gfile.exists(skipped_file):
-            with tf.io.gfile.GFile(skipped_file) as f:
+        lines = _skipped_lines(staging)
+        if tf.io.gfile.exists(lines):
+            with tf.io.gfile.GFile(lines) as f:
                 skipped = sorted(
                     (json.loads(line) for line in f if line.strip()), key=lambda s: s['path']
                 )
-            tf.io.gfile.remove(skipped_file)
-        with tf.io.gfile.GFile(tmp_prefix + '.skipped.json', 'w') as f:
-            json.dump(skipped, f, indent=1)
-        outputs = outputs_lib.replace_outputs(
-            tmp_dir, out_dir, outputs_lib.existing_outputs(output_tfrecord_path)
-        )
-    finally:
-        if tf.io.gfile.exists(tmp_dir):
-            tf.io.gfile.rmtree(tmp_dir)
+        if not _staged_record_bytes(staging):
+            if not allow_empty:
+                _refuse_empty(paths, skipped, output_tfrecord_path, input_audio_paths)
+            _log(f'warning: writing an EMPTY dataset (0 examples) to {output_tfrecord_path}')
+        with tf.io.gfile.GFile(outputs_lib.side_file_path(staging.new_prefix, 'skipped'), 'w') as f:
+            f.write(json.dumps(skipped, indent=1))
+        outputs = staging.commit()
     audio_seconds = counters.get('audio_milliseconds', 0) / 1000.0
+    silent = sum(1 for s in skipped if s.get('kind') == 'silent')
     summary = {
         'outputs': outputs,
         'skipped': skipped,
+        'silent_files': silent,
         'counters': counters,
+        'recovered': recovered,
         'n_files': len(paths),
         'seconds': seconds,
         'audio_seconds_per_second': audio_seconds / seconds if seconds else math.nan,
@@ -633,7 +780,8 @@ def prepare_tfrecord(
         f'done in {seconds:.1f} s: {counters.get("files_done", 0)} of {len(paths)} files, '
         f'{audio_seconds:.1f} s of audio ({summary["audio_seconds_per_second"]:.2f} s/s), '
         f'{counters.get("examples", 0)} examples, {counters.get("downmixed_files", 0)} '
-        f'downmixed, {counters.get("resampled_files", 0)} resampled, {len(skipped)} skipped'
+        f'downmixed, {counters.get("resampled_files", 0)} resampled, {len(skipped)} skipped '
+        f'({silent} silent)'
     )
     for item in skipped:
         _log(f'  skipped {item["path"]}: {item["reason"]}')

@@ -1,18 +1,23 @@
 """Dataset statistics for timbre transfer (pitch and loudness ranges and quantiles), as JSON.
 
 `ddsp_prepare_tfrecord` computes them inside its Beam pipeline with `StatisticsCombineFn` and
-writes `<output_tfrecord_path>.statistics.json` next to the shards. The fields follow the
-original's `compute_dataset_statistics`: for each of `pitch`, `loudness`,
-`pitch_note` and `loudness_note` (the `_note` variants restricted to note-on frames, found with
-`detect_notes`; an example without notes contributes all its frames) the keys `mean_`, `max_`,
-`min_`, `mean_max_`, `mean_min_` and `std_`, plus `quantiles` (101 values, the 0th..100th
-percentiles, from 0.01-MIDI / 0.01-dB histograms). Power statistics are not computed. Instead of
-a pickled `QuantileTransformer`, `loudness_note.quantiles` carries the quantiles that timbre
-transfer histogram-matches against (`postprocessing.QuantileTransformer.from_quantiles` turns
-them into a fitted transformer).
+writes `<dir>/statistics.<base>.json` next to the shards `<dir>/<base>-*` (with an eval split
+`statistics.<base>-train.json` and `statistics.<base>-eval.json`; `outputs.side_file_path` makes
+the names). The fields follow the original's `compute_dataset_statistics`: for each of `pitch`,
+`loudness`, `pitch_note` and `loudness_note` (the `_note` variants restricted to note-on frames,
+found with `detect_notes`; an example without notes contributes all its frames) the keys
+`mean_`, `max_`, `min_`, `mean_max_`, `mean_min_` and `std_`, plus `quantiles` (101 values, the
+0th..100th percentiles, from 0.01-MIDI / 0.01-dB histograms). Power statistics are not computed.
+Instead of a pickled `QuantileTransformer`, `loudness_note.quantiles` carries the quantiles that
+timbre transfer histogram-matches against (`postprocessing.QuantileTransformer.from_quantiles`
+turns them into a fitted transformer).
 
-`load_dataset_statistics` reads that JSON; it reads the original's `dataset_statistics.pkl`
-only with `allow_pickle=True`, because unpickling runs code from the file.
+The JSON never holds NaN or Infinity (`to_json` refuses them): non-finite frame values are left
+out of the statistics, and a quantity with no frames at all (an empty split) is `null`, the only
+place a value is undefined. `load_dataset_statistics` rejects NaN, Infinity, truncated and
+non-JSON files with a one-line error naming the file; it reads the original's
+`dataset_statistics.pkl` only with `allow_pickle=True`, because unpickling runs code from the
+file.
 """
 
 import json
@@ -36,8 +41,12 @@ def _smooth(x, filter_size):
     """Box filter of `filter_size` frames, same length (zero-padded edges)."""
     if filter_size <= 1:
         return np.asarray(x, np.float64)
+    x = np.asarray(x, np.float64)
     kernel = np.ones(int(filter_size)) / float(filter_size)
-    return np.convolve(np.asarray(x, np.float64), kernel, mode='same')
+    # 'same' as np.convolve computes it for len(x) >= filter_size, and the same length for
+    # shorter inputs too (np.convolve's 'same' would return filter_size values).
+    start = (len(kernel) - 1) // 2
+    return np.convolve(x, kernel, mode='full')[start : start + len(x)]
 
 
 def detect_notes(
@@ -75,6 +84,7 @@ class _Accumulator:
 
     def add(self, values):
         values = np.asarray(values, np.float64).ravel()
+        values = values[np.isfinite(values)]  # A non-finite frame has no value to count.
         if values.size == 0:
             return
         idx = np.clip(((values - self.lo) / self.width).astype(np.int64), 0, len(self.hist) - 1)
@@ -100,6 +110,7 @@ class _Accumulator:
         self.n_examples += other.n_examples
 
     def result(self):
+        """The statistics, or None (written as JSON null) when no frame was added."""
         if self.n == 0:
             return None
         mean = self.total / self.n
@@ -158,6 +169,12 @@ def finalize(accumulators, **extra):
     return stats
 
 
+def to_json(stats):
+    """`stats` as JSON text; raises ValueError on NaN or Infinity (which JSON does not allow)
+    instead of writing them."""
+    return json.dumps(stats, indent=1, allow_nan=False)
+
+
 def compute_statistics(examples, **extra):
     """Statistics of an iterable of dicts with `f0_hz`, `f0_confidence`, `loudness_db`."""
     accumulators = new_accumulators()
@@ -191,25 +208,92 @@ def statistics_combine_fn():
     return StatisticsCombineFn()
 
 
+def _reject_constant(name):
+    raise ValueError(f'{name} (JSON has no NaN or Infinity)')
+
+
+def _finite_float(text):
+    value = float(text)
+    if not np.isfinite(value):
+        raise ValueError(f'{text} overflows to {value} (not a finite number)')
+    return value
+
+
+def _parse_statistics_json(text, path):
+    owner = 'load_dataset_statistics'
+    fix = 'regenerate it with ddsp_prepare_tfrecord'
+    try:
+        stats = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as e:
+        what = 'truncated' if e.pos >= len(text.rstrip()) else 'not valid JSON'
+        validation.fail(
+            owner,
+            'path',
+            f'a complete JSON statistics file ({what}: {e.msg} at line {e.lineno} column '
+            f'{e.colno}); {fix}',
+            str(path),
+        )
+    except ValueError as e:
+        validation.fail(
+            owner, 'path', f'a statistics file of finite numbers (it holds {e}); {fix}', str(path)
+        )
+    if not isinstance(stats, dict):
+        validation.fail(
+            owner,
+            'path',
+            f'a JSON statistics file holding an object (it holds a {type(stats).__name__}); {fix}',
+            str(path),
+        )
+    return stats
+
+
 def load_dataset_statistics(path, allow_pickle=False):
     """Reads dataset statistics: this project's JSON, or the original's pickle if allowed.
 
     Args:
-        path: a `.json` file written by `ddsp_prepare_tfrecord`, or the original DDSP's
+        path: a `.json` file written by `ddsp_prepare_tfrecord`
+            (`outputs.side_file_path(prefix, 'statistics', split)`), or the original DDSP's
             `dataset_statistics.pkl`.
         allow_pickle: must be True to read a pickle. Unpickling can run arbitrary code from the
             file, so only do it for files you trust; the pickle also needs
             `ddsp.training.postprocessing.QuantileTransformer` to be importable.
 
     Returns:
-        A dict of statistics. From the original's pickle, `quantile_transform` is a
+        A dict of statistics (`null` values, None here, only for quantities without frames).
+        From the original's pickle, `quantile_transform` is a
         `ddsp.training.postprocessing.QuantileTransformer` of this project.
+
+    Raises:
+        FileNotFoundError: no file at `path`.
+        ValueError: a truncated or non-JSON file, NaN or Infinity in it, or a pickle without
+            `allow_pickle=True`; the message names the file.
     """
     import tensorflow as tf  # tf.io.gfile reads local and cloud paths.
 
+    if not tf.io.gfile.exists(str(path)):
+        raise FileNotFoundError(
+            validation.message(
+                'load_dataset_statistics',
+                'path',
+                'an existing statistics file (ddsp_prepare_tfrecord writes '
+                '<dir>/statistics.<base>.json beside the records <dir>/<base>-*)',
+                str(path),
+            )
+        )
     if str(path).endswith('.json'):
-        with tf.io.gfile.GFile(path, 'r') as f:
-            return json.load(f)
+        with tf.io.gfile.GFile(path, 'rb') as f:
+            data = f.read()
+        try:
+            text = data.decode('utf-8')
+        except UnicodeDecodeError:
+            validation.fail(
+                'load_dataset_statistics',
+                'path',
+                'a JSON statistics file (it is not UTF-8 text); regenerate it with '
+                'ddsp_prepare_tfrecord',
+                str(path),
+            )
+        return _parse_statistics_json(text, path)
     if not allow_pickle:
         validation.fail(
             'load_dataset_statistics',

@@ -101,17 +101,25 @@ class Model(keras.Model):
 
         Raises:
             FileNotFoundError: no checkpoint at `checkpoint_path`.
+            checkpoints.CheckpointMismatchError: the checkpoint's variables differ from the
+                model's in shape or structure (the config differs from the run's).
         """
         path = checkpoints.get_latest_checkpoint(checkpoint_path)
-        if restore_keys:
-            modules = {key: getattr(self, key) for key in restore_keys}
-            status = tf.train.Checkpoint(model=tf.train.Checkpoint(**modules)).restore(path)
-            status.expect_partial()
-            status.assert_existing_objects_matched()
-        else:
-            status = tf.train.Checkpoint(model=self).restore(path)
-            if not verbose:
+        try:
+            if restore_keys:
+                modules = {key: getattr(self, key) for key in restore_keys}
+                status = tf.train.Checkpoint(model=tf.train.Checkpoint(**modules)).restore(path)
                 status.expect_partial()
+                status.assert_existing_objects_matched()
+            else:
+                status = tf.train.Checkpoint(model=self).restore(path)
+                if not verbose:
+                    status.expect_partial()
+        except (ValueError, AssertionError) as e:
+            mismatch = checkpoints.mismatch_error(e, path)
+            if mismatch is None:
+                raise
+            raise mismatch from e
         if verbose:
             logging.info(
                 'Restored %s from %s.', restore_keys or f'the whole {type(self).__name__}', path
