@@ -15,6 +15,7 @@ Example:
     >>> config = get_latest_operative_config('~/runs/violin')
 """
 
+import contextlib
 import os
 import re
 from typing import List, Optional, Text
@@ -209,6 +210,25 @@ def mismatch_error(error: Exception, checkpoint: Text) -> Optional[CheckpointMis
     return None
 
 
+@contextlib.contextmanager
+def explain_mismatch(checkpoint: Text):
+    """Turns a restore error that `mismatch_error` recognises into `CheckpointMismatchError`.
+
+    Example:
+        >>> with explain_mismatch(path):
+        ...     tf.train.Checkpoint(model=model).restore(path).assert_existing_objects_matched()
+    """
+    try:
+        yield
+    except CheckpointMismatchError:
+        raise
+    except (tf.errors.OpError, ValueError, AssertionError) as e:
+        mismatch = mismatch_error(e, checkpoint)
+        if mismatch is None:
+            raise
+        raise mismatch from e
+
+
 def non_finite_variables(variables) -> List[Text]:
     """The names of the floating-point variables in `variables` holding NaN or inf."""
     floating = [v for v in variables if tf.as_dtype(v.dtype).is_floating]
@@ -247,13 +267,11 @@ def restore_newest(trainer, restore_dir: Text) -> Optional[Text]:
     errors = []
     for path in candidates:
         try:
-            trainer.restore(path)
+            with explain_mismatch(path):
+                trainer.restore(path)
         except CheckpointMismatchError:
             raise
         except (tf.errors.OpError, ValueError, AssertionError, IndexError) as e:
-            mismatch = mismatch_error(e, path)
-            if mismatch is not None:
-                raise mismatch from e
             # A truncated file raises IndexError ("Read less bytes than requested").
             logging.warning(
                 'Could not restore checkpoint %s (%s: %s); trying an older one.',

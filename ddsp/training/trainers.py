@@ -142,14 +142,8 @@ class Trainer:
             if restore_keys:
                 self.model.restore(path, verbose=False, restore_keys=restore_keys)
             else:
-                try:
-                    status = self.get_checkpoint().restore(path)
-                    status.assert_existing_objects_matched()
-                except (ValueError, AssertionError) as e:
-                    mismatch = checkpoints.mismatch_error(e, path)
-                    if mismatch is None:
-                        raise
-                    raise mismatch from e
+                with checkpoints.explain_mismatch(path):
+                    self.get_checkpoint().restore(path).assert_existing_objects_matched()
         logging.info(
             'Restored %s from %s at step %d.',
             restore_keys or 'model and optimizer',

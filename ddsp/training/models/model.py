@@ -105,7 +105,7 @@ class Model(keras.Model):
                 model's in shape or structure (the config differs from the run's).
         """
         path = checkpoints.get_latest_checkpoint(checkpoint_path)
-        try:
+        with checkpoints.explain_mismatch(path):
             if restore_keys:
                 modules = {key: getattr(self, key) for key in restore_keys}
                 status = tf.train.Checkpoint(model=tf.train.Checkpoint(**modules)).restore(path)
@@ -115,11 +115,6 @@ class Model(keras.Model):
                 status = tf.train.Checkpoint(model=self).restore(path)
                 if not verbose:
                     status.expect_partial()
-        except (ValueError, AssertionError) as e:
-            mismatch = checkpoints.mismatch_error(e, path)
-            if mismatch is None:
-                raise
-            raise mismatch from e
         if verbose:
             logging.info(
                 'Restored %s from %s.', restore_keys or f'the whole {type(self).__name__}', path
