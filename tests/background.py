@@ -65,6 +65,26 @@ def _import_report_job(tmp_path_factory):
 SHARED_JOBS = {'import_report': _import_report_job}
 
 
+def _timed(job, key):
+    """`job`, logging its start and end (seconds since the epoch) to the file named by
+    $DDSP_TEST_JOB_LOG, if set: how long the queue runs beside the suite."""
+    log = os.environ.get('DDSP_TEST_JOB_LOG')
+    if not log:
+        return job
+
+    def run():
+        import time
+
+        start = time.time()
+        try:
+            return job()
+        finally:
+            with open(log, 'a') as f:
+                f.write(f'{key} {start:.1f} {time.time():.1f}\n')
+
+    return run
+
+
 class _BackgroundJobs:
     """Runs jobs one at a time in a daemon thread; hands results (or exceptions) back."""
 
@@ -89,9 +109,9 @@ class _BackgroundJobs:
             f'tests/conftest.py SHARED_JOBS'
         )
 
-    def _prepare(self, factory):
+    def _prepare(self, factory, key=None):
         try:
-            return factory(self._tmp_path_factory)
+            return _timed(factory(self._tmp_path_factory), key)
         except Exception as e:  # Fails only the tests that read this job.
 
             def raise_it(error=e):
@@ -103,7 +123,7 @@ class _BackgroundJobs:
         key, factory = self._factory(module, name)
         with self._lock:
             if key not in self._futures:
-                job = self._prepare(factory)
+                job = self._prepare(factory, key)
                 self._jobs[key] = job
                 self._futures[key] = self._executor.submit(job)
 
@@ -112,7 +132,7 @@ class _BackgroundJobs:
         with self._lock:
             future = self._futures.get(key)
             if future is None:  # Never submitted (e.g. the marker is missing): run it now.
-                job = self._prepare(factory)
+                job = self._prepare(factory, key)
                 self._jobs[key] = job
                 future = self._futures[key] = concurrent.futures.Future()
                 future.set_running_or_notify_cancel()

@@ -1,5 +1,6 @@
 """Tests for examples.demo: the files it writes decode and sound as described."""
 
+import glob
 import os
 import sys
 
@@ -78,26 +79,6 @@ def test_missing_matplotlib_names_the_fix(monkeypatch, tmp_path):
         outputs.plot_spectrograms(str(tmp_path / 'x.png'), [('x', np.zeros([1, SR]))], SR)
 
 
-@pytest.mark.slow
-def test_dataset_stage_prepares_the_shipped_violin(tmp_path):
-    """The demo's data stage on one shipped file: shards that read back."""
-    import glob
-
-    from ddsp.training import data
-
-    files = sorted(glob.glob(dataset.DATASET_GLOB))
-    assert len(files) >= 5, 'the shipped dataset is missing'
-    summary = dataset.prepare_dataset(str(tmp_path), audio_glob=files[0])
-    assert summary['skipped'] == []
-    train = [p for p in summary['outputs'] if '-train-' in p]
-    assert train and all(os.path.getsize(p) > 0 for p in train)
-    pattern = os.path.join(str(tmp_path), 'violin', 'violin.tfrecord-train*')
-    provider = data.TFRecordProvider(pattern)
-    example = next(iter(provider.get_dataset(shuffle=False)))
-    assert example['audio'].shape == (64000,) and example['f0_hz'].shape == (1000,)
-    assert float(np.median(example['f0_hz'])) > 150.0  # A violin, not silence.
-
-
 # The main job: prepare, train, resynthesize held-out audio -------------------------------------
 # One shipped tune (30 s) split into two 20/10-s chunks, one of them held out; 20 steps of the
 # demo's model, then a second run of the same command a few steps further.
@@ -148,6 +129,23 @@ def _all_finite_numbers(tree):
     if isinstance(tree, float):
         return np.isfinite(tree)
     return True
+
+
+@pytest.mark.slow
+def test_dataset_stage_prepares_the_shipped_violin(trained_demo):
+    """The demo's data stage on one shipped file: train shards that read back as violin."""
+    from ddsp.training import data
+
+    assert len(glob.glob(dataset.DATASET_GLOB)) >= 5, 'the shipped dataset is missing'
+    summary, out_dir = trained_demo[0]['dataset'], trained_demo[3]
+    assert summary['skipped'] == []
+    train = [p for p in summary['outputs'] if '-train-' in p]
+    assert train and all(os.path.getsize(p) > 0 for p in train)
+    pattern = os.path.join(str(out_dir), 'violin', 'violin.tfrecord-train*')
+    provider = data.TFRecordProvider(pattern)
+    example = next(iter(provider.get_dataset(shuffle=False)))
+    assert example['audio'].shape == (64000,) and example['f0_hz'].shape == (1000,)
+    assert float(np.median(example['f0_hz'])) > 150.0  # A violin, not silence.
 
 
 @pytest.mark.slow

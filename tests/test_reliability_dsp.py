@@ -184,6 +184,25 @@ ERROR_ROWS = [
         fragments=('stft_np: audio.shape must be at least one frame long, 256 samples',),
     ),
     ErrorRow(
+        "compute_loudness(padding='valid') of audio shorter than a frame (gave 0 frames)",
+        lambda: spectral_ops.compute_loudness(_noise(1, 100), padding='valid'),
+        fragments=(
+            'compute_loudness: audio.shape must be at least one frame long, 512 samples',
+            "pass padding='center'",
+            'received audio.shape=(1, 100)',
+        ),
+    ),
+    ErrorRow(
+        "compute_loudness(padding='valid', use_tf=False) of short audio (a librosa error)",
+        lambda: spectral_ops.compute_loudness(_noise(100), padding='valid', use_tf=False),
+        fragments=('compute_loudness: audio.shape must be at least one frame long, 512 samples',),
+    ),
+    ErrorRow(
+        "compute_power(padding='valid') of audio shorter than a frame (gave 0 frames)",
+        lambda: spectral_ops.compute_power(_noise(1, 100), frame_size=256, padding='valid'),
+        fragments=('compute_rms_energy: audio.shape must be at least one frame long, 256',),
+    ),
+    ErrorRow(
         'compute_loudness of empty audio (gave one frame of -80 dB)',
         lambda: spectral_ops.compute_loudness(_zeros(1, 0)),
         fragments=(
@@ -784,6 +803,53 @@ def _filtered_noise_is_local(audio):
     assert nan.min() >= start and nan.max() < start + 2 * HOP
 
 
+def _streaming_two_blocks(bad_value):
+    """Two blocks of `streaming_harmonic_synthesis`, one harmonic: the glide with a bad frame,
+    then 50 frames at 330 Hz continuing its phase. Returns the `[2 N_SAMPLES]` audio."""
+    f0 = _f0_frames(bad_value)[np.newaxis, :, np.newaxis].astype(np.float32)
+    first, phase = core.streaming_harmonic_synthesis(f0, _ones(1, N_FRAMES, 1), n_samples=N_SAMPLES)
+    second, _ = core.streaming_harmonic_synthesis(
+        np.full([1, N_FRAMES, 1], 330.0, np.float32),
+        _ones(1, N_FRAMES, 1),
+        initial_phase=phase,
+        n_samples=N_SAMPLES,
+    )
+    return np.concatenate([first.numpy()[0], second.numpy()[0]])
+
+
+def _streaming_is_local(audio):
+    # Block 1 follows the rule (the bad frame at 0 Hz, its two hops NaN); block 2 continues the
+    # phase of block 1 at 330 Hz, with no NaN: the bad frame never reaches it.
+    _matches_the_rule(_reference_harmonics(_f0_frames(np.nan), [1.0]))(audio[:N_SAMPLES])
+    clean = np.where(np.isfinite(_f0_frames(np.nan)), _f0_frames(np.nan), 0.0)
+    end = np.cumsum(_linear_envelope(clean, N_SAMPLES) / SR)[-1]
+    cycles = end + np.arange(1, N_SAMPLES + 1) * 330.0 / SR
+    np.testing.assert_allclose(audio[N_SAMPLES:], np.sin(2 * np.pi * cycles), atol=2e-3)
+
+
+def _huge_f0_synthesis():
+    """`harmonic_synthesis`, one harmonic, the glide with frame BAD_FRAME at 1e30 Hz."""
+    f0 = _f0_frames(1e30)[np.newaxis, :, np.newaxis].astype(np.float32)
+    return core.harmonic_synthesis(
+        f0, _ones(1, N_FRAMES, 1), harmonic_distribution=_ones(1, N_FRAMES, 1), n_samples=N_SAMPLES
+    ).numpy()
+
+
+def _keeps_playing_after_a_huge_frame(audio):
+    # The samples around the huge frame are above Nyquist (silent), and the float32 rounding
+    # of their frequencies sets an unknown phase step; before them the output is the
+    # reference, after them a sine of the glide at some phase offset. (The phase used to
+    # freeze there: a 1e30 Hz step swamped the float64 sum, and the rest of the clip was 0.)
+    audio = audio.reshape(-1)
+    reference = _reference_harmonics(_f0_frames(330.0), [1.0])  # The phase without the frame.
+    before, after = slice(0, (BAD_FRAME - 1) * HOP), slice((BAD_FRAME + 1) * HOP, N_SAMPLES)
+    np.testing.assert_allclose(audio[before], reference[before], atol=1e-4)
+    theta = 2 * np.pi * np.cumsum(_linear_envelope(_f0_frames(330.0), N_SAMPLES) / SR)[after]
+    # sin(theta + phi) e^{-i theta} averages to e^{i phi} / 2i: estimate phi, then compare.
+    phi = np.angle(2j * np.mean(audio[after] * np.exp(-1j * theta)))
+    np.testing.assert_allclose(audio[after], np.sin(theta + phi), atol=2e-2)
+
+
 def _spectral_loss_in_graph(jit_compile, **weights):
     loss = losses.SpectralLoss(fft_sizes=(256, 64), **weights)
     target = _noise(2, 2000)
@@ -848,6 +914,16 @@ NAN_ROWS = [
         'Sinusoidal, NaN frequency frame in one sinusoid',
         lambda: np.asarray(_sinusoidal(np.nan)),
         _matches_the_rule(_reference_sinusoids(np.nan)),
+    ),
+    NanRow(
+        'streaming_harmonic_synthesis, NaN f0 frame: this block only, not the next',
+        lambda: _streaming_two_blocks(np.nan),
+        _streaming_is_local,
+    ),
+    NanRow(
+        'harmonic_synthesis, one finite f0 frame of 1e30 Hz: the phase goes on after it',
+        _huge_f0_synthesis,
+        _keeps_playing_after_a_huge_frame,
     ),
     NanRow(
         'FilteredNoise, NaN magnitude frame',

@@ -193,6 +193,9 @@ def _cumulative_cycles(frequencies, sample_rate, exclusive=False):
     about 1e-3 cycles over four seconds, and harmonic k multiplies that by k.
     """
     cycles_per_sample = tf.cast(frequencies, tf.float64) / float(sample_rate)
+    # Whole cycles change no sampled phase; dropping them keeps one huge (finite) frequency
+    # from swamping the float64 sum, which froze the phase of every later sample.
+    cycles_per_sample -= tf.floor(cycles_per_sample)
     total = tf.cumsum(cycles_per_sample, axis=1, exclusive=exclusive)
     return tf.cast(total - tf.floor(total), tf.float32)
 
@@ -478,7 +481,8 @@ def streaming_harmonic_synthesis(
         initial_phase: `[B, 1, 1]`, the previous call's `final_phase`.
 
     Returns:
-        `(audio [B, n_samples], final_phase [B, 1, 1])`.
+        `(audio [B, n_samples], final_phase [B, 1, 1])`, the phase in [0, 2 pi). A NaN or
+        infinite f0 frame is NaN in this block's audio only (see the module doc).
 
     Example: `audio, phase = streaming_harmonic_synthesis(f0, amps, dist, phase, 64)`
     renders one 64-sample block per call.
@@ -488,14 +492,20 @@ def streaming_harmonic_synthesis(
     if harmonic_distribution is not None:
         harmonic_distribution = normalize_harmonics(harmonic_distribution, frequencies, sample_rate)
         amplitudes = amplitudes * harmonic_distribution
+    # A non-finite frame is synthesised at 0 Hz and its samples marked NaN (see the helper),
+    # and the phase handed to the next block is wrapped to one cycle: neither a bad frame nor
+    # a huge frequency reaches the blocks after it.
+    frequencies, marker = _finite_frames(frequencies)
     frequency_envelope = resample(frequencies, n_samples)
     amplitude_envelopes = resample(amplitudes, n_samples, method=amp_resample_method)
-    return harmonic_oscillator_bank(
+    audio, final_phase = harmonic_oscillator_bank(
         frequency_envelope,
         amplitude_envelopes,
         initial_phase=initial_phase,
         sample_rate=sample_rate,
     )
+    final_phase = tf.math.floormod(final_phase, 2.0 * np.pi)
+    return audio + resample(marker, n_samples)[..., 0], final_phase
 
 
 def sinusoidal_to_harmonic(

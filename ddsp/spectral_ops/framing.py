@@ -103,6 +103,33 @@ def pcm_to_float(audio, owner='', name='audio'):
     return audio
 
 
+def check_one_frame(audio_shape, frame_size, padded, owner='', how_to_pad="padding='center'"):
+    """Audio framed without padding must hold at least one whole frame.
+
+    Shorter audio would give 0 frames: an empty spectrogram or loudness curve that fails far
+    from its cause. A ValueError says so and names `how_to_pad`; unknown lengths pass.
+
+    Args:
+        audio_shape: static shape, samples last.
+        frame_size: frame length in samples.
+        padded: whether the caller pads ('center', 'same', `pad_end=True`): nothing to check.
+        owner: the public function, for the message.
+        how_to_pad: the argument that would pad, for the message.
+
+    Example:
+        >>> check_one_frame((1, 100), 512, False, 'stft', 'pad_end=True')  # ValueError
+    """
+    length = audio_shape[-1] if audio_shape else None
+    if not padded and length is not None and length < frame_size:
+        validation.fail(
+            owner,
+            'audio.shape',
+            f'at least one frame long, {frame_size} samples, without padding (pass {how_to_pad} '
+            'to zero-pad the end, or a smaller frame size)',
+            tuple(audio_shape),
+        )
+
+
 def looks_channels_last(shape) -> bool:
     """Whether a 2-D shape reads as `[n_samples, channels]` rather than `[batch, n_samples]`.
 

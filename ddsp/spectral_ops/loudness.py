@@ -114,6 +114,7 @@ def compute_rms_energy(audio, sample_rate=16000, frame_rate=250, frame_size=512,
     framing.check_padding(padding, owner)
     frame_size = validation.check_int(owner, 'frame_size', frame_size)
     hop = framing.analysis_hop(sample_rate, frame_rate, owner)
+    framing.check_one_frame(audio.shape, frame_size, padding != 'valid', owner)
     if hop.denominator == 1:
         hop_size = int(hop)
         audio = framing.pad(audio, frame_size, hop_size, padding=padding, axis=-1)
@@ -244,6 +245,7 @@ def compute_loudness(
 
     if not use_tf:
         audio = framing.prepare_audio_np(audio, owner)
+        framing.check_one_frame(audio.shape, n_fft, padding != 'valid', owner)
         if hop.denominator == 1:
             import librosa  # Lazy: librosa is slow to import.
 
@@ -261,6 +263,7 @@ def compute_loudness(
         )
 
     audio = framing.prepare_audio(audio, owner)
+    framing.check_one_frame(audio.shape, n_fft, padding != 'valid', owner)
     if hop.denominator == 1:
         audio = framing.pad(audio, n_fft, int(hop), padding=padding, axis=-1)
         # Hop and FFT length are passed directly (not through `stft`'s overlap fraction) so the

@@ -29,23 +29,16 @@ import gin
 import numpy as np
 import tensorflow as tf
 
-from ddsp import core, validation
-from ddsp.spectral_ops.framing import hop_from_overlap, pad_np, prepare_audio, prepare_audio_np
+from ddsp import core
+from ddsp.spectral_ops.framing import (
+    check_one_frame,
+    hop_from_overlap,
+    pad_np,
+    prepare_audio,
+    prepare_audio_np,
+)
 
 _GIN_MODULE = 'ddsp.spectral_ops'  # Gin names stay `spectral_ops.compute_mag` etc.
-
-
-def _check_one_frame(audio_shape, frame_size, pad_end, owner):
-    """Without end padding, audio shorter than a frame has no frame: a ValueError."""
-    length = audio_shape[-1] if audio_shape else None
-    if not pad_end and length is not None and length < frame_size:
-        validation.fail(
-            owner,
-            'audio.shape',
-            f'at least one frame long, {frame_size} samples, with pad_end=False (pass '
-            f'pad_end=True to zero-pad the end, or a smaller frame size)',
-            tuple(audio_shape),
-        )
 
 
 def stft(audio, frame_size=2048, overlap=0.75, pad_end=True):
@@ -72,7 +65,7 @@ def stft(audio, frame_size=2048, overlap=0.75, pad_end=True):
     """
     audio = prepare_audio(audio, 'stft')
     hop_size = hop_from_overlap(frame_size, overlap, 'stft')
-    _check_one_frame(audio.shape, int(frame_size), pad_end, 'stft')
+    check_one_frame(audio.shape, int(frame_size), pad_end, 'stft', 'pad_end=True')
     return tf.signal.stft(
         audio, frame_length=int(frame_size), frame_step=hop_size, fft_length=None, pad_end=pad_end
     )
@@ -97,7 +90,7 @@ def stft_np(audio, frame_size=2048, overlap=0.75, pad_end=True):
 
     audio = prepare_audio_np(audio, 'stft_np')
     hop_size = hop_from_overlap(frame_size, overlap, 'stft_np')
-    _check_one_frame(audio.shape, int(frame_size), pad_end, 'stft_np')
+    check_one_frame(audio.shape, int(frame_size), pad_end, 'stft_np', 'pad_end=True')
     if pad_end:
         audio = pad_np(audio, frame_size, hop_size, 'same', axis=-1)
     spec = librosa.stft(audio, n_fft=int(frame_size), hop_length=hop_size, center=False)
@@ -137,7 +130,7 @@ def magnitude_of_prepared(audio, size=2048, overlap=0.75, pad_end=True, owner='c
     audio is read, and its values checked, once instead of once per FFT size.
     """
     hop_size = hop_from_overlap(size, overlap, owner)
-    _check_one_frame(audio.shape, int(size), pad_end, owner)
+    check_one_frame(audio.shape, int(size), pad_end, owner, 'pad_end=True')
     return _stft_magnitude(audio, int(size), hop_size, pad_end)
 
 

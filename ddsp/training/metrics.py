@@ -21,6 +21,7 @@ import keras
 import numpy as np
 
 from ddsp import core, spectral_ops, validation
+from ddsp.spectral_ops import framing
 from ddsp.training import summaries
 
 # Frames whose ground-truth CREPE confidence is below this are not pitch-evaluated.
@@ -88,7 +89,8 @@ def compute_audio_features(
     """Loudness and CREPE pitch of one example.
 
     Args:
-        audio: float `[n_samples]` (or `[1, n_samples]`) at `sample_rate` Hz.
+        audio: `[n_samples]` (or `[1, n_samples]`) at `sample_rate` Hz, float or integer PCM
+            (int16 etc., scaled to [-1, 1) as `spectral_ops.framing.pcm_to_float` does).
         frame_rate: feature frames per second; must divide 16000 and `sample_rate`.
         sample_rate: audio sample rate, Hz (CREPE resamples to 16 kHz itself).
         n_fft: loudness FFT size.
@@ -104,7 +106,8 @@ def compute_audio_features(
         >>> feats = compute_audio_features(np.sin(2 * np.pi * 440 * t), model_capacity='tiny')
         >>> feats['f0_hz'].shape  # (251,)
     """
-    audio = np.atleast_1d(squeeze(audio)).astype(np.float32)
+    audio = framing.pcm_to_float(squeeze(audio), 'compute_audio_features')
+    audio = np.atleast_1d(np.asarray(audio, np.float32))
     if audio.ndim != 1:
         validation.fail(
             'compute_audio_features', 'audio.shape', 'one mono example [n_samples]', audio.shape

@@ -135,6 +135,13 @@ def test_compute_audio_features_and_f0_crepe_metrics(tmp_path):
     }
     assert np.median(feats['f0_hz']) == pytest.approx(440.0, rel=0.01)
 
+    # int16 PCM of the same tone: the same features (read unscaled, loudness was 90 dB high).
+    pcm = np.round(_sine(440.0) * 32767).astype(np.int16)
+    from_pcm = metrics.compute_audio_features(pcm, frame_rate=50, model_capacity='tiny')
+    np.testing.assert_allclose(from_pcm['audio'], pcm / 32768.0, atol=1e-7)
+    np.testing.assert_allclose(from_pcm['loudness_db'], feats['loudness_db'], atol=0.01)
+    np.testing.assert_allclose(from_pcm['f0_hz'], feats['f0_hz'], rtol=1e-3)
+
     # Ground truth one semitone above the generated 440 Hz tone: f0_dist ~ 1 MIDI. The second
     # example's ground truth is never confident: an outlier (ratio 1/2).
     batch = {

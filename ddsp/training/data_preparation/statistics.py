@@ -37,16 +37,44 @@ QUANTILE_LEVELS = np.linspace(0.0, 1.0, 101)
 STAT_NAMES = ('pitch', 'loudness', 'pitch_note', 'loudness_note')
 
 
-def _smooth(x, filter_size):
-    """Box filter of `filter_size` frames, same length (zero-padded edges)."""
-    if filter_size <= 1:
-        return np.asarray(x, np.float64)
+def smooth(x, filter_size=3):
+    """Box filter of `filter_size` frames along the last axis of a 1-D `[time]` or 2-D
+    `[batch, time]` array; same shape, zero-padded edges.
+
+    The window of output frame `i` is `x[i - (filter_size - 1) // 2 : i + filter_size // 2 + 1]`
+    (divided by `filter_size` also where it runs past an edge): the alignment of the original's
+    `tf.nn.conv1d(..., padding='SAME')`, for odd and even sizes. NumPy, float64.
+    """
     x = np.asarray(x, np.float64)
-    kernel = np.ones(int(filter_size)) / float(filter_size)
-    # 'same' as np.convolve computes it for len(x) >= filter_size, and the same length for
-    # shorter inputs too (np.convolve's 'same' would return filter_size values).
-    start = (len(kernel) - 1) // 2
-    return np.convolve(x, kernel, mode='full')[start : start + len(x)]
+    if x.ndim not in (1, 2):
+        validation.fail('smooth', 'x.shape', 'a 1-D [time] or 2-D [batch, time] shape', x.shape)
+    filter_size = validation.check_int('smooth', 'filter_size', filter_size)
+    if filter_size == 1 or x.size == 0:
+        return x.copy()
+    kernel = np.ones(filter_size) / float(filter_size)
+    # The 'full' convolution's entry n sums x[n - filter_size + 1 .. n]; starting at
+    # filter_size // 2 centres the window as 'SAME' padding does (and keeps the length of inputs
+    # shorter than the filter, where np.convolve's 'same' would not).
+    start = filter_size // 2
+    n = x.shape[-1]
+
+    rows = x.reshape(-1, n)
+    out = np.empty(rows.shape)
+    for i, row in enumerate(rows):
+        out[i] = np.convolve(row, kernel, mode='full')[start : start + n]
+    return out.reshape(x.shape)
+
+
+def _time_last(name, x, owner):
+    """`x` as float64 with time on the last axis: [time], [batch, time] or [batch, time, 1]."""
+    x = np.asarray(x, np.float64)
+    if x.ndim == 3 and x.shape[-1] == 1:
+        x = x[..., 0]
+    if x.ndim not in (1, 2):
+        validation.fail(
+            owner, f'{name}.shape', 'a [time], [batch, time] or [batch, time, 1] shape', x.shape
+        )
+    return x
 
 
 def detect_notes(
@@ -58,12 +86,44 @@ def detect_notes(
     f0_confidence_threshold=0.7,
     min_db=-80.0,
 ):
-    """NumPy version of `postprocessing.detect_notes` for one example: (mask_on, ratio)."""
-    loudness_db = np.asarray(loudness_db, np.float64)
-    conf = np.asarray(f0_confidence, np.float64)
-    score = _smooth(conf**exponent, smoothing) * (loudness_db - min_db)
-    thresh = (np.mean(loudness_db) - min_db) * f0_confidence_threshold**exponent
+    """Note-on frames, from loudness and pitch confidence (the original's heuristic).
+
+    The score of a frame is the pitch confidence raised to `exponent`, smoothed over
+    `smoothing` frames, times the loudness above `min_db`; it is divided by the score of a frame
+    at the mean loudness with confidence `f0_confidence_threshold` (the mean is taken over all
+    frames, of the whole batch). Frames whose ratio reaches `note_threshold` are on.
+
+    Args:
+        loudness_db: loudness in dB, `[time]`, `[batch, time]` or `[batch, time, 1]`.
+        f0_confidence: pitch confidence in [0, 1], same shape.
+        note_threshold: ratio at which a frame counts as a note (higher: fewer notes).
+        exponent: power applied to the confidence.
+        smoothing: box filter length, in frames, for the confidence.
+        f0_confidence_threshold: the confidence of the reference frame.
+        min_db: loudness of silence; quieter frames give negative scores.
+
+    Returns:
+        `(mask_on, note_on_ratio)`: a boolean array and the float64 ratios, in the shape of
+        `loudness_db` (a trailing axis of size 1 kept). If the mean loudness is at or below
+        `min_db` (silence) no frame is on and the ratios are 0.
+    """
+    owner = 'detect_notes'
+    shape = np.shape(loudness_db)
+    loudness = _time_last('loudness_db', loudness_db, owner)
+    conf = _time_last('f0_confidence', f0_confidence, owner)
+    if conf.shape != loudness.shape:
+        validation.fail(
+            owner,
+            'f0_confidence.shape',
+            f'the shape of loudness_db, {tuple(shape)} (one confidence per loudness frame)',
+            np.shape(f0_confidence),
+        )
+    score = smooth(conf**exponent, smoothing) * (loudness - min_db)
+    thresh = 0.0
+    if loudness.size:
+        thresh = (np.mean(loudness) - min_db) * f0_confidence_threshold**exponent
     ratio = score / thresh if thresh > 0 else np.zeros_like(score)
+    ratio = ratio.reshape(shape)
     return ratio >= note_threshold, ratio
 
 
