@@ -8,7 +8,7 @@ EXTRAS ?= test
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: venv test demo bench lint clean
+.PHONY: venv test demo bench lint clean instruments-audio
 
 venv: $(STAMP)
 
@@ -43,8 +43,14 @@ bench: $(STAMP)
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check ddsp tests benchmarks examples conftest.py
-	$(VENV)/bin/ruff format --check ddsp tests benchmarks examples conftest.py
+	$(VENV)/bin/ruff check ddsp tests benchmarks examples recipes conftest.py
+	$(VENV)/bin/ruff format --check ddsp tests benchmarks examples recipes conftest.py
+
+# Training and evaluation audio of the pretrained instruments (recipes/instruments/README.md);
+# needs Debian's fluidsynth, fluid-soundfont-gm and musescore-general-soundfont.
+INSTRUMENTS_OUT ?= build/instruments
+instruments-audio: $(STAMP)
+	$(PY) -m recipes.instruments.render --output $(INSTRUMENTS_OUT)
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache

@@ -17,7 +17,11 @@ Rerun (deterministic: the same inputs give byte-identical FLAC and .npz files):
     .venv/bin/python tests/data/render_instruments.py --out_dir DIR --clips violin
 
 Reuse: `render_clip(ClipSpec(...), out_dir)` renders any tune; add a list of `ClipSpec` to
-`CLIP_SETS` to ship another set rendered the same way.
+`CLIP_SETS` to ship another set rendered the same way. The mechanics (corpus reading, MIDI
+writing and its FluidSynth timing compensation, rendering, ground truth) live in
+`recipes/instruments/midi_render.py`, shared with the pretrained instruments' recipe; this file
+keeps the clips' own performance (`schedule_notes`, `vibrato_curve`, `dynamics`), which must not
+change: the shipped clips are byte-identical when re-rendered.
 
 Ground truth in each `<name>.npz` (arrays at FRAME_RATE unless noted):
     f0_hz        float32 [T]  note pitch plus bend while a note is held (note-on to note-off), 0
@@ -45,31 +49,32 @@ import dataclasses
 import hashlib
 import os
 import pathlib
-import shutil
-import subprocess
 import sys
 import tempfile
-import zipfile
 
 import numpy as np
 
-SAMPLE_RATE = 16000
-FRAME_RATE = 100
-SOUNDFONT = '/usr/share/sounds/sf2/FluidR3_GM.sf2'
 HERE = pathlib.Path(__file__).resolve().parent
-DEFAULT_OUT_DIR = HERE / 'instruments'
+if str(HERE.parents[1]) not in sys.path:  # Run as a script: make `recipes` importable.
+    sys.path.insert(0, str(HERE.parents[1]))
 
-# MIDI timing: 1 tick = 1 ms (500 ticks per beat at 120 bpm), so event times are exact in ms.
-TICKS_PER_BEAT = 500
-MIDI_TEMPO = 500000  # microseconds per beat.
-# FluidSynth renders in blocks of 64 samples (4 ms at 16 kHz) and applies a MIDI event at the
-# start of the second block boundary after its time: an event at a multiple of 4 ms sounds
-# exactly 4 ms later (measured: a note-on at 300 ms starts at sample 4864 = 304 ms). So notes
-# sit on the 4 ms grid and every event is written 4 ms early: it then sounds on time (note-ons,
-# note-offs and CC11 exactly; the 10 ms bend steps within 2 ms).
-FLUID_BLOCK_MS = 4
-BEND_UNITS_PER_SEMITONE = 4096  # With the bend range set to +-2 semitones.
-ONSET_EXCLUDE_S = 0.05
+from recipes.instruments.midi_render import (  # noqa: E402
+    FLUIDR3,
+    FRAME_RATE,
+    SAMPLE_RATE,
+    flac_bytes,
+    ground_truth,
+    load_melody,
+    npz_bytes,
+    on_grid,
+    render_midi,
+    to_pcm16,
+    write_if_changed,
+    write_midi,
+)
+
+SOUNDFONT = FLUIDR3
+DEFAULT_OUT_DIR = HERE / 'instruments'
 PEAK = 10 ** (-1 / 20)  # Peak-normalise to -1 dBFS.
 
 
@@ -239,66 +244,8 @@ CLIP_SETS = {'crepe_test': CREPE_TEST_CLIPS, 'violin_dataset': VIOLIN_DATASET_CL
 
 
 # ----------------------------------------------------------------------------------------------
-# Melody from the music21 corpus.
+# Performance of a clip: timing, vibrato and dynamics (the mechanics are in midi_render).
 # ----------------------------------------------------------------------------------------------
-
-
-def load_melody(corpus_path, number=None):
-    """([(offset_quarters, duration_quarters, midi_pitch)], title) of a tune from music21's corpus.
-
-    Grace notes are dropped; chords (rare in these collections) keep their top note. Two things
-    music21's ABC reader leaves to the caller are done here: an accidental written in a bar holds
-    for the same note (letter and octave) until the bar ends, as ABC specifies; and a tie joins
-    two notes only where the pitch is the same (some transcribers write '-' between different
-    pitches as a slur: those stay two notes).
-    """
-    from music21 import corpus
-
-    kwargs = {} if number is None else {'number': number}
-    score = corpus.parse(corpus_path, **kwargs)
-    title = score.metadata.title if score.metadata is not None else ''
-    part = score.parts[0] if score.parts else score
-    measures = list(part.getElementsByClass('Measure')) or [part]
-    notes = []  # [offset, duration, midi, tied_to_next]
-    for measure in measures:
-        carried = {}  # (step, octave) -> alteration written earlier in this bar.
-        base = measure.getOffsetInHierarchy(score) if measure is not part else 0.0
-        elements = sorted(measure.recurse().notes, key=lambda e: e.getOffsetInHierarchy(measure))
-        for element in elements:
-            duration = float(element.quarterLength)
-            if duration <= 0 or element.duration.isGrace:
-                continue
-            pitch = max(element.pitches, key=lambda p: p.ps)
-            key = (pitch.step, pitch.octave)
-            accidental = pitch.accidental
-            if accidental is not None and accidental.displayStatus is True:  # Written here.
-                carried[key] = accidental.alter
-                midi = pitch.ps
-            elif key in carried:
-                midi = pitch.ps - (accidental.alter if accidental is not None else 0.0)
-                midi += carried[key]
-            else:
-                midi = pitch.ps
-            midi = int(round(midi))
-            offset = base + float(element.getOffsetInHierarchy(measure))
-            tied = element.tie is not None and element.tie.type in ('start', 'continue')
-            if (
-                notes
-                and notes[-1][3]
-                and abs(notes[-1][0] + notes[-1][1] - offset) < 1e-6
-                and notes[-1][2] == midi
-            ):
-                notes[-1][1] += duration
-                notes[-1][3] = tied
-            else:
-                notes.append([offset, duration, midi, tied])
-    notes.sort()
-    return [(o, d, p) for o, d, p, _ in notes], str(title or '')
-
-
-def _on_grid(seconds):
-    """Rounds a time to FluidSynth's block grid (whole multiples of FLUID_BLOCK_MS)."""
-    return FLUID_BLOCK_MS * int(round(seconds * 1000 / FLUID_BLOCK_MS)) / 1000.0
 
 
 def schedule_notes(melody, spec):
@@ -314,7 +261,7 @@ def schedule_notes(melody, spec):
         offset_s = onset + held
         if offset_s > last_end:
             break
-        events.append((_on_grid(onset), _on_grid(offset_s), pitch + spec.transpose))
+        events.append((on_grid(onset), on_grid(offset_s), pitch + spec.transpose))
     if not events:
         raise ValueError(f'{spec.name}: no note fits in {spec.duration_s} s.')
     lo, hi = spec.pitch_range
@@ -387,207 +334,13 @@ def dynamics(events, spec, rng, n_ms):
 
 
 # ----------------------------------------------------------------------------------------------
-# MIDI file and rendering.
+# A clip, written whole (temp file + os.replace) unless the files already hold the same bytes.
 # ----------------------------------------------------------------------------------------------
-
-
-def write_midi(path, spec, events, velocities, bend_cents_ms, expression_ms):
-    """One-track MIDI file on channel 0; returns the bend values sent, per 10 ms step."""
-    import mido
-
-    n_ms = len(bend_cents_ms)
-    timed = []  # (ms, order, message): order keeps same-time events in a sensible sequence.
-    ch = 0
-    setup = [
-        mido.Message('program_change', channel=ch, program=spec.program),
-        # RPN 0 (pitch-bend sensitivity) = 2 semitones, 0 cents; then the null RPN.
-        mido.Message('control_change', channel=ch, control=101, value=0),
-        mido.Message('control_change', channel=ch, control=100, value=0),
-        mido.Message('control_change', channel=ch, control=6, value=2),
-        mido.Message('control_change', channel=ch, control=38, value=0),
-        mido.Message('control_change', channel=ch, control=101, value=127),
-        mido.Message('control_change', channel=ch, control=100, value=127),
-        mido.Message('control_change', channel=ch, control=7, value=127),  # Channel volume.
-        mido.Message('control_change', channel=ch, control=10, value=64),  # Pan centre.
-        mido.Message('control_change', channel=ch, control=91, value=0),  # Reverb send.
-        mido.Message('control_change', channel=ch, control=93, value=0),  # Chorus send.
-        mido.Message('pitchwheel', channel=ch, pitch=0),
-    ]
-    for i, msg in enumerate(setup):
-        timed.append((0, i, msg))
-    # Expression: sent whenever the integer value changes.
-    previous = None
-    for ms in range(n_ms):
-        value = int(expression_ms[ms])
-        if value != previous:
-            timed.append(
-                (ms, 50, mido.Message('control_change', channel=ch, control=11, value=value))
-            )
-            previous = value
-    # Bend: every 10 ms, the curve at the middle of the step; only when the value changes.
-    step_ms = 1000 // FRAME_RATE
-    sent = np.zeros(-(-n_ms // step_ms), dtype=np.int32)
-    previous = 0
-    for k in range(len(sent)):
-        mid = min(k * step_ms + step_ms // 2, n_ms - 1)
-        units = int(round(bend_cents_ms[mid] / 100.0 * BEND_UNITS_PER_SEMITONE))
-        units = max(-8192, min(8191, units))
-        sent[k] = units
-        if units != previous:
-            timed.append((k * step_ms, 60, mido.Message('pitchwheel', channel=ch, pitch=units)))
-            previous = units
-    for (onset, offset, pitch), velocity in zip(events, velocities):
-        timed.append(
-            (
-                int(round(onset * 1000)),
-                70,
-                mido.Message('note_on', channel=ch, note=pitch, velocity=velocity),
-            )
-        )
-        timed.append(
-            (
-                int(round(offset * 1000)),
-                40,
-                mido.Message('note_off', channel=ch, note=pitch, velocity=0),
-            )
-        )
-    # A last harmless event keeps the player (and so the render) running to the clip's end.
-    timed.append(
-        (
-            n_ms,
-            90,
-            mido.Message('control_change', channel=ch, control=11, value=int(expression_ms[-1])),
-        )
-    )
-    timed.sort(key=lambda item: (item[0], item[1]))
-
-    midi = mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_BEAT)
-    track = mido.MidiTrack()
-    midi.tracks.append(track)
-    track.append(mido.MetaMessage('set_tempo', tempo=MIDI_TEMPO, time=0))
-    now = 0
-    for ms, _, msg in timed:
-        ms = max(0, ms - FLUID_BLOCK_MS)  # Sounds FLUID_BLOCK_MS later: see FLUID_BLOCK_MS.
-        track.append(msg.copy(time=ms - now))
-        now = ms
-    track.append(mido.MetaMessage('end_of_track', time=0))
-    midi.save(str(path))
-    _check_bend_released(sent, events, step_ms)
-    return sent
-
-
-def _check_bend_released(sent, events, step_ms):
-    """The bend is 0 at every note-on and for the last 40 ms before every note-off."""
-    for onset, offset, _ in events:
-        on_ms, off_ms = int(round(onset * 1000)), int(round(offset * 1000))
-        steps = [
-            k for k in range(len(sent)) if k * step_ms < off_ms and (k + 1) * step_ms > off_ms - 40
-        ]
-        steps.append(on_ms // step_ms)
-        if any(sent[k] != 0 for k in steps):
-            raise AssertionError(f'bend not at 0 around the note {onset}-{offset} s')
-
-
-def render_midi(midi_path, n_samples, soundfont=SOUNDFONT):
-    """Mono float64 [n_samples]: FluidSynth, reverb and chorus off, float output at SAMPLE_RATE.
-
-    SAMPLE_RATE must stay 16 kHz for the FLUID_BLOCK_MS timing compensation.
-    """
-    import soundfile as sf
-
-    fluidsynth = shutil.which('fluidsynth')
-    if fluidsynth is None:
-        raise RuntimeError(
-            'fluidsynth not found: apt-get install -y --no-install-recommends '
-            'fluidsynth fluid-soundfont-gm'
-        )
-    if not os.path.exists(soundfont):
-        raise RuntimeError(f'{soundfont} not found: apt-get install fluid-soundfont-gm')
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = os.path.join(tmp, 'out.wav')
-        subprocess.run(
-            [
-                fluidsynth,
-                '-ni',
-                '-q',
-                '-R',
-                '0',
-                '-C',
-                '0',
-                '-g',
-                '1.0',
-                '-r',
-                str(SAMPLE_RATE),
-                '-O',
-                'float',
-                '-F',
-                wav,
-                soundfont,
-                str(midi_path),
-            ],
-            check=True,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-        )
-        audio, sample_rate = sf.read(wav, dtype='float64', always_2d=True)
-    if sample_rate != SAMPLE_RATE:
-        raise RuntimeError(f'fluidsynth wrote {sample_rate} Hz, expected {SAMPLE_RATE}.')
-    audio = audio.mean(axis=1)
-    if len(audio) < n_samples:
-        audio = np.pad(audio, (0, n_samples - len(audio)))
-    return audio[:n_samples]
-
-
-def ground_truth(events, velocities, bend_cents_ms, expression_ms, n_samples):
-    """Per-frame arrays at FRAME_RATE; frame t at t / FRAME_RATE s; T = n_samples // hop + 1."""
-    hop = SAMPLE_RATE // FRAME_RATE
-    n_frames = n_samples // hop + 1
-    times = np.arange(n_frames) / FRAME_RATE
-    ms = np.minimum(np.round(times * 1000).astype(int), len(bend_cents_ms) - 1)
-    bend = bend_cents_ms[ms]
-    f0 = np.zeros(n_frames)
-    mask = np.zeros(n_frames, bool)
-    held = np.zeros(n_frames, bool)
-    velocity = np.zeros(n_frames, np.int16)
-    eps = 1e-9
-    for (onset, offset, pitch), vel in zip(events, velocities):
-        note = (times >= onset - eps) & (times < offset - eps)
-        inside = (times >= onset + ONSET_EXCLUDE_S - eps) & (times < offset - eps)
-        held |= note
-        mask |= inside
-        velocity[note] = vel
-        f0[note] = 440.0 * 2.0 ** ((pitch + bend[note] / 100.0 - 69) / 12)
-    return dict(
-        f0_hz=f0.astype(np.float32),
-        mask=mask,
-        held=held,
-        bend_cents=np.where(held, bend, 0).astype(np.float32),
-        expression=expression_ms[ms].astype(np.float32),
-        velocity=velocity,
-    )
-
-
-def to_pcm16(audio):
-    """Deterministic float -> int16 (round half to even, no dither)."""
-    return np.clip(np.round(audio * 32767.0), -32768, 32767).astype(np.int16)
-
-
-def write_npz(path, arrays):
-    """Like np.savez_compressed, but byte-identical across runs (fixed zip timestamps)."""
-    with zipfile.ZipFile(path, 'w', compression=zipfile.ZIP_DEFLATED) as archive:
-        for key in sorted(arrays):
-            info = zipfile.ZipInfo(f'{key}.npy', date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with archive.open(info, 'w') as f:
-                np.lib.format.write_array(f, np.asanyarray(arrays[key]), allow_pickle=False)
 
 
 def render_clip(spec, out_dir, soundfont=SOUNDFONT):
     """Renders `spec` to out_dir/<name>.flac and out_dir/<name>.npz; returns a summary dict."""
-    import soundfile as sf
-
     out_dir = pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     melody, title = load_melody(spec.corpus, spec.number)
     events = schedule_notes(melody, spec)
     n_samples = int(round(spec.duration_s * SAMPLE_RATE))
@@ -597,7 +350,7 @@ def render_clip(spec, out_dir, soundfont=SOUNDFONT):
     velocities, expression_ms = dynamics(events, spec, rng, n_ms)
     with tempfile.TemporaryDirectory() as tmp:
         midi_path = pathlib.Path(tmp) / f'{spec.name}.mid'
-        write_midi(midi_path, spec, events, velocities, bend_ms, expression_ms)
+        write_midi(midi_path, spec.program, events, velocities, bend_ms, expression_ms)
         audio = render_midi(midi_path, n_samples, soundfont)
     peak = float(np.max(np.abs(audio)))
     if peak == 0:
@@ -605,30 +358,28 @@ def render_clip(spec, out_dir, soundfont=SOUNDFONT):
     gain = PEAK / peak
     pcm = to_pcm16(audio * gain)
     flac_path = out_dir / f'{spec.name}.flac'
-    sf.write(flac_path, pcm, SAMPLE_RATE, format='FLAC', subtype='PCM_16')
+    write_if_changed(flac_path, flac_bytes(pcm))
 
     truth = ground_truth(events, velocities, bend_ms, expression_ms, n_samples)
     notes = np.array([(on, off, p, v) for (on, off, p), v in zip(events, velocities)], np.float64)
     npz_path = out_dir / f'{spec.name}.npz'
-    write_npz(
-        npz_path,
-        dict(
-            **truth,
-            notes=notes,
-            frame_rate=np.int32(FRAME_RATE),
-            sample_rate=np.int32(SAMPLE_RATE),
-            n_samples=np.int64(n_samples),
-            gain=np.float64(gain),
-            program=np.int32(spec.program),
-            transpose=np.int32(spec.transpose),
-            tempo_qpm=np.float64(spec.tempo_qpm),
-            title=np.str_(title),
-            corpus=np.str_(spec.corpus),
-            number=np.str_('' if spec.number is None else str(spec.number)),
-            instrument=np.str_(spec.instrument),
-            soundfont=np.str_(os.path.basename(soundfont)),
-        ),
+    arrays = dict(
+        **truth,
+        notes=notes,
+        frame_rate=np.int32(FRAME_RATE),
+        sample_rate=np.int32(SAMPLE_RATE),
+        n_samples=np.int64(n_samples),
+        gain=np.float64(gain),
+        program=np.int32(spec.program),
+        transpose=np.int32(spec.transpose),
+        tempo_qpm=np.float64(spec.tempo_qpm),
+        title=np.str_(title),
+        corpus=np.str_(spec.corpus),
+        number=np.str_('' if spec.number is None else str(spec.number)),
+        instrument=np.str_(spec.instrument),
+        soundfont=np.str_(os.path.basename(soundfont)),
     )
+    write_if_changed(npz_path, npz_bytes(arrays))
     return dict(
         name=spec.name,
         title=title,
