@@ -41,6 +41,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
+	$(PY) benchmarks/timbre_transfer.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ddsp tests benchmarks examples recipes conftest.py

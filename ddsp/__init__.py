@@ -7,10 +7,11 @@ audio) and `losses`. Heavy optional dependencies (Apache Beam, CREPE weights,
 tensorflow-datasets, matplotlib) are imported only where they are used.
 """
 
-from ddsp import core, dags, effects, losses, processors, spectral_ops, synths
+from ddsp import audio_io, core, dags, effects, losses, processors, spectral_ops, synths
 from ddsp.version import __version__
 
 __all__ = [
+    'audio_io',
     'core',
     'dags',
     'effects',

@@ -91,7 +91,7 @@ class _BackgroundJobs:
     def __init__(self, tmp_path_factory):
         self._tmp_path_factory = tmp_path_factory
         self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix='background-job'
+            max_workers=2, thread_name_prefix='background-job'
         )
         self._lock = threading.Lock()
         self._futures = {}

@@ -17,7 +17,9 @@ SR = 16000
 def demo_paths(tmp_path_factory):
     """Runs the demo once into a temporary directory; `{name: path}`."""
     out_dir = tmp_path_factory.mktemp('demo')
-    return cli.main(['--output_dir', str(out_dir), '--sample_rate', str(SR), '--no_dataset'])
+    return cli.main(
+        ['--output_dir', str(out_dir), '--sample_rate', str(SR), '--no_dataset', '--no_transfer']
+    )
 
 
 def _read(path):
@@ -100,6 +102,7 @@ def _e2e_args(out_dir, steps):
         str(steps),
         '--held_out_clips',
         str(E2E_CLIPS),
+        '--no_transfer',
     ]
 
 
@@ -514,3 +517,21 @@ def test_main_block_calls_cli():
         if isinstance(node, ast.If) and ast.unparse(node.test) == "__name__ == '__main__'"
     ]
     assert len(blocks) == 1 and ast.unparse(blocks[0].body[0]) == 'cli()'
+
+
+# Stage 0: timbre transfer on every pretrained instrument ------------------------------------------
+def test_transfer_stage_plays_the_voice_on_every_instrument(tmp_path):
+    from ddsp import audio_io
+    from ddsp.training import model_dir
+    from examples.demo import transfer
+
+    voice, rate, _ = audio_io.read_audio(transfer.VOICE)
+    excerpt = str(tmp_path / 'voice.flac')
+    sf.write(excerpt, voice[: 3 * rate], rate)
+    paths = transfer.run_transfer(str(tmp_path / 'out'), excerpt)
+    assert sorted(paths) == model_dir.available_models()
+    for name, path in paths.items():
+        audio, sample_rate = sf.read(path, dtype='float32')
+        assert sample_rate == rate and len(audio) == 3 * rate
+        assert np.sqrt(np.mean(audio**2)) > 1e-3, name
+        assert os.path.getsize(path.replace('.wav', '.png')) > 10_000

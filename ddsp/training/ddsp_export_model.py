@@ -191,19 +191,10 @@ def training_seconds(save_dir: Text) -> Optional[float]:
     steps at the rate written), so pauses between resumed runs are not counted. Approximate:
     the first steps of each run, which include tracing, count at the rate of their interval.
     """
-    from tensorflow.core.util import event_pb2
+    from ddsp.training import summaries
 
-    pattern = os.path.join(save_dir, 'summaries', 'train', 'events.out.tfevents.*')
-    rates = {}
-    for path in sorted(tf.io.gfile.glob(pattern)):
-        try:
-            for record in tf.data.TFRecordDataset(path):
-                event = event_pb2.Event.FromString(record.numpy())
-                for value in event.summary.value:
-                    if value.tag == 'steps_per_sec':
-                        rates[int(event.step)] = float(tf.make_ndarray(value.tensor))
-        except tf.errors.OpError:  # A file cut short by a killed run: keep what was read.
-            continue
+    log_dir = os.path.join(save_dir, 'summaries', 'train')
+    rates = summaries.read_scalars(log_dir, ['steps_per_sec'])['steps_per_sec']
     seconds, previous = 0.0, None
     for step in sorted(rates):
         steps = 1 if previous is None and step == 0 else step - (previous or 0)

@@ -34,7 +34,7 @@ import gin
 import numpy as np
 import tensorflow as tf
 
-from ddsp import core, effects, processors, validation
+from ddsp import audio_io, core, effects, processors, validation
 from ddsp.training import checkpoints, model_dir, models, preprocessing
 
 _OWNER = 'Instrument'
@@ -478,7 +478,8 @@ class Instrument:
                 'finite samples',
                 validation.Described(f'{int(np.sum(~np.isfinite(audio)))} NaN or inf samples'),
             )
-        audio = _resample(audio, int(sample_rate), self.sample_rate)
+        validation.check_int('compute_features', 'sample_rate', sample_rate)
+        audio = audio_io.resample(audio, int(sample_rate), self.sample_rate)
         return metrics.compute_audio_features(
             audio,
             frame_rate=self.frame_rate,
@@ -542,20 +543,6 @@ def _length_processors(group) -> List:
         elif isinstance(getattr(processor, 'n_samples', None), int):
             found.append(processor)
     return found
-
-
-def _resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """Polyphase resampling (scipy) to `to_rate`; ceil(n * to / from) samples."""
-    validation.check_int('compute_features', 'sample_rate', from_rate)
-    if from_rate == to_rate:
-        return audio
-    import fractions
-
-    import scipy.signal
-
-    ratio = fractions.Fraction(to_rate, from_rate)
-    out = scipy.signal.resample_poly(audio.astype(np.float64), ratio.numerator, ratio.denominator)
-    return out.astype(np.float32)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ CREPE (`ddsp.spectral_ops.compute_f0`) is imported only when pitch is computed.
 """
 
 import dataclasses
-from typing import Dict, Optional, Text
+from typing import Dict, Optional, Sequence, Text
 
 from absl import logging
 import keras
@@ -123,6 +123,68 @@ def compute_audio_features(
         'loudness_db': np.asarray(loudness_db, np.float32),
         'f0_hz': f0_hz,
         'f0_confidence': f0_confidence,
+    }
+
+
+def resynthesis_metrics(
+    original_features: Sequence[Dict[Text, np.ndarray]],
+    generated: Sequence[np.ndarray],
+    sample_rate: int = 16000,
+    frame_rate: int = 250,
+    crepe_capacity: Text = 'full',
+) -> Dict[Text, Optional[float]]:
+    """How closely generated clips follow the loudness and pitch of their originals.
+
+    Args:
+        original_features: `compute_audio_features` of each original clip (same rates).
+        generated: each generated clip, `[n_samples]` at `sample_rate`.
+        sample_rate, frame_rate: Hz.
+        crepe_capacity: CREPE size for the generated clips' f0 (that of the originals').
+
+    Returns:
+        `loudness_l1_db`: mean |dB| over all frames of all clips; `f0_l1_midi`: mean over clips
+        of the MIDI distance on frames where the original's confidence >= 0.85
+        (`f0_dist_conf_thresh`; None if no clip has one); `f0_outlier_ratio`: share of clips
+        where that distance is undefined (as `F0CrepeMetrics`); `f0_confident_ratio`: share of
+        the original's confident frames where the generated clip is confidently pitched too;
+        on those frames, `f0_median_cents` (median |error|) and `f0_within_50_cents`
+        (`raw_pitch_accuracy`).
+
+    Example:
+        >>> truth = [compute_audio_features(a, model_capacity='tiny') for a in clips]
+        >>> resynthesis_metrics(truth, rendered, crepe_capacity='tiny')['loudness_l1_db']
+    """
+    loudness, f0_dists, confident, outliers = [], [], [], 0
+    ref_cents, gen_cents, voiced = [], [], []
+    for truth, audio in zip(original_features, generated, strict=True):
+        gen = compute_audio_features(
+            audio, frame_rate=frame_rate, sample_rate=sample_rate, model_capacity=crepe_capacity
+        )
+        loudness.append(l1_distance(gen['loudness_db'], truth['loudness_db']))
+        dist = f0_dist_conf_thresh(truth['f0_hz'], gen['f0_hz'], truth['f0_confidence'])
+        if dist is None or not np.isfinite(dist):
+            outliers += 1
+        else:
+            f0_dists.append(dist)
+        n = min(len(gen['f0_confidence']), len(truth['f0_confidence']))
+        keep = truth['f0_confidence'][:n] >= MIN_F0_CONFIDENCE
+        confident.append(gen['f0_confidence'][:n][keep] >= MIN_F0_CONFIDENCE)
+        # Per frame, for the median and the raw pitch accuracy: the mean above is pulled up by
+        # the few frames where the tracker reads another pitch.
+        ref_cents.append(hz_to_cents(truth['f0_hz'][:n]))
+        gen_cents.append(hz_to_cents(gen['f0_hz'][:n]))
+        voiced.append(keep)
+    confident = np.concatenate(confident)
+    ref_cents, gen_cents = np.concatenate(ref_cents), np.concatenate(gen_cents)
+    voiced = np.concatenate(voiced)
+    errors = np.abs(gen_cents - ref_cents)[voiced]
+    return {
+        'loudness_l1_db': float(np.mean(np.concatenate(loudness))),
+        'f0_l1_midi': float(np.mean(f0_dists)) if f0_dists else None,
+        'f0_outlier_ratio': outliers / len(original_features),
+        'f0_confident_ratio': float(np.mean(confident)) if confident.size else None,
+        'f0_median_cents': float(np.median(errors)) if errors.size else None,
+        'f0_within_50_cents': raw_pitch_accuracy(voiced, ref_cents, gen_cents),
     }
 
 

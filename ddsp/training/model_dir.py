@@ -30,7 +30,7 @@ import shutil
 import tempfile
 from typing import Any, Dict, List, Optional, Text
 
-from ddsp import validation
+from ddsp import atomic_files, validation
 from ddsp.training import checkpoints
 from ddsp.training.data_preparation import statistics as statistics_lib
 
@@ -332,17 +332,8 @@ def _join(items) -> Text:
 # ------------------------------------------------------------------------------------------------
 def _write_text(path: Text, text: Text):
     """Writes `path` under a temporary name in its directory, then renames it."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(path)}.', dir=directory)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            f.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes owner-only files.
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_files.write_whole(path, 'w') as f:
+        f.write(text)
 
 
 def check_output_dir(output_dir: Text, overwrite: bool = False, owner: Text = '') -> Text:
@@ -458,16 +449,10 @@ def write_model_dir(
     return validate_model_dir(target)
 
 
-def _umask() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return umask
-
-
 def _make_readable(directory: Text):
     """Gives the directory and its files the usual permissions (the umask's), not the
     owner-only ones of temporary files, so that an installed or shared model can be read."""
-    umask = _umask()
+    umask = atomic_files.umask()
     os.chmod(directory, 0o777 & ~umask)
     for name in os.listdir(directory):
         os.chmod(os.path.join(directory, name), 0o666 & ~umask)

@@ -233,3 +233,33 @@ def f0_summary(f0_hz, f0_hz_predict, step: int, name: Text = 'f0_midi', tag: Tex
         axes[1].plot(predict[:n] - truth[:n])
         axes[1].set_ylabel('difference (semitones)')
         fig_summary(f'{tag}/{name}_{i + 1}', fig, step)
+
+
+def read_scalars(log_dir: Text, tags) -> dict:
+    """The scalar summaries `tags` written under `log_dir`: `{tag: {step: value}}`.
+
+    Reads every `events.out.tfevents.*` file in `log_dir` (not its subdirectories), in name
+    order, so a resumed run's later value for a step wins. A file cut short by a killed run
+    gives the events before the cut. Tags never written map to `{}`.
+
+    Example:
+        >>> read_scalars('runs/violin/summaries/train', ['losses/total_loss'])
+        {'losses/total_loss': {100: 12.3, 200: 9.8}}
+    """
+    from tensorflow.core.util import event_pb2
+
+    found = {tag: {} for tag in tags}
+    pattern = tf.io.gfile.join(log_dir, 'events.out.tfevents.*')
+    for path in sorted(tf.io.gfile.glob(pattern)):
+        try:
+            for record in tf.data.TFRecordDataset(path):
+                event = event_pb2.Event.FromString(record.numpy())
+                for value in event.summary.value:
+                    if value.tag in found:
+                        scalar = tf.make_ndarray(value.tensor) if value.HasField('tensor') else None
+                        found[value.tag][int(event.step)] = float(
+                            value.simple_value if scalar is None else scalar
+                        )
+        except tf.errors.OpError:  # Cut short by a killed run: keep what was read.
+            continue
+    return found

@@ -2,8 +2,12 @@
 
     python -m examples.demo --output_dir demo_output [--train_steps 800] [--batch_size 4]
 
-(`make demo`). Four stages, all writing to the output directory:
+(`make demo`). Five stages, all writing to the output directory:
 
+0. Timbre transfer (`examples/demo/transfer.py`, `--no_transfer` skips it): the shipped sung
+   melody (`data/voice`, never trained on) played on every pretrained instrument of the package
+   with the default auto-adjust: `transfer/<instrument>.wav` and `.png` (note mask, loudness
+   and f0 before and after adjustment, spectrograms), and the stage times.
 1. Synthesis with `ddsp.core` alone (a few seconds): `harmonic.wav` (a harmonic tone gliding
    from 220 to 440 Hz with vibrato and a darkening spectrum), `filtered_noise.wav` (noise
    through a sweeping band-pass), `reverb.wav` (the two mixed and convolved with a 1 s

@@ -47,6 +47,7 @@ from examples.demo.training import (
     train,
     train_config,
 )
+from examples.demo.transfer import run_transfer
 
 
 def _positive_int(text):
@@ -83,6 +84,11 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         '--no_dataset', action='store_true', help='Synthesis only: no dataset, no training.'
+    )
+    parser.add_argument(
+        '--no_transfer',
+        action='store_true',
+        help='Skip the timbre transfer of the sung melody on the pretrained instruments.',
     )
     parser.add_argument('--no_train', action='store_true', help='Stop after preparing the dataset.')
     parser.add_argument(
@@ -242,7 +248,10 @@ def main(argv=None):
     """
     args = parse_args(argv)
     os.makedirs(args.output_dir, exist_ok=True)
-    paths = run_synthesis(args.output_dir, args.sample_rate)
+    paths = {}
+    if not args.no_transfer:
+        paths['transfer'] = run_transfer(args.output_dir)
+    paths.update(run_synthesis(args.output_dir, args.sample_rate))
     if args.no_dataset:
         return paths
     dataset = prepare_dataset(

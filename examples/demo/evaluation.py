@@ -108,58 +108,19 @@ def audio_metrics(
         original_features: `metrics.compute_audio_features` of each original clip, to reuse.
 
     Returns:
-        `(metrics, original_features)`: metrics are `loudness_l1_db` (mean |dB| over all
-        frames), `f0_l1_midi` (mean over clips of the MIDI distance on frames where the
-        original's confidence >= 0.85; None if no clip has one), `f0_outlier_ratio` (share
-        of clips where that distance is undefined, as the original's F0CrepeMetrics) and
-        `f0_confident_ratio` (share of the original's confident frames where the generated
-        audio is confidently pitched too); on those frames, `f0_median_cents` (median |error|)
-        and `f0_within_50_cents` (raw pitch accuracy, `metrics.raw_pitch_accuracy`).
+        `(metrics, original_features)`: the metrics of `metrics.resynthesis_metrics`.
     """
-
-    def features(audio):
-        return metrics.compute_audio_features(
-            audio, frame_rate=frame_rate, sample_rate=sample_rate, model_capacity=crepe_capacity
-        )
-
     if original_features is None:
-        original_features = [features(a) for a in original]
-    loudness, f0_dists, confident, outliers = [], [], [], 0
-    ref_cents, gen_cents, voiced = [], [], []
-    for truth, audio in zip(original_features, generated, strict=True):
-        gen = features(audio)
-        loudness.append(metrics.l1_distance(gen['loudness_db'], truth['loudness_db']))
-        dist = metrics.f0_dist_conf_thresh(truth['f0_hz'], gen['f0_hz'], truth['f0_confidence'])
-        if dist is None or not np.isfinite(dist):
-            outliers += 1
-        else:
-            f0_dists.append(dist)
-        n = min(len(gen['f0_confidence']), len(truth['f0_confidence']))
-        keep = truth['f0_confidence'][:n] >= metrics.MIN_F0_CONFIDENCE
-        confident.append(gen['f0_confidence'][:n][keep] >= metrics.MIN_F0_CONFIDENCE)
-        # Per frame, for the median and the raw pitch accuracy: the mean above is pulled up
-        # by the few frames where the tracker reads another pitch.
-        ref_cents.append(metrics.hz_to_cents(truth['f0_hz'][:n]))
-        gen_cents.append(metrics.hz_to_cents(gen['f0_hz'][:n]))
-        voiced.append(keep)
-    confident = np.concatenate(confident)
-    ref_cents, gen_cents = np.concatenate(ref_cents), np.concatenate(gen_cents)
-    voiced = np.concatenate(voiced)
-    errors = np.abs(gen_cents - ref_cents)[voiced]
-    pitch = {
-        'f0_median_cents': float(np.median(errors)) if errors.size else None,
-        'f0_within_50_cents': metrics.raw_pitch_accuracy(voiced, ref_cents, gen_cents),
-    }
-    return (
-        {
-            'loudness_l1_db': float(np.mean(np.concatenate(loudness))),
-            'f0_l1_midi': float(np.mean(f0_dists)) if f0_dists else None,
-            'f0_outlier_ratio': outliers / len(original_features),
-            'f0_confident_ratio': float(np.mean(confident)) if confident.size else None,
-            **pitch,
-        },
-        original_features,
+        original_features = [
+            metrics.compute_audio_features(
+                audio, frame_rate=frame_rate, sample_rate=sample_rate, model_capacity=crepe_capacity
+            )
+            for audio in original
+        ]
+    result = metrics.resynthesis_metrics(
+        original_features, generated, sample_rate, frame_rate, crepe_capacity
     )
+    return result, original_features
 
 
 def held_out_metrics(original, generated, spectral_loss, crepe_capacity, original_features):

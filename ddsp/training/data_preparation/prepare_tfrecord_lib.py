@@ -42,18 +42,16 @@ example at all raises `EmptyDatasetError` and leaves the existing output as it w
 `allow_empty=True`.
 """
 
-import fractions
 import hashlib
 import json
 import math
 import os
-import re
 import sys
 import time
 
 import numpy as np
 
-from ddsp import crepe, validation
+from ddsp import audio_io, crepe, validation
 from ddsp.training import schema
 from ddsp.training.data_preparation import outputs as outputs_lib
 
@@ -192,15 +190,7 @@ class EmptyDatasetError(ValueError):
     """The inputs gave no example: the run refused to replace the output with an empty one."""
 
 
-def resample(audio, from_rate, to_rate):
-    """Polyphase resampling (scipy), exact length ceil(n * to / from)."""
-    if from_rate == to_rate:
-        return audio.astype(np.float32)
-    import scipy.signal
-
-    ratio = fractions.Fraction(int(to_rate), int(from_rate))
-    out = scipy.signal.resample_poly(audio.astype(np.float64), ratio.numerator, ratio.denominator)
-    return out.astype(np.float32)
+resample = audio_io.resample
 
 
 def load_audio(path, sizes):
@@ -208,39 +198,12 @@ def load_audio(path, sizes):
 
     `notes` lists what was done to the file: 'downmixed' and/or 'resampled'.
     """
-    import soundfile as sf
-    import tensorflow as tf
-
-    notes = []
     try:
-        with tf.io.gfile.GFile(path, 'rb') as f:
-            data = f.read()
-    except Exception as e:  # noqa: BLE001 -- any read error skips the file.
-        raise SkipFile(f'unreadable: {type(e).__name__}: {e}') from e
-    if not data:
-        raise SkipFile('empty file (0 bytes)', 'empty')
-    import io
-
-    try:
-        info = sf.info(io.BytesIO(data))
-        audio, file_rate = sf.read(io.BytesIO(data), dtype='float32', always_2d=True)
-    except Exception as e:  # noqa: BLE001 -- libsndfile raises several types.
-        message = re.sub(r'<_io\.BytesIO object at 0x[0-9a-fA-F]+>', os.path.basename(path), str(e))
-        raise SkipFile(f'unreadable or truncated audio: {type(e).__name__}: {message}') from e
-    if info.frames > 0 and len(audio) < info.frames:
-        raise SkipFile(
-            f'truncated: header says {info.frames} samples, only {len(audio)} could be decoded',
-            'truncated',
-        )
-    if audio.size == 0:
-        raise SkipFile('no audio samples', 'empty')
-    if not np.all(np.isfinite(audio)):
-        raise SkipFile('non-finite (NaN or infinite) samples', 'non_finite')
+        audio, file_rate, notes = audio_io.read_audio(path)
+    except audio_io.AudioFileError as e:
+        raise SkipFile(str(e), e.kind) from e
     if not np.any(audio):
         raise SkipFile('digital silence: every sample is 0 (skipped, see the module doc)', 'silent')
-    if audio.shape[1] > 1:
-        notes.append('downmixed')
-    audio = audio.mean(axis=1)
     if file_rate != sizes['sample_rate']:
         notes.append('resampled')
         audio = resample(audio, file_rate, sizes['sample_rate'])

@@ -1,0 +1,177 @@
+r"""Held-out and timbre-transfer evaluation of the pretrained instruments; fills their cards.
+
+Held-out resynthesis: each reserved tune (never in training), on the training soundfont and
+on a second one, has its f0 (CREPE) and loudness taken as in training and is rendered by the
+model; `metrics.resynthesis_metrics` compares the rendering with the original: loudness L1
+(dB, all frames), f0 L1 (semitones, frames where the original's CREPE confidence >= 0.85),
+outliers, the share of those frames confidently pitched in the output, the median error.
+
+Timbre transfer: the sung melody (data/voice, not used in training) through
+`timbre_transfer.transfer` with the default adjustment, then with pitch_shift +1 and -1,
+loudness_shift -10 and quiet 0: the output's CREPE f0 against the adjusted input f0 on
+note-on frames, the shifts measured on the outputs against the unshifted output.
+
+  python -m recipes.instruments.evaluate --instruments violin --write_cards
+  python -m recipes.instruments.evaluate --crepe tiny          # quicker, coarser
+
+Prints one table row per instrument and soundfont, and per instrument for the transfer;
+--write_cards stores both in each model card's `metrics` (`held_out`, `transfer`).
+"""
+
+import argparse
+import glob
+import json
+import os
+import time
+from typing import Dict, Sequence, Text
+
+import numpy as np
+
+from recipes.instruments import train, tunes
+
+VOICE = os.path.join(train.ROOT, 'data', 'voice', 'londonderry_air_sung.flac')
+DEFAULT_TRANSFER = {'threshold': 1.0, 'quiet': 20.0, 'autotune': 0.0}
+
+
+def held_out(instrument, paths: Sequence[Text], crepe: Text = 'full') -> Dict:
+    """`resynthesis_metrics` of the model's renderings of `paths` (their f0 and loudness)."""
+    from ddsp import audio_io
+    from ddsp.training import metrics
+
+    truths, renders, seconds = [], [], 0.0
+    for path in paths:
+        audio, rate, _ = audio_io.read_audio(path)
+        truth = instrument.compute_features(audio, rate, crepe_model=crepe)
+        renders.append(instrument.resynthesize(truth, n_samples=len(truth['audio'])))
+        truths.append(truth)
+        seconds += len(truth['audio']) / instrument.sample_rate
+    result = metrics.resynthesis_metrics(
+        truths, renders, instrument.sample_rate, instrument.frame_rate, crepe
+    )
+    result['f0_l1_semitones'] = result.pop('f0_l1_midi')
+    return dict(result, files=len(paths), seconds=round(seconds, 1))
+
+
+def _cents(f0_hz) -> np.ndarray:
+    f0 = np.asarray(f0_hz, np.float64).reshape(-1)
+    return np.where(f0 > 0, 1200.0 * np.log2(np.maximum(f0, 1e-9) / 440.0), np.nan)
+
+
+def _output_features(result, crepe: Text) -> Dict:
+    from ddsp.training import metrics
+
+    return metrics.compute_audio_features(
+        result.model_audio,
+        frame_rate=result.frame_rate,
+        sample_rate=result.model_sample_rate,
+        model_capacity=crepe,
+    )
+
+
+def transfer_checks(
+    instrument, audio, rate: int, crepe: Text = 'full', input_crepe: Text = 'full'
+) -> Dict:
+    """The transfer measures of the module doc for one instrument (an `Instrument`): the
+    input's f0 by CREPE `input_crepe` (once), the outputs' by CREPE `crepe`."""
+    from ddsp.training import timbre_transfer
+
+    features = None
+
+    def run(**settings):
+        result = timbre_transfer.transfer(
+            audio,
+            rate,
+            instrument,
+            crepe_model=input_crepe,
+            features=features,
+            **dict(DEFAULT_TRANSFER, **settings),
+        )
+        return result, _output_features(result, crepe)
+
+    base, base_out = run()
+    features = base.features
+    on = base.mask_on[: len(base_out['f0_hz'])]
+    target = _cents(base.adjusted['f0_hz'])[: len(on)]
+    error = np.abs(_cents(base_out['f0_hz'])[: len(on)] - target)[on]
+    row = {
+        'note_on_frames': int(on.sum()),
+        'f0_within_50_cents_of_adjusted': float(np.mean(error < 50)),
+        'f0_median_error_cents': float(np.nanmedian(error)),
+    }
+    base_cents = _cents(base_out['f0_hz'])[: len(on)]
+    for shift in (1, -1):
+        _, out = run(pitch_shift=shift)
+        moved = (_cents(out['f0_hz'])[: len(on)] - base_cents)[on]
+        row[f'pitch_shift_{shift:+d}_median_cents'] = float(np.nanmedian(moved))
+    _, quieter = run(loudness_shift=-10.0)
+    drop = (quieter['loudness_db'][: len(on)] - base_out['loudness_db'][: len(on)])[on]
+    row['loudness_shift_-10_db'] = float(np.mean(drop))
+    f0_moved = np.abs(_cents(quieter['f0_hz'])[: len(on)] - base_cents)[on]
+    row['loudness_shift_-10_f0_median_cents'] = float(np.nanmedian(f0_moved))
+    loud_off, loud_off_out = run(quiet=0.0)
+    off = ~on
+    row['quiet_20_input_db'] = float(
+        np.mean((base.adjusted['loudness_db'] - loud_off.adjusted['loudness_db'])[: len(on)][off])
+    )
+    row['quiet_20_output_db'] = float(
+        np.mean((base_out['loudness_db'] - loud_off_out['loudness_db'])[: len(on)][off])
+    )
+    row['notes_detected'] = base.notes_detected
+    return row
+
+
+def _fmt(value) -> Text:
+    if isinstance(value, float):
+        return f'{value:.3f}'
+    return str(value)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--instruments', default='all')
+    parser.add_argument('--audio', default='build/instruments', help='render.py --output')
+    parser.add_argument('--models', default=train.PRETRAINED_DIR)
+    parser.add_argument('--crepe', default='full', help='CREPE size for the outputs')
+    parser.add_argument('--write_cards', action='store_true')
+    parser.add_argument('--skip_held_out', action='store_true')
+    args = parser.parse_args(argv)
+
+    from ddsp import audio_io
+    from ddsp.training import instrument as instrument_lib
+    from ddsp.training import model_dir
+
+    recipe = tunes.load_recipe()
+    names = (
+        list(recipe['instruments']) if args.instruments == 'all' else args.instruments.split(',')
+    )
+    voice, voice_rate, _ = audio_io.read_audio(VOICE)
+    results = {}
+    for name in names:
+        path = os.path.join(args.models, name)
+        model = instrument_lib.load_model(path)
+        start = time.time()
+        rows = {}
+        if not args.skip_held_out:
+            for soundfont in recipe['eval_soundfonts']:
+                files = sorted(
+                    glob.glob(os.path.join(args.audio, name, 'eval', soundfont, '*.flac'))
+                )
+                if not files:
+                    raise SystemExit(f'evaluate: no evaluation audio for {name} on {soundfont}')
+                rows[soundfont] = held_out(model, files, args.crepe)
+                print(name, soundfont, json.dumps({k: _fmt(v) for k, v in rows[soundfont].items()}))
+        transfer = transfer_checks(model, voice, voice_rate, args.crepe)
+        print(name, 'transfer', json.dumps({k: _fmt(v) for k, v in transfer.items()}))
+        print(f'{name}: evaluated in {time.time() - start:.0f} s')
+        results[name] = {'held_out': rows, 'transfer': transfer}
+        if args.write_cards:
+            card = model_dir.read_model_card(path)
+            if rows:
+                card.metrics['held_out'] = dict(rows, crepe=args.crepe)
+            card.metrics['transfer'] = dict(transfer, crepe=args.crepe, settings=DEFAULT_TRANSFER)
+            model_dir.write_model_card(path, card)
+    return results
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,224 @@
+"""Timbre transfer: `timbre_transfer.transfer` and the `ddsp_timbre_transfer` command.
+
+The command's file handling, outputs and errors run against the short training run that
+test_model_dir.py exports (`MODEL`: a real model directory, 3 training steps); the quality
+checks below run against every shipped pretrained instrument (`SHIPPED`, parametrized).
+
+The input is the sung melody of data/voice (never used in training). Its f0 is taken once per
+model with CREPE tiny (the tool's default is full; tiny keeps the suite short) and reused for
+the other settings (`transfer(features=...)`); the outputs' f0 is CREPE tiny too. What is
+asserted is what the issue asks of each instrument: the output follows the adjusted f0, the
+octave shifts move it by 1200 cents, a -10 dB loudness shift lowers it by 10 dB without moving
+the pitch, and quieter note-offs are quieter. The measures are the evaluation recipe's
+(`recipes.instruments.evaluate.transfer_checks`), so the model cards' table and these tests
+agree by construction. Bad inputs go through the command in-process (`run(argv)`); one real
+console-script run checks the entry point.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ddsp import audio_io
+from ddsp.training import ddsp_timbre_transfer, instrument, model_dir, timbre_transfer
+from recipes.instruments import evaluate
+
+VOICE = evaluate.VOICE
+SHIPPED = model_dir.available_models()
+
+
+@pytest.fixture(scope='module')
+def model_path():
+    from .test_model_dir import exported_dir
+
+    return exported_dir()
+
+
+@pytest.mark.parametrize('name', SHIPPED)
+def test_a_shipped_instrument_is_small_and_carries_its_metrics(name):
+    files = model_dir.validate_model_dir(model_dir.resolve_model_dir(name))
+    assert files.card.name == name
+    size = sum(
+        os.path.getsize(os.path.join(files.directory, f)) for f in os.listdir(files.directory)
+    )
+    assert size <= 5_000_000, f'{name}: {size} bytes'
+    assert files.card.metrics.get('held_out'), f'{name}: no held-out metrics in its card'
+
+
+@pytest.fixture(scope='module')
+def voice():
+    audio, rate, _ = audio_io.read_audio(VOICE)
+    return audio, rate
+
+
+@pytest.fixture(scope='module')
+def models():
+    return {}
+
+
+def load(models, name):
+    if name not in models:
+        models[name] = instrument.load_model(name)
+    return models[name]
+
+
+@pytest.fixture(scope='module')
+def small_model(models, model_path):
+    return load(models, model_path)
+
+
+@pytest.mark.parametrize('name', SHIPPED)
+def test_transfer_of_the_sung_melody(models, voice, name):
+    checks = evaluate.transfer_checks(load(models, name), *voice, crepe='tiny', input_crepe='tiny')
+    assert checks['notes_detected']
+    assert checks['f0_within_50_cents_of_adjusted'] >= 0.95, checks
+    for shift in (1, -1):
+        assert abs(checks[f'pitch_shift_{shift:+d}_median_cents'] - 1200 * shift) <= 20, checks
+    assert abs(checks['loudness_shift_-10_db'] + 10) <= 2, checks
+    assert checks['loudness_shift_-10_f0_median_cents'] <= 10, checks
+    # Note-off frames: the input is turned down by up to 20 dB, and so is the output.
+    assert checks['quiet_20_input_db'] < -5 and checks['quiet_20_output_db'] < -5, checks
+
+
+def test_transfer_keeps_the_input_rate_and_length(small_model, voice):
+    audio, rate = voice
+    stereo_44k = audio_io.resample(audio, rate, 44100)[: 44100 * 3]
+    result = timbre_transfer.transfer(stereo_44k, 44100, small_model, crepe_model='tiny')
+    assert result.sample_rate == 44100 and result.audio.shape == stereo_44k.shape
+    assert set(result.timings) >= {'features', 'restore', 'prediction'}
+    assert np.all(np.isfinite(result.audio)) and np.max(np.abs(result.audio)) > 0.01
+
+
+def test_silence_gives_silence_and_a_note(small_model):
+    result = timbre_transfer.transfer(np.zeros(16000), 16000, small_model, crepe_model='tiny')
+    assert not result.notes_detected
+    assert 'no notes detected' in timbre_transfer.log_no_notes(result)
+
+
+# ------------------------------------------------------------------------------------------------
+# The command.
+# ------------------------------------------------------------------------------------------------
+def cli(*argv):
+    return ddsp_timbre_transfer.run([str(a) for a in argv])
+
+
+def test_cli_writes_wav_at_the_input_rate_and_a_png(tmp_path, voice, capsys, model_path):
+    audio, rate = voice
+    source = tmp_path / 'voice_22k.wav'
+    clip = audio_io.resample(audio[: rate * 3], rate, 22050)
+    sf.write(str(source), np.stack([clip, clip], axis=1), 22050)
+    out = tmp_path / 'out' / 'violin.wav'
+    assert cli(source, f'--model={model_path}', f'--output={out}', '--crepe_model=tiny') == 0
+    printed = capsys.readouterr().out
+    for stage in ('features', 'restore', 'prediction'):
+        assert stage in printed
+    info = sf.info(str(out))
+    assert info.samplerate == 22050 and info.frames == len(clip) and info.channels == 1
+    assert (tmp_path / 'out' / 'violin.png').stat().st_size > 10_000
+    assert sorted(os.listdir(tmp_path / 'out')) == ['violin.png', 'violin.wav']
+
+
+def test_cli_silence_says_no_notes(tmp_path, capsys, model_path):
+    source = tmp_path / 'silence.wav'
+    sf.write(str(source), np.zeros(16000, np.float32), 16000)
+    out = tmp_path / 'out'
+    argv = [source, f'--model={model_path}', f'--output={out}', '--no_plot', '--crepe_model=tiny']
+    assert cli(*argv) == 0
+    assert 'no notes detected' in capsys.readouterr().out
+    assert os.listdir(out) == [f'silence.{os.path.basename(model_path)}.wav']
+
+
+def bad_inputs(tmp_path):
+    good = np.sin(np.arange(16000) * 0.1).astype(np.float32) * 0.3
+    (tmp_path / 'empty.wav').write_bytes(b'')
+    nan = good.copy()
+    nan[10] = np.nan
+    sf.write(str(tmp_path / 'nan.wav'), nan, 16000, subtype='FLOAT')
+    sf.write(str(tmp_path / 'full.wav'), good, 16000)
+    (tmp_path / 'truncated.wav').write_bytes((tmp_path / 'full.wav').read_bytes()[:3000])
+    (tmp_path / 'notes.txt').write_text('not audio\n' * 50)
+    sf.write(str(tmp_path / 'short.wav'), good[:3200], 16000)
+    return {
+        'empty.wav': '0 bytes',
+        'nan.wav': 'NaN',
+        'truncated.wav': 'truncated',
+        'notes.txt': 'unreadable',
+        'short.wav': 'at least 0.25 s',
+    }
+
+
+def test_cli_bad_inputs_are_one_line_errors_and_leave_no_output(tmp_path, capsys, model_path):
+    cases = bad_inputs(tmp_path)
+    out_dir = tmp_path / 'out'
+    for name, fragment in cases.items():
+        status = cli(tmp_path / name, f'--model={model_path}', f'--output={out_dir}')
+        err = capsys.readouterr().err.strip()
+        assert status == 1, name
+        assert err.count('\n') == 0 and err.startswith('ddsp_timbre_transfer: error:'), err
+        assert name in err and fragment in err, err
+    assert not out_dir.exists() or os.listdir(out_dir) == []
+
+
+def test_cli_an_existing_output_survives_a_failed_run(tmp_path, capsys, model_path):
+    bad_inputs(tmp_path)
+    out = tmp_path / 'keep.wav'
+    out.write_bytes(b'old')
+    assert cli(tmp_path / 'nan.wav', f'--model={model_path}', f'--output={out}') == 1
+    assert out.read_bytes() == b'old' and os.listdir(tmp_path).count('keep.wav') == 1
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    'remove, fragment',
+    [('ckpt-', 'checkpoint'), ('dataset_statistics', 'statistics'), ('operative_config', 'gin')],
+)
+def test_cli_a_broken_model_directory_names_what_is_missing(
+    tmp_path, capsys, model_path, remove, fragment
+):
+    broken = tmp_path / 'broken'
+    shutil.copytree(model_path, broken)
+    for name in os.listdir(broken):
+        if name.startswith(remove):
+            os.remove(broken / name)
+    bad_inputs(tmp_path)
+    out = tmp_path / 'out.wav'
+    assert cli(tmp_path / 'full.wav', f'--model={broken}', f'--output={out}') == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count('\n') == 0 and str(broken) in err and fragment in err, err
+    assert not out.exists()
+
+
+def test_cli_an_unknown_model_lists_the_available_ones(tmp_path, capsys):
+    bad_inputs(tmp_path)
+    assert cli(tmp_path / 'full.wav', '--model=tuba', f'--output={tmp_path / "o.wav"}') == 1
+    err = capsys.readouterr().err
+    assert 'tuba' in err and all(name in err for name in SHIPPED)
+
+
+def test_cli_flags_errors(tmp_path, capsys):
+    assert cli('--model=violin') == 1
+    assert 'input' in capsys.readouterr().err
+    assert cli(VOICE) == 1
+    assert '--output' in capsys.readouterr().err
+    (tmp_path / 'a.wav').write_bytes(b'x')
+    assert cli(VOICE, VOICE, f'--output={tmp_path / "a.wav"}') == 1
+    assert 'directory' in capsys.readouterr().err
+
+
+def test_console_script_runs(tmp_path, model_path):
+    out = tmp_path / 'o.wav'
+    script = os.path.join(os.path.dirname(sys.executable), 'ddsp_timbre_transfer')
+    result = subprocess.run(
+        [script, VOICE, f'--model={model_path}', f'--output={out}', '--crepe_model=tiny'],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'prediction' in result.stdout and sf.info(str(out)).samplerate == 16000
