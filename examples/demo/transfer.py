@@ -28,15 +28,17 @@ def run_transfer(output_dir, voice_path=VOICE):
     os.makedirs(out_dir, exist_ok=True)
     audio_io.write_wav(os.path.join(out_dir, 'voice.wav'), audio, rate)
     print(f'transfer: {voice_path} ({len(audio) / rate:.1f} s) on {", ".join(names)}')
-    paths, features = {}, None
+    paths, features = {}, {}
     for name in names:
         start = time.perf_counter()
         model = instrument.load_model(name)
         restore_s = time.perf_counter() - start
-        # Every pretrained model takes 16 kHz audio at 250 frames/s: f0 is taken once.
-        result = timbre_transfer.transfer(audio, rate, model, features=features)
+        # f0 is taken once for all the models that share sample and frame rates (all of the
+        # pretrained ones: 16 kHz, 50 frames/s).
+        rates = (model.sample_rate, model.frame_rate)
+        result = timbre_transfer.transfer(audio, rate, model, features=features.get(rates))
         result.timings['restore'] = restore_s
-        features = result.features
+        features[rates] = result.features
         paths[name] = os.path.join(out_dir, f'{name}.wav')
         audio_io.write_wav(paths[name], result.audio, result.sample_rate)
         timbre_transfer.plot_transfer(result, os.path.join(out_dir, f'{name}.png'))

@@ -126,6 +126,89 @@ def _fmt(value) -> Text:
     return str(value)
 
 
+HELD_OUT_COLUMNS = (
+    ('seconds', 'audio (s)', '{:.0f}'),
+    ('loudness_l1_db', 'loudness L1 (dB)', '{:.2f}'),
+    ('f0_l1_semitones', 'f0 L1 (semitones)', '{:.3f}'),
+    ('f0_outlier_ratio', 'outliers', '{:.3f}'),
+    ('f0_confident_ratio', 'confidently pitched', '{:.1%}'),
+    ('f0_median_cents', 'median f0 error (c)', '{:.1f}'),
+)
+TRANSFER_COLUMNS = (
+    ('f0_within_50_cents_of_adjusted', 'f0 within 50 c of adjusted', '{:.1%}'),
+    ('pitch_shift_+1_median_cents', 'pitch_shift +1 (c)', '{:+.0f}'),
+    ('pitch_shift_-1_median_cents', 'pitch_shift -1 (c)', '{:+.0f}'),
+    ('loudness_shift_-10_db', 'loudness_shift -10 (dB)', '{:+.1f}'),
+    ('loudness_shift_-10_f0_median_cents', 'f0 moved by it (c)', '{:.1f}'),
+    ('quiet_20_output_db', 'note-offs, quiet 20 (dB)', '{:.1f}'),
+)
+
+
+def _cell(row: Dict, key: Text, fmt: Text) -> Text:
+    value = row.get(key)
+    return fmt.format(value) if isinstance(value, (int, float)) else '-'
+
+
+def tables(cards: Sequence) -> Text:
+    """Markdown tables of the cards' held-out and transfer metrics, size and training."""
+    lines = ['| model | parameters | size (MB) | steps | training (min) | hardware |']
+    lines.append('|---|---|---|---|---|---|')
+    for card in cards:
+        minutes = f'{card.training_seconds / 60:.0f}' if card.training_seconds else '-'
+        lines.append(
+            f'| {card.name} | {card.parameter_count:,} | {card.size_bytes / 1e6:.2f} | '
+            f'{card.training_steps} | {minutes} | {card.training_hardware} |'
+        )
+    lines += ['', '| model | soundfont | ' + ' | '.join(c[1] for c in HELD_OUT_COLUMNS) + ' |']
+    lines.append('|---|---|' + '---|' * len(HELD_OUT_COLUMNS))
+    for card in cards:
+        held_out_rows = card.metrics.get('held_out') or {}
+        for soundfont, row in held_out_rows.items():
+            if isinstance(row, dict):
+                cells = ' | '.join(_cell(row, k, f) for k, _, f in HELD_OUT_COLUMNS)
+                lines.append(f'| {card.name} | {soundfont} | {cells} |')
+    lines += ['', '| model | ' + ' | '.join(c[1] for c in TRANSFER_COLUMNS) + ' |']
+    lines.append('|---|' + '---|' * len(TRANSFER_COLUMNS))
+    for card in cards:
+        row = card.metrics.get('transfer') or {}
+        cells = ' | '.join(_cell(row, k, f) for k, _, f in TRANSFER_COLUMNS)
+        lines.append(f'| {card.name} | {cells} |')
+    return '\n'.join(lines) + '\n'
+
+
+def write_tables(models: Text) -> Text:
+    """Writes `<models>/README.md`: every model card's metrics as tables. Returns its path."""
+    from ddsp import atomic_files
+    from ddsp.training import model_dir
+
+    names = sorted(
+        n
+        for n in os.listdir(models)
+        if os.path.exists(os.path.join(models, n, model_dir.MODEL_CARD))
+    )
+    cards = [model_dir.read_model_card(os.path.join(models, n)) for n in names]
+    path = os.path.join(models, 'README.md')
+    with atomic_files.write_whole(path, 'w') as f:
+        f.write(TABLES_HEADER + tables(cards))
+    return path
+
+
+TABLES_HEADER = """# Pretrained instruments
+
+Each directory is a model directory (docs/model_directory.md) that `instrument.load_model(name)`
+and `ddsp_timbre_transfer --model NAME` load. Rebuilt from scratch by `make pretrained`
+(recipes/instruments); these tables are written from the model cards by
+`python -m recipes.instruments.evaluate --write_cards`.
+
+Held-out resynthesis: reserved tunes never used in training, on the training soundfont
+(FluidR3_GM) and a second one (MuseScore_General); f0 by CREPE on input and output, on frames
+where the input's confidence is at least 0.85. Timbre transfer: the sung melody of data/voice
+with the default adjustment (threshold 1, quiet 20 dB, autotune 0); shifts measured on the
+outputs against the unshifted output.
+
+"""
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--instruments', default='all')
@@ -170,6 +253,8 @@ def main(argv=None):
                 card.metrics['held_out'] = dict(rows, crepe=args.crepe)
             card.metrics['transfer'] = dict(transfer, crepe=args.crepe, settings=DEFAULT_TRANSFER)
             model_dir.write_model_card(path, card)
+    if args.write_cards:
+        print('tables:', write_tables(args.models))
     return results
 
 

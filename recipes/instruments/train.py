@@ -2,7 +2,7 @@ r"""Train the pretrained instruments from their rendered audio, to a plateau, an
 
 For each instrument (recipe.json's `training` section holds every setting):
 
-1. records: `ddsp_prepare_tfrecord` on `<audio>/<name>/train/*.flac` (CREPE full, 250 frames/s,
+1. records: `ddsp_prepare_tfrecord` on `<audio>/<name>/train/*.flac` (CREPE full, 50 frames/s,
    4 s examples at a 1 s hop, 5 % eval split), skipped when the dataset is complete;
 2. training: `ddsp_run --mode=train` in rounds of `round_steps` steps (each round resumes the
    last), until the mean training loss of a round is less than `plateau_tolerance` below the
@@ -105,6 +105,8 @@ def make_records(audio: Text, runs: Text, name: Text, settings: Dict):
             str(settings['eval_split_fraction']),
             '--crepe_capacity',
             settings['crepe_capacity'],
+            '--frame_rate',
+            str(settings['frame_rate']),
         ]
     )
 
@@ -117,6 +119,7 @@ def _train_command(runs: Text, name: Text, settings: Dict, num_steps: int) -> Li
     pattern = os.path.join(records_dir(runs, name), f'{RECORDS}-train-*')
     params = {
         'TFRecordProvider.file_pattern': repr(pattern),
+        'TFRecordProvider.frame_rate': settings['frame_rate'],
         'batch_size': settings['batch_size'],
         'learning_rate': settings['learning_rate'],
         'Trainer.lr_decay_steps': settings['lr_decay_steps'],
@@ -136,13 +139,15 @@ def _train_command(runs: Text, name: Text, settings: Dict, num_steps: int) -> Li
     return command + [f'--gin_param={key} = {value}' for key, value in params.items()]
 
 
-def round_means(losses: Dict[int, float], round_steps: int) -> Dict[int, float]:
-    """Mean summarised loss of each complete round, keyed by the round's last step."""
+def round_means(losses: Dict[int, float], round_steps: int, done: int) -> Dict[int, float]:
+    """Mean summarised loss of each round completed by step `done`, keyed by its last step
+    (a summary at step s belongs to the round (s - 1) // round_steps: steps 1..1000 are the
+    first round of 1000)."""
     rounds = {}
     for step, loss in losses.items():
-        end = -(-step // round_steps) * round_steps  # The round a summary at `step` closes in.
+        end = (max(step, 1) - 1) // round_steps * round_steps + round_steps
         rounds.setdefault(end, []).append(loss)
-    return {end: sum(v) / len(v) for end, v in sorted(rounds.items()) if end <= max(losses)}
+    return {end: sum(v) / len(v) for end, v in sorted(rounds.items()) if end <= done}
 
 
 def plateau_reached(means: Dict[int, float], settings: Dict) -> Dict:
@@ -177,7 +182,9 @@ def train(runs: Text, name: Text, settings: Dict) -> Dict:
         except FileNotFoundError:
             done = 0
         losses = summaries.read_scalars(log_dir, [LOSS_TAG])[LOSS_TAG]
-        means = round_means({s: v for s, v in losses.items() if s <= done}, settings['round_steps'])
+        means = round_means(
+            {s: v for s, v in losses.items() if s <= done}, settings['round_steps'], done
+        )
         verdict = plateau_reached(means, settings)
         _log(f'{name}: step {done}: {verdict["reason"]}')
         with open(os.path.join(runs, name, 'plateau.json'), 'w') as f:

@@ -1,0 +1,59 @@
+"""The pretrained instruments' training recipe: rounds, the plateau rule and the tables."""
+
+from recipes.instruments import evaluate, train
+
+SETTINGS = {'round_steps': 1000, 'min_steps': 3000, 'max_steps': 6000, 'plateau_tolerance': 0.01}
+
+
+def _losses(per_round, summaries_at=(1, 51, 951, 1000)):
+    """Summaries at steps 1, 51, ... of each round, every one equal to that round's loss."""
+    return {
+        round_index * 1000 + step: loss
+        for round_index, loss in enumerate(per_round)
+        for step in summaries_at
+        if round_index * 1000 + step > 0
+    }
+
+
+def test_rounds_are_steps_1_to_1000_and_count_only_when_done():
+    losses = _losses([10.0, 6.0, 5.0])
+    assert train.round_means(losses, 1000, done=3000) == {1000: 10.0, 2000: 6.0, 3000: 5.0}
+    # A round still running is not a round yet, whatever summaries it has.
+    assert train.round_means(losses, 1000, done=2500) == {1000: 10.0, 2000: 6.0}
+
+
+def test_plateau_when_a_round_gains_less_than_the_tolerance():
+    means = train.round_means(_losses([10.0, 6.0, 5.0, 4.98]), 1000, done=4000)
+    verdict = train.plateau_reached(means, SETTINGS)
+    assert verdict['stopped'] and verdict['step'] == 4000
+    assert abs(verdict['last_round_gain'] - 0.004) < 1e-9
+
+
+def test_still_improving_and_too_early_and_max_steps():
+    improving = train.round_means(_losses([10.0, 6.0, 5.0, 4.5]), 1000, done=4000)
+    assert not train.plateau_reached(improving, SETTINGS)['stopped']
+    early = train.round_means(_losses([10.0, 10.0]), 1000, done=2000)
+    assert train.plateau_reached(early, SETTINGS)['reason'] == 'too early'
+    long = train.round_means(_losses([10.0 - i for i in range(6)]), 1000, done=6000)
+    verdict = train.plateau_reached(long, SETTINGS)
+    assert verdict['stopped'] and 'max_steps' in verdict['reason']
+
+
+def test_tables_format_the_cards_metrics():
+    from ddsp.training import model_dir
+
+    card = model_dir.ModelCard(
+        name='violin',
+        parameter_count=1234,
+        size_bytes=2_500_000,
+        training_steps=7000,
+        training_seconds=6600.0,
+        metrics={
+            'held_out': {'FluidR3_GM': {'loudness_l1_db': 1.234, 'f0_confident_ratio': 0.97}},
+            'transfer': {'pitch_shift_+1_median_cents': 1199.6},
+        },
+    )
+    text = evaluate.tables([card])
+    assert '| violin | 1,234 | 2.50 | 7000 | 110 |' in text
+    assert '| violin | FluidR3_GM | - | 1.23 | - | - | 97.0% | - |' in text
+    assert '+1200' in text
