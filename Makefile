@@ -8,7 +8,7 @@ EXTRAS ?= test
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: venv test demo bench lint clean instruments-audio pretrained
+.PHONY: venv test demo bench lint clean instruments-audio pretrained notebooks notebooks-html
 
 venv: $(STAMP)
 
@@ -67,6 +67,22 @@ INSTRUMENTS ?= all
 pretrained: instruments-audio
 	$(PY) -m recipes.instruments.train --instruments $(INSTRUMENTS) --audio $(INSTRUMENTS_OUT) --runs $(INSTRUMENTS_OUT)
 	$(PY) -m recipes.instruments.evaluate --instruments $(INSTRUMENTS) --audio $(INSTRUMENTS_OUT) --write_cards
+
+# The notebooks in colab/: Jupyter with the .venv kernel, or executed copies as HTML for reading
+# (the stored notebooks carry no outputs).
+NOTEBOOKS_STAMP := $(VENV)/.notebooks-installed
+NOTEBOOKS_HTML ?= build/notebooks-html
+
+$(NOTEBOOKS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[notebooks]'
+	@touch $@
+
+notebooks: $(NOTEBOOKS_STAMP)
+	$(VENV)/bin/jupyter notebook --notebook-dir=colab
+
+notebooks-html: $(NOTEBOOKS_STAMP)
+	$(VENV)/bin/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=1800 \
+		--output-dir $(NOTEBOOKS_HTML) colab/tutorials/*.ipynb colab/demos/*.ipynb
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache
