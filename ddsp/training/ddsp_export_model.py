@@ -131,7 +131,7 @@ def export_model_dir(
         training_steps=step,
         batch_size=_int_or_none(instrument.config_value('train.batch_size')),
         learning_rate=_float_or_none(instrument.config_value('Trainer.learning_rate')),
-        training_seconds=training_seconds(save_dir),
+        training_seconds=training_seconds(save_dir, step),
         ddsp_version=__version__,
     )
     values = {k: v for k, v in dataclasses.asdict(filled).items() if k != 'extra'}
@@ -184,24 +184,27 @@ def _float_or_none(value) -> Optional[float]:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def training_seconds(save_dir: Text) -> Optional[float]:
-    """Time spent in training steps, from the run's `steps_per_sec` summaries; None if none.
+def training_seconds(save_dir: Text, final_step: Optional[int] = None) -> Optional[float]:
+    """Wall time spent training, from the run's summaries; None if it wrote no `steps_per_sec`.
 
-    Each summary covers the steps since the one before (at step s after one at s', s - s'
-    steps at the rate written), so pauses between resumed runs are not counted. Approximate:
-    the first steps of each run, which include tracing, count at the rate of their interval.
+    Each run (a fresh start or a resume writes its own events file) counts from the moment its
+    summary writer opened to its last `steps_per_sec` summary, plus the steps after that
+    summary (up to the next run's first summary, or `final_step` for the last run) at its
+    last rate. Pauses between runs are not counted; model building before the writer opened
+    and the final save are not counted either (seconds, against minutes of training).
     """
     from ddsp.training import summaries
 
-    log_dir = os.path.join(save_dir, 'summaries', 'train')
-    rates = summaries.read_scalars(log_dir, ['steps_per_sec'])['steps_per_sec']
-    seconds, previous = 0.0, None
-    for step in sorted(rates):
-        steps = 1 if previous is None and step == 0 else step - (previous or 0)
-        if rates[step] > 0:
-            seconds += steps / rates[step]
-        previous = step
-    return round(seconds, 1) if rates else None
+    runs = summaries.read_runs(os.path.join(save_dir, 'summaries', 'train'), ['steps_per_sec'])
+    runs = [run for run in runs if run['scalars']['steps_per_sec']]
+    seconds = 0.0
+    for i, run in enumerate(runs):
+        last_step, last_time, last_rate = run['scalars']['steps_per_sec'][-1]
+        seconds += last_time - run['start_time']
+        end = runs[i + 1]['scalars']['steps_per_sec'][0][0] if i + 1 < len(runs) else final_step
+        if end is not None and end > last_step and last_rate > 0:
+            seconds += (end - last_step) / last_rate
+    return round(seconds, 1) if runs else None
 
 
 # ------------------------------------------------------------------------------------------------

@@ -240,10 +240,16 @@ class Instrument:
         return prefix
 
     def config_value(self, binding: Text, default=None):
-        """The value the model's gin config binds to `binding` (e.g. 'train.batch_size')."""
+        """The value the model's gin config binds to `binding` (e.g. 'train.batch_size').
+
+        A macro (`train.batch_size = %batch_size`) gives the macro's value.
+        """
         with self._gin.active():
             try:
-                return gin.query_parameter(binding)
+                value = gin.query_parameter(binding)
+                while getattr(value, 'config_key', (None, None))[1] == 'gin.macro':
+                    value = gin.query_parameter(f'%{value.config_key[0]}')
+                return value
             except (ValueError, KeyError):
                 return default
 

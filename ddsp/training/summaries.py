@@ -246,20 +246,45 @@ def read_scalars(log_dir: Text, tags) -> dict:
         >>> read_scalars('runs/violin/summaries/train', ['losses/total_loss'])
         {'losses/total_loss': {100: 12.3, 200: 9.8}}
     """
+    found = {tag: {} for tag in tags}
+    for run in read_runs(log_dir, tags):
+        for tag, events in run['scalars'].items():
+            found[tag].update({step: value for step, _, value in events})
+    return found
+
+
+def read_runs(log_dir: Text, tags) -> list:
+    """The scalar summaries `tags` of each run (events file) under `log_dir`, with wall times.
+
+    One dict per `events.out.tfevents.*` file, in name order (a resumed training run writes a
+    new file): `start_time` (seconds since the epoch at which the file was opened, None if it
+    holds no event) and `scalars`, `{tag: [(step, wall_time, value), ...]}` in file order.
+
+    Example:
+        >>> [len(r['scalars']['steps_per_sec']) for r in read_runs(log_dir, ['steps_per_sec'])]
+        [20, 20]
+    """
+    return [_read_events_file(path, tags) for path in _events_files(log_dir)]
+
+
+def _events_files(log_dir):
+    return sorted(tf.io.gfile.glob(tf.io.gfile.join(log_dir, 'events.out.tfevents.*')))
+
+
+def _read_events_file(path, tags) -> dict:
     from tensorflow.core.util import event_pb2
 
-    found = {tag: {} for tag in tags}
-    pattern = tf.io.gfile.join(log_dir, 'events.out.tfevents.*')
-    for path in sorted(tf.io.gfile.glob(pattern)):
-        try:
-            for record in tf.data.TFRecordDataset(path):
-                event = event_pb2.Event.FromString(record.numpy())
-                for value in event.summary.value:
-                    if value.tag in found:
-                        scalar = tf.make_ndarray(value.tensor) if value.HasField('tensor') else None
-                        found[value.tag][int(event.step)] = float(
-                            value.simple_value if scalar is None else scalar
-                        )
-        except tf.errors.OpError:  # Cut short by a killed run: keep what was read.
-            continue
-    return found
+    run = {'start_time': None, 'scalars': {tag: [] for tag in tags}}
+    try:
+        for record in tf.data.TFRecordDataset(path):
+            event = event_pb2.Event.FromString(record.numpy())
+            if run['start_time'] is None:
+                run['start_time'] = float(event.wall_time)
+            for value in event.summary.value:
+                if value.tag in run['scalars']:
+                    scalar = tf.make_ndarray(value.tensor) if value.HasField('tensor') else None
+                    number = float(value.simple_value if scalar is None else scalar)
+                    run['scalars'][value.tag].append((int(event.step), event.wall_time, number))
+    except tf.errors.OpError:  # Cut short by a killed run: keep what was read.
+        pass
+    return run
