@@ -253,6 +253,16 @@ class Instrument:
             except (ValueError, KeyError):
                 return default
 
+    @property
+    def reverb_ir(self) -> Optional[np.ndarray]:
+        """The learned reverb's impulse response, float32 [reverb_length] (None if the model's
+        reverb has no IR weight, or it has no reverb)."""
+        if not self.has_reverb:
+            return None
+        group = self.model.processor_group
+        ir = getattr(getattr(group, group.dag[-1][0]), 'ir', None)
+        return None if ir is None else np.asarray(ir).reshape(-1)
+
     # -- Properties of the model directory -------------------------------------------------------
     @property
     def card(self) -> Optional[model_dir.ModelCard]:

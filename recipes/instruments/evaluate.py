@@ -15,7 +15,8 @@ note-on frames, the shifts measured on the outputs against the unshifted output.
   python -m recipes.instruments.evaluate --crepe tiny          # quicker, coarser
 
 Prints one table row per instrument and soundfont, and per instrument for the transfer;
---write_cards stores both in each model card's `metrics` (`held_out`, `transfer`).
+--write_cards stores them in each model card's `metrics` (`held_out`, `transfer`), with the
+learned reverb's length and decay (`reverb`, see `reverb_decay`).
 """
 
 import argparse
@@ -50,6 +51,20 @@ def held_out(instrument, paths: Sequence[Text], crepe: Text = 'full') -> Dict:
     )
     result['f0_l1_semitones'] = result.pop('f0_l1_midi')
     return dict(result, files=len(paths), seconds=round(seconds, 1))
+
+
+def reverb_decay(ir, sample_rate: int) -> Dict:
+    """How the learned reverb's impulse response `ir` [n] decays: its length (ms), its energy
+    (dB, 0 dB = a unit impulse, i.e. as loud as the direct sound it is added to) and that of
+    each quarter, and `decay_db`, the first quarter's energy minus the last's."""
+    ir = np.asarray(ir, np.float64).reshape(-1)
+    quarters = [10.0 * np.log10(np.sum(q**2) + 1e-12) for q in np.array_split(ir, 4)]
+    return {
+        'length_ms': round(1000.0 * len(ir) / sample_rate, 1),
+        'energy_db': round(float(10.0 * np.log10(np.sum(ir**2) + 1e-12)), 2),
+        'quarters_db': [round(float(q), 2) for q in quarters],
+        'decay_db': round(float(quarters[0] - quarters[-1]), 2),
+    }
 
 
 def _cents(f0_hz) -> np.ndarray:
@@ -151,13 +166,18 @@ def _cell(row: Dict, key: Text, fmt: Text) -> Text:
 
 def tables(cards: Sequence) -> Text:
     """Markdown tables of the cards' held-out and transfer metrics, size and training."""
-    lines = ['| model | parameters | size (MB) | steps | training (min) | hardware |']
-    lines.append('|---|---|---|---|---|---|')
+    lines = [
+        '| model | parameters | size (MB) | steps | training (min) | hardware '
+        '| reverb IR (ms) | IR decay (dB) |'
+    ]
+    lines.append('|---|---|---|---|---|---|---|---|')
     for card in cards:
         minutes = f'{card.training_seconds / 60:.0f}' if card.training_seconds else '-'
+        reverb = card.metrics.get('reverb') or {}
         lines.append(
             f'| {card.name} | {card.parameter_count:,} | {card.size_bytes / 1e6:.2f} | '
-            f'{card.training_steps} | {minutes} | {card.training_hardware} |'
+            f'{card.training_steps} | {minutes} | {card.training_hardware} | '
+            f'{_cell(reverb, "length_ms", "{:.0f}")} | {_cell(reverb, "decay_db", "{:.1f}")} |'
         )
     lines += ['', '| model | soundfont | ' + ' | '.join(c[1] for c in HELD_OUT_COLUMNS) + ' |']
     lines.append('|---|---|' + '---|' * len(HELD_OUT_COLUMNS))
@@ -176,8 +196,19 @@ def tables(cards: Sequence) -> Text:
     return '\n'.join(lines) + '\n'
 
 
-def write_tables(models: Text) -> Text:
-    """Writes `<models>/README.md`: every model card's metrics as tables. Returns its path."""
+README_MARKERS = ('<!-- pretrained-tables -->\n', '<!-- /pretrained-tables -->')
+
+
+def paste_tables(readme: Text, text: Text) -> Text:
+    """`readme`'s text with `text` in place of what stands between the README_MARKERS."""
+    start, end = README_MARKERS
+    head, rest = readme.split(start, 1)
+    return head + start + text + end + rest.split(end, 1)[1]
+
+
+def write_tables(models: Text, readme: Text = os.path.join(train.ROOT, 'README.md')) -> Text:
+    """Writes `<models>/README.md`, every model card's metrics as tables, and pastes the same
+    tables into `readme` (between README_MARKERS; None: not). Returns the first's path."""
     from ddsp import atomic_files
     from ddsp.training import model_dir
 
@@ -190,6 +221,11 @@ def write_tables(models: Text) -> Text:
     path = os.path.join(models, 'README.md')
     with atomic_files.write_whole(path, 'w') as f:
         f.write(TABLES_HEADER + tables(cards))
+    if readme:
+        with open(readme) as f:
+            pasted = paste_tables(f.read(), tables(cards))
+        with atomic_files.write_whole(readme, 'w') as f:
+            f.write(pasted)
     return path
 
 
@@ -246,11 +282,14 @@ def main(argv=None):
         transfer = transfer_checks(model, voice, voice_rate, args.crepe)
         print(name, 'transfer', json.dumps({k: _fmt(v) for k, v in transfer.items()}))
         print(f'{name}: evaluated in {time.time() - start:.0f} s')
-        results[name] = {'held_out': rows, 'transfer': transfer}
+        reverb = reverb_decay(model.reverb_ir, model.sample_rate) if model.has_reverb else None
+        print(name, 'reverb', json.dumps(reverb))
+        results[name] = {'held_out': rows, 'transfer': transfer, 'reverb': reverb}
         if args.write_cards:
             card = model_dir.read_model_card(path)
             if rows:
                 card.metrics['held_out'] = dict(rows, crepe=args.crepe)
+            card.metrics['reverb'] = reverb
             card.metrics['transfer'] = dict(transfer, crepe=args.crepe, settings=DEFAULT_TRANSFER)
             model_dir.write_model_card(path, card)
     if args.write_cards:

@@ -1,5 +1,8 @@
 """The pretrained instruments' training recipe: rounds, the plateau rule and the tables."""
 
+import numpy as np
+import pytest
+
 from recipes.instruments import evaluate, train
 
 SETTINGS = {'round_steps': 1000, 'min_steps': 3000, 'max_steps': 6000, 'plateau_tolerance': 0.01}
@@ -51,9 +54,48 @@ def test_tables_format_the_cards_metrics():
         metrics={
             'held_out': {'FluidR3_GM': {'loudness_l1_db': 1.234, 'f0_confident_ratio': 0.97}},
             'transfer': {'pitch_shift_+1_median_cents': 1199.6},
+            'reverb': {'length_ms': 50.0, 'decay_db': 23.44},
         },
     )
     text = evaluate.tables([card])
     assert '| violin | 1,234 | 2.50 | 7000 | 110 |' in text
     assert '| violin | FluidR3_GM | - | 1.23 | - | - | 97.0% | - |' in text
     assert '+1200' in text
+    assert '| 50 | 23.4 |' in text
+
+
+def test_reverb_decay_of_an_exponential_ir():
+    # 800 samples of a**n with a = 10**(-1/600): the last quarter starts 600 samples after
+    # the first, so each of its samples is a**600 = 1/10 of its counterpart's amplitude:
+    # 20 dB less energy. The whole IR's energy is sum(a**2n) = (1 - a**1600) / (1 - a**2).
+    a = 10.0 ** (-1 / 600)
+    ir = a ** np.arange(800)
+    decay = evaluate.reverb_decay(ir, 16000)
+    assert decay['length_ms'] == 50.0
+    assert decay['decay_db'] == pytest.approx(20.0, abs=0.01)
+    expected = 10 * np.log10((1 - a**1600) / (1 - a**2))
+    assert decay['energy_db'] == pytest.approx(expected, abs=0.01)
+    assert decay['quarters_db'][0] - decay['quarters_db'][1] == pytest.approx(20 / 3, abs=0.01)
+
+
+def test_paste_tables_replaces_only_the_marked_region():
+    readme = 'intro\n<!-- pretrained-tables -->\nold\n<!-- /pretrained-tables -->\nafter\n'
+    pasted = evaluate.paste_tables(readme, '| new |\n')
+    assert (
+        pasted == 'intro\n<!-- pretrained-tables -->\n| new |\n<!-- /pretrained-tables -->\nafter\n'
+    )
+
+
+def test_readme_and_pretrained_readme_carry_the_shipped_cards_tables():
+    import os
+
+    from ddsp.training import model_dir
+
+    names = model_dir.available_models()
+    cards = [model_dir.read_model_card(model_dir.resolve_model_dir(n)) for n in names]
+    expected = evaluate.tables(cards)
+    with open(os.path.join(train.ROOT, 'README.md')) as f:
+        readme = f.read()
+    assert evaluate.paste_tables(readme, expected) == readme, 'rerun evaluate --write_cards'
+    with open(os.path.join(train.PRETRAINED_DIR, 'README.md')) as f:
+        assert f.read() == evaluate.TABLES_HEADER + expected

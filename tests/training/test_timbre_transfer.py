@@ -50,6 +50,17 @@ def test_a_shipped_instrument_is_small_and_carries_its_metrics(name):
     assert files.card.metrics.get('held_out'), f'{name}: no held-out metrics in its card'
 
 
+@pytest.mark.parametrize('name', SHIPPED)
+def test_a_shipped_instrument_has_a_decaying_reverb(models, name):
+    """The learned reverb behaves like a (dry) room: its last quarter holds at least 10 dB
+    less energy than its first, and the card carries the same measure."""
+    model = load(models, name)
+    assert model.has_reverb, name
+    decay = evaluate.reverb_decay(model.reverb_ir, model.sample_rate)
+    assert decay['decay_db'] >= 10, decay
+    assert model.card.metrics.get('reverb') == decay, f'{name}: rerun evaluate --write_cards'
+
+
 @pytest.fixture(scope='module')
 def voice():
     audio, rate, _ = audio_io.read_audio(VOICE)
