@@ -62,7 +62,8 @@ instruments-audio: $(RENDER_STAMP)
 # Every pretrained instrument from scratch into ddsp/training/pretrained/: render the audio,
 # prepare the records, train each to its plateau in rounds (resumable: rerun after a kill),
 # export it with its model card, then write the held-out and transfer metrics into the cards.
-# About 70 minutes an instrument on 2 CPU cores. E.g. make pretrained INSTRUMENTS=violin,flute
+# About 2 hours an instrument on 2 idle CPU cores (violin: 9 min of records, 118 min of training).
+# E.g. make pretrained INSTRUMENTS=violin,flute
 INSTRUMENTS ?= all
 pretrained: instruments-audio
 	$(PY) -m recipes.instruments.train --instruments $(INSTRUMENTS) --audio $(INSTRUMENTS_OUT) --runs $(INSTRUMENTS_OUT)
