@@ -44,8 +44,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/timbre_transfer.py
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check ddsp tests benchmarks examples recipes conftest.py
-	$(VENV)/bin/ruff format --check ddsp tests benchmarks examples recipes conftest.py
+	$(VENV)/bin/ruff check ddsp tests benchmarks examples recipes colab conftest.py
+	$(VENV)/bin/ruff format --check ddsp tests benchmarks examples recipes colab conftest.py
 
 # Training and evaluation audio of the pretrained instruments (recipes/instruments/README.md);
 # needs Debian's fluidsynth, fluid-soundfont-gm and musescore-general-soundfont.
@@ -82,7 +82,7 @@ notebooks: $(NOTEBOOKS_STAMP)
 	$(VENV)/bin/jupyter notebook --notebook-dir=colab
 
 notebooks-html: $(NOTEBOOKS_STAMP)
-	$(VENV)/bin/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=1800 \
+	$(VENV)/bin/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=7200 \
 		--output-dir $(NOTEBOOKS_HTML) colab/tutorials/*.ipynb colab/demos/*.ipynb
 
 clean:
