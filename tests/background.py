@@ -9,7 +9,8 @@ itself spends much of its time in single-threaded Python, so those children can 
 
 A test that needs such a result is marked `@pytest.mark.background_job('name')` and asks the
 `background_result` fixture for it: `background_result('name')`. The job is looked up in its
-module's `BACKGROUND_JOBS` dict (or `SHARED_JOBS` below): `name -> factory(tmp_path_factory)`;
+module's `BACKGROUND_JOBS` dict (or `SHARED_JOBS` below): `name -> factory(tmp_path_factory)`
+(modules that list the same factory function under the same name share one run of it);
 the factory runs in the main thread when the session starts (write input files there, with
 TensorFlow if need be) and returns a zero-argument callable that the background thread runs
 (subprocesses only: no TensorFlow, gin or other global state of this process). Its return
@@ -85,6 +86,16 @@ def _timed(job, key):
     return run
 
 
+class _Key(tuple):
+    """`(module, name, factory)`; logged as `('module', 'name')`."""
+
+    def __new__(cls, module, name, factory):
+        return super().__new__(cls, (module, name, factory))
+
+    def __str__(self):
+        return str(self[:2])
+
+
 class _BackgroundJobs:
     """Runs jobs one at a time in a daemon thread; hands results (or exceptions) back."""
 
@@ -101,7 +112,11 @@ class _BackgroundJobs:
     def _factory(module, name):
         jobs = getattr(module, 'BACKGROUND_JOBS', {})
         if name in jobs:
-            return (module.__name__, name), jobs[name]
+            factory = jobs[name]
+            # Keyed by the factory function itself: modules whose BACKGROUND_JOBS hold the same
+            # factory (one defined in a helper module they share) share one job, run once.
+            module_name = getattr(factory, '__module__', None) or module.__name__
+            return _Key(module_name, name, factory), factory
         if name in SHARED_JOBS:
             return ('', name), SHARED_JOBS[name]
         raise KeyError(

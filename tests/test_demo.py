@@ -1,7 +1,9 @@
 """Tests for examples.demo: the files it writes decode and sound as described."""
 
 import glob
+import json
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -11,6 +13,7 @@ import soundfile as sf
 from examples.demo import cli, dataset, evaluation, outputs, training
 
 SR = 16000
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope='module')
@@ -82,10 +85,11 @@ def test_missing_matplotlib_names_the_fix(monkeypatch, tmp_path):
 
 
 # The main job: prepare, train, resynthesize held-out audio -------------------------------------
-# One shipped tune (30 s) split into two 20/10-s chunks, one of them held out; 20 steps of the
-# demo's model, then a second run of the same command a few steps further.
+# One shipped tune (30 s) split into two 20/10-s chunks, one of them held out; 5 steps of the
+# demo's model, then a second run of the same command two steps further (the held-out margin
+# is in test_metrics_json_is_finite_and_training_helped).
 E2E_FILE = 'heathy_hill.flac'
-E2E_STEPS, E2E_MORE_STEPS, E2E_CLIPS = 20, 24, 2
+E2E_STEPS, E2E_MORE_STEPS, E2E_CLIPS = 5, 7, 2
 
 
 def _e2e_args(out_dir, steps):
@@ -106,20 +110,56 @@ def _e2e_args(out_dir, steps):
     ]
 
 
-@pytest.fixture(scope='module')
-def trained_demo(tmp_path_factory):
-    """Runs the whole demo twice into one directory; (first paths, second paths, dir)."""
-    pytest.importorskip('apache_beam')
+# Both runs of `cli.main`, in one child process: a background job (tests/background.py) that
+# starts with the session and runs beside the other tests (about a minute: the Beam pipeline,
+# CREPE, training). `main`'s return values come back as JSON (paths, the dataset summary, the
+# verdict); the first run's metrics.json is read before the second run overwrites it.
+_DEMO_RUNS = """
+import json, sys
+from examples.demo import cli
+first_argv, second_argv = json.loads(sys.argv[1])
+first = cli.main(first_argv)
+with open(first['metrics']) as f:
+    first_metrics = json.load(f)
+second = cli.main(second_argv)
+print('RESULTS ' + json.dumps([first, first_metrics, second], default=str))
+"""
+
+
+def _trained_demo_job(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp('demo_trained')
-    first = cli.main(_e2e_args(out_dir, E2E_STEPS))
-    first_metrics = _json(first['metrics'])
-    second = cli.main(_e2e_args(out_dir, E2E_MORE_STEPS))
-    return first, first_metrics, second, out_dir
+    argv = [_e2e_args(out_dir, E2E_STEPS), _e2e_args(out_dir, E2E_MORE_STEPS)]
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='')
+
+    def run():
+        result = subprocess.run(
+            [sys.executable, '-c', _DEMO_RUNS, json.dumps(argv)],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
+        lines = [line for line in result.stdout.splitlines() if line.startswith('RESULTS ')]
+        assert result.returncode == 0 and lines, result.stdout[-2000:] + result.stderr[-4000:]
+        first, first_metrics, second = json.loads(lines[-1][len('RESULTS ') :])
+        return first, first_metrics, second, out_dir
+
+    return run
+
+
+BACKGROUND_JOBS = {'trained_demo': _trained_demo_job}
+
+
+@pytest.fixture
+def trained_demo(background_result):
+    """The whole demo run twice into one directory: (first run's paths, its metrics as it
+    wrote them, second run's paths, the directory)."""
+    pytest.importorskip('apache_beam')
+    return background_result('trained_demo')
 
 
 def _json(path):
-    import json
-
     with open(path) as f:
         return json.load(f)
 
@@ -135,6 +175,7 @@ def _all_finite_numbers(tree):
 
 
 @pytest.mark.slow
+@pytest.mark.background_job('trained_demo')
 def test_dataset_stage_prepares_the_shipped_violin(trained_demo):
     """The demo's data stage on one shipped file: train shards that read back as violin."""
     from ddsp.training import data
@@ -152,6 +193,7 @@ def test_dataset_stage_prepares_the_shipped_violin(trained_demo):
 
 
 @pytest.mark.slow
+@pytest.mark.background_job('trained_demo')
 def test_demo_writes_held_out_wavs(trained_demo):
     first, _, _, _ = trained_demo
     n_samples = E2E_CLIPS * dataset.EXAMPLE_SECS * SR
@@ -165,6 +207,7 @@ def test_demo_writes_held_out_wavs(trained_demo):
 
 
 @pytest.mark.slow
+@pytest.mark.background_job('trained_demo')
 def test_held_out_audio_is_one_continuous_excerpt_of_the_source(trained_demo):
     """The clips join into a contiguous stretch of the shipped FLAC, sample for sample."""
     first, _, _, _ = trained_demo
@@ -184,6 +227,7 @@ def test_held_out_audio_is_one_continuous_excerpt_of_the_source(trained_demo):
 
 
 @pytest.mark.slow
+@pytest.mark.background_job('trained_demo')
 def test_held_out_spectrogram_png_decodes(trained_demo):
     from matplotlib import image
 
@@ -194,6 +238,7 @@ def test_held_out_spectrogram_png_decodes(trained_demo):
 
 
 @pytest.mark.slow
+@pytest.mark.background_job('trained_demo')
 def test_metrics_json_is_finite_and_training_helped(trained_demo):
     _, metrics, _, _ = trained_demo  # As the first run wrote it (the second overwrites it).
     assert _all_finite_numbers(metrics)
@@ -209,8 +254,11 @@ def test_metrics_json_is_finite_and_training_helped(trained_demo):
             assert metrics[model][key] is not None, (model, key)
         assert metrics[model]['spectral_loss'] > 0
         assert 0.0 <= metrics[model]['f0_outlier_ratio'] <= 1.0
-    # Measured: 18.2 untrained -> 12.3 (mean of the first 25 steps) on the full dataset; a
-    # held-out loss below the untrained one after 20 steps has a wide margin.
+    # Measured on these 2 held-out clips, seeds 0 / 1 / 2 (the test's is 0): 19.52 / 19.33 /
+    # 19.88 untrained; trained / untrained 0.65 / 0.68 / 0.65 after 5 steps (0.68 in another
+    # run of seed 0: the batches' order varies), 0.65 / 0.65 / 0.62 after 10, 0.61 / 0.60 /
+    # 0.60 after 20. The loss falls by a third in the first 5 steps, so 0.9 after 5 leaves a
+    # wide margin and still fails when training does not help.
     assert metrics['trained']['spectral_loss'] < 0.9 * metrics['untrained']['spectral_loss']
     assert metrics['train']['state'] == 'fresh'
     assert (metrics['train']['start_step'], metrics['train']['end_step']) == (0, E2E_STEPS)
@@ -224,6 +272,7 @@ def test_metrics_json_is_finite_and_training_helped(trained_demo):
 
 
 @pytest.mark.slow
+@pytest.mark.background_job('trained_demo')
 def test_second_run_reuses_the_dataset_and_resumes(trained_demo):
     _, first_metrics, second, out_dir = trained_demo
     metrics = _json(second['metrics'])
@@ -437,8 +486,6 @@ def test_verdict_fails_each_criterion_alone(trained, reason):
 
 def test_non_finite_trained_audio_is_reported_not_measured(capsys):
     # CREPE's features (librosa) would raise on this audio; it is not measured at all.
-    import json
-
     audio = np.zeros([2, 16000], np.float32)
     audio[1, 5:9] = [np.nan, np.inf, -np.inf, np.nan]
     trained = evaluation.held_out_metrics(

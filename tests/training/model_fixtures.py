@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import tensorflow as tf
@@ -22,22 +23,79 @@ FFT_SIZES = (512, 256, 128)
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def run_script(script, timeout=300):
-    """Runs `script` in a fresh Python (for a strategy over two CPUs, which must be set up
-    before TensorFlow starts) and returns the JSON dict it prints after 'RESULTS '."""
+# Strategies over two CPUs ------------------------------------------------------------------------
+# Two logical CPU devices must be configured before TensorFlow starts, so those checks run in a
+# fresh Python. Their scenarios (scripts that leave a JSON-able dict in `results`) are added to
+# TWO_CPU_SCENARIOS by the test modules that define them and all run in one child process,
+# `two_cpu_job`, a background job (tests/background.py) of each of those modules: one start of
+# Python, TensorFlow and ddsp (~5 s of CPU) instead of one per scenario, beside the other tests.
+# Each scenario runs in its own namespace, in the order of their names; an exception in one is
+# reported (its traceback) to the tests that read it, not to the others, and a hang (the
+# all-reduce of replicas that disagree) loses only the scenarios after it.
+TWO_CPU_SCENARIOS = {}
+
+_TWO_CPU_DRIVER = textwrap.dedent("""
+    import json
+    import sys
+    import traceback
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices('CPU')[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    for name, source in json.loads(sys.stdin.read()).items():
+        namespace = {'__name__': '__main__'}
+        try:
+            exec(compile(source, f'<two-CPU scenario {name}>', 'exec'), namespace)
+            out = {'results': namespace['results']}
+        except BaseException:
+            out = {'error': traceback.format_exc()}
+        # json writes and reads NaN; literal_eval does not.
+        print('RESULTS', name, json.dumps(out), flush=True)
+""")
+
+
+def run_two_cpu_scenarios(scenarios, timeout=600):
+    """Runs `{name: script}` in one fresh Python over two logical CPUs (see above); returns
+    `{'outputs': {name: {'results': dict} or {'error': traceback}}, 'log': stdout and stderr
+    tail}`. A scenario that did not finish (a crash, a hang until `timeout`) has no output."""
     env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='')
     env.pop('TF_CONFIG', None)
-    result = subprocess.run(
-        [sys.executable, '-c', script],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    lines = [line for line in result.stdout.splitlines() if line.startswith('RESULTS')]
-    assert lines, result.stdout[-2000:] + result.stderr[-4000:]
-    return json.loads(lines[0][len('RESULTS ') :])  # json reads NaN; literal_eval does not.
+    try:
+        result = subprocess.run(
+            [sys.executable, '-c', _TWO_CPU_DRIVER],
+            input=json.dumps(scenarios),
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        stdout, stderr, status = result.stdout, result.stderr, f'exit status {result.returncode}'
+    except subprocess.TimeoutExpired as e:  # What the finished scenarios printed still counts.
+        stdout, stderr, status = e.stdout, e.stderr, f'killed after {timeout} s'
+        stdout = stdout.decode() if isinstance(stdout, bytes) else stdout or ''
+        stderr = stderr.decode() if isinstance(stderr, bytes) else stderr or ''
+    outputs = {}
+    for line in stdout.splitlines():
+        if line.startswith('RESULTS '):
+            _, name, text = line.split(' ', 2)
+            outputs[name] = json.loads(text)
+    return {'outputs': outputs, 'log': f'{status}\n{stdout[-2000:]}\n{stderr[-4000:]}'}
+
+
+def two_cpu_job(tmp_path_factory):
+    """Background-job factory: every scenario in TWO_CPU_SCENARIOS, in one child process."""
+    del tmp_path_factory
+    scenarios = dict(sorted(TWO_CPU_SCENARIOS.items()))
+    return lambda: run_two_cpu_scenarios(scenarios)
+
+
+def two_cpu_results(job, name):
+    """The `results` dict of scenario `name` from `two_cpu_job`'s return value."""
+    out = job['outputs'].get(name)
+    assert out is not None, f'scenario {name!r} did not finish: {job["log"]}'
+    assert 'error' not in out, out['error']
+    return out['results']
 
 
 def make_features(n_examples=4, seed=0):

@@ -1,6 +1,7 @@
 """End-to-end tests of the `ddsp_run` CLI: gin resolution, errors, kill/resume, eval."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -411,33 +412,104 @@ def _wait_for_checkpoints(proc, save_dir, n, timeout):
     return False
 
 
-def test_kill_resume_and_fallback_end_to_end(tmp_path):
+def _kill_resume_job(tmp_path_factory):
+    """The four console-script runs of the kill/resume test, one after the other, as a
+    background job (tests/background.py): only subprocesses and file operations here; the test
+    reads the checkpoints and summaries they leave. Returns a dict of what each run gave (up to
+    the first run that makes the next ones pointless)."""
+    tmp_path = tmp_path_factory.mktemp('kill_resume')
     pattern = write_dataset(str(tmp_path / 'data'))
     gin_file = write_tiny_gin(tmp_path / 'tiny.gin', pattern, num_steps=100000, steps_per_save=5)
     save_dir = str(tmp_path / 'run')
     args = [f'--save_dir={save_dir}', f'--gin_file={gin_file}']
 
-    # 1. Train, and SIGKILL the process once it has written three checkpoints.
-    with open(tmp_path / 'run1.log', 'w') as log:
-        proc = subprocess.Popen(
-            [DDSP_RUN] + args, cwd=REPO, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT
+    def run():
+        job = {'tmp_path': tmp_path, 'save_dir': save_dir}
+        # 1. Train, and SIGKILL the process once it has written three checkpoints.
+        with open(tmp_path / 'run1.log', 'w') as log:
+            proc = subprocess.Popen(
+                [DDSP_RUN] + args,
+                cwd=REPO,
+                env=subprocess_env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                job['ok'] = _wait_for_checkpoints(proc, save_dir, 3, timeout=150)
+            finally:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=60)
+        job['log1'] = (tmp_path / 'run1.log').read_text()
+        job['returncode1'] = proc.returncode
+        job['steps1'] = steps = ckpt_steps(save_dir)
+        if not job['ok'] or len(steps) < 2:
+            return job
+        newest, previous = steps[-1], steps[-2]
+        # The newest checkpoint and the operative config as the killed run left them, for the
+        # test to read (step 3 truncates that checkpoint).
+        killed = tmp_path / 'killed'
+        killed.mkdir()
+        for name in (f'ckpt-{newest}.index', f'ckpt-{newest}.data-00000-of-00001'):
+            shutil.copy(os.path.join(save_dir, name), killed)
+        shutil.copy(os.path.join(save_dir, 'operative_config-0.gin'), killed)
+
+        # 2. Resume from the killed run into a new directory without training (num_steps = the
+        # newest step).
+        copy_dir = str(tmp_path / 'copy')
+        job['copy_dir'] = copy_dir
+        job['result2'] = run_cli(
+            [
+                f'--save_dir={copy_dir}',
+                f'--restore_dir={save_dir}',
+                f'--gin_file={gin_file}',
+                f'--gin_param=train_util.train.num_steps={newest}',
+            ]
         )
-        try:
-            ok = _wait_for_checkpoints(proc, save_dir, 3, timeout=150)
-        finally:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=60)
-    log1 = (tmp_path / 'run1.log').read_text()
-    assert ok, log1[-3000:]
-    assert proc.returncode == -signal.SIGKILL and 'Training finished' not in log1
-    steps = ckpt_steps(save_dir)
+
+        # 3. Truncate the newest checkpoint's data and run the same command again.
+        data_file = os.path.join(save_dir, f'ckpt-{newest}.data-00000-of-00001')
+        with open(data_file, 'r+b') as f:
+            f.truncate(os.path.getsize(data_file) // 2)
+        job['result3'] = run_cli(args + [f'--gin_param=train_util.train.num_steps={previous + 2}'])
+
+        # 4. Evaluate the newest checkpoint once.
+        job['result4'] = run_cli(
+            args
+            + [
+                '--mode=eval',
+                '--run_once',
+                '--gin_param=evaluate.data_provider = @data.TFRecordProvider()',
+                '--gin_param=evaluate.batch_size = 2',
+                '--gin_param=evaluate.num_batches = 1',
+            ]
+        )
+        return job
+
+    return run
+
+
+BACKGROUND_JOBS['kill_resume'] = _kill_resume_job
+
+
+@pytest.mark.background_job('kill_resume')
+def test_kill_resume_and_fallback_end_to_end(background_result):
+    # The runs are in _kill_resume_job (a background job); the checks, in the same order:
+    job = background_result('kill_resume')
+    tmp_path, save_dir = job['tmp_path'], job['save_dir']
+
+    # 1. Train, and SIGKILL the process once it has written three checkpoints.
+    log1 = job['log1']
+    assert job['ok'], log1[-3000:]
+    assert job['returncode1'] == -signal.SIGKILL and 'Training finished' not in log1
+    steps = job['steps1']
     newest, previous = steps[-1], steps[-2]
     assert newest > previous > 0
-    saved = read_checkpoint(os.path.join(save_dir, f'ckpt-{newest}'))
+    killed = tmp_path / 'killed'  # Copies of what the killed run left, made right after it.
+    saved = read_checkpoint(str(killed / f'ckpt-{newest}'))
     assert int(saved[ITERATIONS]) == newest
     # The operative config written at step 0 is complete (written atomically) and parses.
     with gin.unlock_config():
-        gin.parse_config_file(os.path.join(save_dir, 'operative_config-0.gin'))
+        gin.parse_config_file(str(killed / 'operative_config-0.gin'))
     try:
         assert gin.query_parameter('train_util.train.steps_per_save') == 5
     finally:
@@ -446,15 +518,7 @@ def test_kill_resume_and_fallback_end_to_end(tmp_path):
     # 2. Resume from the killed run into a new directory without training (num_steps = the
     # newest step): the final save there is the restored state, which must equal the newest
     # checkpoint exactly -- weights, Adam's moments and the step counter.
-    copy_dir = str(tmp_path / 'copy')
-    result = run_cli(
-        [
-            f'--save_dir={copy_dir}',
-            f'--restore_dir={save_dir}',
-            f'--gin_file={gin_file}',
-            f'--gin_param=train_util.train.num_steps={newest}',
-        ]
-    )
+    copy_dir, result = job['copy_dir'], job['result2']
     assert result.returncode == 0, result.stderr[-3000:]
     assert f'Resuming training at step {newest} ' in result.stderr
     assert os.path.join(save_dir, 'operative_config-0.gin') in result.stderr  # Parsed.
@@ -470,10 +534,7 @@ def test_kill_resume_and_fallback_end_to_end(tmp_path):
 
     # 3. Truncate the newest checkpoint's data and run the same command again: it warns,
     # falls back to the previous checkpoint and continues from its step (not 0).
-    data_file = os.path.join(save_dir, f'ckpt-{newest}.data-00000-of-00001')
-    with open(data_file, 'r+b') as f:
-        f.truncate(os.path.getsize(data_file) // 2)
-    result = run_cli(args + [f'--gin_param=train_util.train.num_steps={previous + 2}'])
+    result = job['result3']
     assert result.returncode == 0, result.stderr[-3000:]
     log3 = result.stderr
     assert f'Could not restore checkpoint {save_dir}/ckpt-{newest}' in log3
@@ -485,16 +546,7 @@ def test_kill_resume_and_fallback_end_to_end(tmp_path):
     assert int(final[ITERATIONS]) == previous + 2
 
     # 4. Evaluate the newest checkpoint once: eval summaries appear in save_dir.
-    result = run_cli(
-        args
-        + [
-            '--mode=eval',
-            '--run_once',
-            '--gin_param=evaluate.data_provider = @data.TFRecordProvider()',
-            '--gin_param=evaluate.batch_size = 2',
-            '--gin_param=evaluate.num_batches = 1',
-        ]
-    )
+    result = job['result4']
     assert result.returncode == 0, result.stderr[-3000:]
     eval_dir = os.path.join(save_dir, 'summaries', 'eval')
     tags = set()

@@ -195,13 +195,11 @@ def test_finite_loss_with_nan_gradient_is_not_applied(jit_compile):
 
 
 # Several replicas --------------------------------------------------------------------------------
+# Run over two logical CPUs in a child process shared with test_trainers.py's scenario
+# (model_fixtures.TWO_CPU_SCENARIOS), a background job.
 _MIRRORED_SCRIPT = textwrap.dedent("""
-    import json
     import numpy as np
     import tensorflow as tf
-    cpu = tf.config.list_physical_devices('CPU')[0]
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from ddsp.training import train_util, trainers
     from tests.training import model_fixtures as mf
     strategy = train_util.get_strategy()
@@ -232,14 +230,16 @@ _MIRRORED_SCRIPT = textwrap.dedent("""
     results['step_after_nan'] = int(trainer.step.numpy())
     results['next'] = float(trainer.train_step(iterator)['total_loss'])
     results['step_after_next'] = int(trainer.step.numpy())
-    print('RESULTS', json.dumps(results))  # json writes and reads NaN; literal_eval does not.
 """)
+mf.TWO_CPU_SCENARIOS['nan_step_skipped_on_both_replicas'] = _MIRRORED_SCRIPT
+BACKGROUND_JOBS = {'two_cpus': mf.two_cpu_job}
 
 
-def test_mirrored_strategy_skips_the_step_on_every_replica():
+@pytest.mark.background_job('two_cpus')
+def test_mirrored_strategy_skips_the_step_on_every_replica(background_result):
     # One replica's NaN must stop the update on both (a replica skipping alone would hang
     # the other in the gradient all-reduce, or let the copies drift apart).
-    results = mf.run_script(_MIRRORED_SCRIPT)
+    results = mf.two_cpu_results(background_result('two_cpus'), 'nan_step_skipped_on_both_replicas')
     assert results['replicas'] == 2
     assert np.isfinite(results['first']) and np.isnan(results['nan_loss'])
     assert results['unchanged'] and results['n_copies'] > 60  # Both copies of each variable.

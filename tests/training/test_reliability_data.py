@@ -540,20 +540,34 @@ FAULTS = [
 
 @pytest.fixture(scope='module')
 def killed_runs(inputs, datasets, tmp_path_factory):
-    """Each fault's rerun, started together and each SIGKILLed at its point: {name: (prefix,
-    exit code)}."""
+    """Each fault's rerun SIGKILLed at its point: {name: (prefix, exit code)}.
+
+    One rerun per point, all started together (7 CLI processes for the 10 faults). A fault
+    that shares its point with an earlier one gets a copy of that run's directory, made right
+    after the kill and before any test touches it: the run was stopped at the point when it
+    was killed, so the copy is the state a second kill there leaves (the journal names the
+    staging directory and the files relative to the directory; readers and `recover` take
+    the directory from the path they are given).
+    """
+    by_point = {}
+    for fault in FAULTS:
+        by_point.setdefault(fault.point, []).append(fault)
     runs = {}
     procs = []
     try:
-        for fault in FAULTS:
-            d = tmp_path_factory.mktemp(fault.name)
+        for point, faults in by_point.items():
+            d = tmp_path_factory.mktemp(faults[0].name)
             shutil.copytree(datasets['template'], d, dirs_exist_ok=True)
-            prefix = str(d / BASE)
-            marker = str(d.parent / f'{fault.name}.paused')
-            args = pf.cli_args(inputs['new'], prefix, NEW_SHARDS)
-            procs.append((fault, prefix, marker, pf.start_paused(args, fault.point, marker)))
-        for fault, prefix, marker, proc in procs:
-            runs[fault.name] = (prefix, pf.kill_when_paused(proc, fault.point, marker))
+            marker = str(d.parent / f'{faults[0].name}.paused')
+            args = pf.cli_args(inputs['new'], str(d / BASE), NEW_SHARDS)
+            procs.append((faults, d, marker, pf.start_paused(args, point, marker)))
+        for faults, d, marker, proc in procs:
+            rc = pf.kill_when_paused(proc, faults[0].point, marker)
+            runs[faults[0].name] = (str(d / BASE), rc)
+            for fault in faults[1:]:
+                copy = tmp_path_factory.mktemp(fault.name)
+                shutil.copytree(d, copy, dirs_exist_ok=True, symlinks=True)
+                runs[fault.name] = (str(copy / BASE), rc)
     finally:
         for *_, proc in procs:
             pf.stop(proc)

@@ -205,15 +205,13 @@ def test_get_strategy_bad_cluster_config():
         train_util.get_strategy(cluster_config='{"worker": []}')
 
 
+# Run over two logical CPUs in a child process shared with test_divergence.py's scenario
+# (model_fixtures.TWO_CPU_SCENARIOS), a background job.
 _MIRRORED_SCRIPT = textwrap.dedent("""
-    import json
     import os
     import shutil
     import tempfile
     import tensorflow as tf
-    cpu = tf.config.list_physical_devices('CPU')[0]
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from ddsp.training import train_util, trainers
     from tests.training import model_fixtures as mf
     features = {k: tf.constant(v) for k, v in mf.make_features().items()}
@@ -237,12 +235,14 @@ _MIRRORED_SCRIPT = textwrap.dedent("""
         trainer.restore(save_dir)
         results[name + '_restored_step'] = int(trainer.step.numpy())
         shutil.rmtree(save_dir)
-    print('RESULTS', json.dumps(results))
 """)
+mf.TWO_CPU_SCENARIOS['mirrored_matches_one_device'] = _MIRRORED_SCRIPT
+BACKGROUND_JOBS = {'two_cpus': mf.two_cpu_job}
 
 
-def test_mirrored_strategy_over_two_cpus_matches_one_device():
-    results = mf.run_script(_MIRRORED_SCRIPT)
+@pytest.mark.background_job('two_cpus')
+def test_mirrored_strategy_over_two_cpus_matches_one_device(background_result):
+    results = mf.two_cpu_results(background_result('two_cpus'), 'mirrored_matches_one_device')
     assert results['mirrored_type'] == 'MirroredStrategy'
     assert results['mirrored_replicas'] == 2 and results['one_replicas'] == 1
     assert results['mirrored_ckpt'] == 'ckpt-3' and results['mirrored_restored_step'] == 3
