@@ -612,7 +612,9 @@ class ModDelay(processors.Processor):
     The delay of each sample is `center_ms + phase * depth_ms` milliseconds
     for a phase in [0, 1], read with linear interpolation
     (`core.variable_length_delay`), scaled by a per-sample gain and added to
-    the dry signal if `add_dry`. Not registered with gin in the original.
+    the dry signal if `add_dry`. Phase 1 is the longest delay (the original
+    wrapped it to no delay at all); phases outside [0, 1] are clipped. Not
+    registered with gin in the original.
 
     Args:
         center_ms: Shortest delay (phase 0), in milliseconds.
@@ -682,11 +684,14 @@ class ModDelay(processors.Processor):
         audio, gain, phase = tf_float32(audio), tf_float32(gain), tf_float32(phase)
         if gain.shape.rank == 3:
             gain = gain[..., 0]
-        total_ms = self.center_ms + self.depth_ms
-        # Phase 0..1 -> delays center..center + depth, as a fraction of the
-        # longest delay.
-        phase = phase * (self.depth_ms / total_ms) + self.center_ms / total_ms
-        wet = core.variable_length_delay(phase, audio, max_length=self.max_length) * gain
+        # variable_length_delay reads a periodic table: a delay of its whole length wraps to
+        # zero. Two entries beyond the longest delay (its fractional part and the upper
+        # interpolation neighbour) keep every delay in [center, center + depth] off the wrap.
+        table = self.max_length + 2
+        delay = (self.center_ms + tf.clip_by_value(phase, 0.0, 1.0) * self.depth_ms) * (
+            self.sample_rate / 1000.0
+        )
+        wet = core.variable_length_delay(delay / table, audio, max_length=table) * gain
         return wet + audio if self.add_dry else wet
 
     def get_config(self):

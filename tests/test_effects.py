@@ -346,6 +346,23 @@ def test_mod_delay_constant_phase_is_a_constant_delay(rng):
     np.testing.assert_allclose(_np(out), expected, atol=1e-5)
 
 
+def test_mod_delay_phase_one_is_the_longest_delay_not_zero(rng):
+    # center 1 ms + depth 1 ms at 16 kHz: phase 1 is 32 samples late (the original's
+    # periodic lookup wrapped it to 0). With 1.03 ms of depth the longest delay, 32.48
+    # samples, is fractional: 0.52 of sample 32 and 0.48 of sample 33, from the definition.
+    audio = rng.standard_normal((1, 400)).astype(np.float32)
+    gain = np.ones((1, 400, 1), np.float32)
+    one = np.ones((1, 400, 1), np.float32)
+    kwargs = dict(sample_rate=16000, gain_scale_fn=None, phase_scale_fn=None, add_dry=False)
+    delay = effects.ModDelay(center_ms=1.0, depth_ms=1.0, **kwargs)
+    np.testing.assert_allclose(_np(delay(audio, gain, one)), _np_delay(audio, 32), atol=1e-5)
+    # Beyond 1 is clipped to the longest delay.
+    np.testing.assert_allclose(_np(delay(audio, gain, 1.5 * one)), _np_delay(audio, 32), atol=1e-5)
+    delay = effects.ModDelay(center_ms=1.0, depth_ms=1.03, **kwargs)
+    expected = 0.52 * _np_delay(audio, 32) + 0.48 * _np_delay(audio, 33)
+    np.testing.assert_allclose(_np(delay(audio, gain, one)), expected, atol=1e-4)
+
+
 def test_mod_delay_default_scale_fns_and_gain(rng):
     audio = rng.standard_normal((1, 300)).astype(np.float32)
     delay = effects.ModDelay(center_ms=1.0, depth_ms=1.0, add_dry=False)

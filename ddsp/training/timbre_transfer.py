@@ -262,28 +262,12 @@ def plot_transfer(result: Transfer, path: Optional[Text] = None):
         (axes[3], result.features['audio'], result.model_sample_rate, 'input'),
         (axes[4], result.model_audio, result.model_sample_rate, 'output'),
     ):
-        _spectrogram(ax, audio, rate)
+        plotting.plot_spectrogram(audio, rate, ax=ax)
         ax.set_ylabel(f'{title}: frequency (Hz)')
-    axes[4].set_xlabel('time (s)')
+    axes[3].set_xlabel('')
     if path is not None:
         _save_png(fig, path)
     return fig
-
-
-def _spectrogram(ax, audio, sample_rate: int, n_fft: int = 1024):
-    from ddsp.training import plotting
-
-    logmag = plotting.get_spectrogram(np.asarray(audio, np.float32), size=n_fft)
-    duration = len(audio) / sample_rate
-    ax.imshow(
-        logmag.T,
-        origin='lower',
-        aspect='auto',
-        cmap='magma',
-        vmin=-5,
-        vmax=1,
-        extent=(0.0, duration, 0.0, sample_rate / 2),
-    )
 
 
 def _save_png(fig, path: Text):

@@ -161,6 +161,34 @@ def test_plots_are_pyplot_free():
         plotting.pianoroll_plot_setup(side_piano_ratio=1.5)
 
 
+def test_plot_spectrogram_axes_are_in_seconds_and_hertz():
+    # Silence, then a 1 kHz tone from 0.5 s: in data coordinates, the bright rows sit at
+    # 1 kHz and the bright columns start where the tone does (within half a frame).
+    rate, size = 8000, 256
+    t = np.arange(rate) / rate
+    audio = np.where(t >= 0.5, np.sin(2 * np.pi * 1000.0 * t), 0.0)
+    ax = plotting.plot_spectrogram(audio, rate, size=size, title='burst')
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == (
+        'time (s)',
+        'frequency (Hz)',
+        'burst',
+    )
+    assert ax.get_xlim() == (0.0, 1.0)
+    image = ax.images[0]
+    logmag = np.asarray(image.get_array())  # [n_bins, n_frames], origin lower.
+    left, right, bottom, top = image.get_extent()
+    assert (bottom, top) == (0.0, rate / 2)
+    n_bins, n_frames = logmag.shape
+    freqs = bottom + (np.arange(n_bins) + 0.5) * (top - bottom) / n_bins
+    times = left + (np.arange(n_frames) + 0.5) * (right - left) / n_frames
+    assert abs(freqs[np.argmax(logmag.max(axis=1))] - 1000.0) <= rate / size
+    loud = logmag.max(axis=0) > logmag.max() - 3.0
+    half_frame = size / 2 / rate
+    assert not loud[times < 0.5 - half_frame].any() and loud[times > 0.5 + half_frame].all()
+    with pytest.raises(ValueError, match='sample_rate'):
+        plotting.plot_spectrogram(audio, 0)
+
+
 def test_bad_inputs():
     with pytest.raises(ValueError, match='batch'):
         summaries.audio_summary(np.zeros([0, 10]), step=0)
