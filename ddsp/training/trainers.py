@@ -73,6 +73,7 @@ class Trainer:
         self.jit_compile = bool(jit_compile)
         self._xla_step = tf.function(self._step, jit_compile=True)
         self._managers = {}
+        self._built = False
         with self.strategy.scope():
             schedule = keras.optimizers.schedules.ExponentialDecay(
                 initial_learning_rate=learning_rate,
@@ -167,7 +168,10 @@ class Trainer:
         return self.strategy.experimental_distribute_dataset(dataset)
 
     def build(self, batch):
-        """Creates the model's weights (one forward pass) and the optimizer's slots."""
+        """Creates the model's weights (one forward pass) and the optimizer's slots, once:
+        later calls (each `train_util.train` on this trainer makes one) return at once."""
+        if self._built:
+            return
         self.run(tf.function(self.model.__call__), batch)
         with self.strategy.scope():
             self.optimizer.build(self.model.trainable_variables)
@@ -175,6 +179,7 @@ class Trainer:
             self.model.summary(print_fn=lambda line, **_: logging.info('%s', line))
         except ValueError as e:  # Cosmetic only.
             logging.info('No model summary: %s', e)
+        self._built = True
 
     @tf.function
     def train_step(self, inputs) -> Dict[Text, tf.Tensor]:

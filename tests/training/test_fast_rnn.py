@@ -119,6 +119,28 @@ def test_stateless_rnn_with_initial_state_matches_keras_including_state_gradient
         _assert_close(g, g_ref, atol=5e-5)
 
 
+def test_short_sequences_skip_xla_and_agree_with_the_compiled_loop():
+    # Below XLA_MIN_STEPS the loops run uncompiled (no per-length compile when a model is
+    # built with a few frames); the same loops compiled give the same states and gradients.
+    from ddsp.training.nn import fast_gru
+
+    n_steps = fast_gru.XLA_MIN_STEPS - 1
+    assert fast_gru._loops(n_steps) == (fast_gru._gru_forward_loop, fast_gru._gru_backward_loop)
+    assert fast_gru._loops(n_steps + 1) == (fast_gru._gru_forward_xla, fast_gru._gru_backward_xla)
+    assert fast_gru._loops(None)[0] is fast_gru._gru_forward_xla
+    xp, h0 = tf.constant(_rand(n_steps, 2, 3 * 5)), tf.constant(_rand(2, 5, seed=1))
+    kernel, bias = tf.constant(_rand(5, 3 * 5, seed=2)), tf.constant(_rand(3 * 5, seed=3))
+    plain = fast_gru._gru_forward_loop(xp, h0, kernel, bias)
+    compiled = fast_gru._gru_forward_xla(xp, h0, kernel, bias)
+    for a, b in zip(plain, compiled):
+        _assert_close(a, b, atol=1e-6)
+    dh = tf.constant(_rand(n_steps, 2, 5, seed=4))
+    h_prev = tf.concat([h0[tf.newaxis], plain[0][:-1]], axis=0)
+    args = (dh, h_prev) + tuple(plain[1:]) + (kernel,)
+    for a, b in zip(fast_gru._gru_backward_loop(*args), fast_gru._gru_backward_xla(*args)):
+        _assert_close(a, b, atol=1e-6)
+
+
 def test_gradients_match_finite_differences():
     # Central differences in float32 with step 1e-2 on a tiny GRU: error O(step^2) ~ 1e-4
     # relative, float32 rounding ~ 1e-7 / 1e-2 = 1e-5; tolerance 1e-3 leaves room for both.

@@ -25,10 +25,13 @@ DATA = pathlib.Path(__file__).resolve().parents[2] / 'data' / 'violin'
 EXCERPT_S = 6
 # (clip, start second): excerpts with notes and vibrato.
 EXCERPTS = [('heathy_hill', 2), ('dark_woman', 10), ('friars_hill', 2)]
+# Beam's in-memory runner, in this process: the pipeline is the same, without a worker process
+# that imports TensorFlow and loads CREPE again (half the CPU time). The default runner (one
+# worker process per core) prepares the records of test_train_real_audio.py and the demo's.
 PIPELINE_OPTIONS = [
     '--runner=DirectRunner',
-    '--direct_num_workers=2',
-    '--direct_running_mode=multi_processing',
+    '--direct_num_workers=1',
+    '--direct_running_mode=in_memory',
 ]
 
 

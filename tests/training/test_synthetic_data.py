@@ -13,9 +13,8 @@ with warnings.catch_warnings():
 from ddsp.training import data
 from ddsp.training.data_preparation import ddsp_generate_synthetic_dataset as cli
 
-PIPELINE_OPTIONS = (
-    '--runner=DirectRunner,--direct_num_workers=2,--direct_running_mode=multi_processing'
-)
+# Beam's in-memory runner (no worker process to start and import TensorFlow in).
+PIPELINE_OPTIONS = '--runner=DirectRunner,--direct_num_workers=1,--direct_running_mode=in_memory'
 T, H, M = 40, 12, 9
 
 

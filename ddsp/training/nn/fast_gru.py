@@ -3,9 +3,9 @@
 `gru_sequence` computes exactly what a Keras-3-default `keras.layers.GRU` (reset_after=True,
 tanh, sigmoid gates, gate order z, r, h) computes with the same weights. The inputs of every
 time step are projected in one matmul; the time loop holds only the recurrent part. Both loops
-(forward, and the hand-written backward) are compiled with XLA. Keras' generic RNN loop on a
-CPU projects the input inside each of the T steps and runs the step's small ops one by one,
-which made the solo-instrument decoder's GRU most of a train step.
+(forward, and the hand-written backward) are compiled with XLA from `XLA_MIN_STEPS` steps on.
+Keras' generic RNN loop on a CPU projects the input inside each of the T steps and runs the
+step's small ops one by one, which made the solo-instrument decoder's GRU most of a train step.
 
 `Rnn` and `StatelessRnn` (`ddsp.training.nn.rnn`) keep a Keras GRU's weights and use this
 path whenever `fast_rnn_applies` says it computes what the Keras layer would.
@@ -95,6 +95,19 @@ def _gru_backward_loop(dh_out, h_prev, z, r, hh, rh, recurrent_kernel):
 _gru_forward_xla = tf.function(_gru_forward_loop, jit_compile=True, autograph=False)
 _gru_backward_xla = tf.function(_gru_backward_loop, jit_compile=True, autograph=False)
 
+# Sequences shorter than this run the same loops without XLA. XLA compiles them once per
+# sequence length, about a second each on a 2-core CPU, which a few steps never win back:
+# building a model's weights with a 5-frame call made most of the time to restore a
+# pretrained instrument (benchmarks/timbre_transfer.py, `restore`).
+XLA_MIN_STEPS = 16
+
+
+def _loops(n_steps):
+    """The (forward, backward) loops for a sequence of `n_steps` (None: unknown)."""
+    if n_steps is not None and n_steps < XLA_MIN_STEPS:
+        return _gru_forward_loop, _gru_backward_loop
+    return _gru_forward_xla, _gru_backward_xla
+
 
 @tf.custom_gradient
 def _gru_recurrence(xp, h0, recurrent_kernel, recurrent_bias):
@@ -103,13 +116,14 @@ def _gru_recurrence(xp, h0, recurrent_kernel, recurrent_bias):
     First-order gradients only. The XLA loops get `stop_gradient` inputs: a tape watching them
     would ask for the loops' own (TensorList) gradients, which cannot cross the XLA boundary.
     """
-    h, z, r, hh, rh = _gru_forward_xla(
+    forward, backward = _loops(xp.shape[0])
+    h, z, r, hh, rh = forward(
         *[tf.stop_gradient(t) for t in (xp, h0, recurrent_kernel, recurrent_bias)]
     )
 
     def grad(dh_out):
         h_prev = tf.concat([h0[tf.newaxis], h[:-1]], axis=0)
-        dh0, dxp, d_recurrent = _gru_backward_xla(
+        dh0, dxp, d_recurrent = backward(
             *[tf.stop_gradient(t) for t in (dh_out, h_prev, z, r, hh, rh, recurrent_kernel)]
         )
         units = tf.shape(h0)[-1]
