@@ -11,11 +11,15 @@ asserted is what the issue asks of each instrument: the output follows the adjus
 octave shifts move it by 1200 cents, a -10 dB loudness shift lowers it by 10 dB without moving
 the pitch, and quieter note-offs are quieter. The measures are the evaluation recipe's
 (`recipes.instruments.evaluate.transfer_checks`), so the model cards' table and these tests
-agree by construction. Bad inputs go through the command in-process (`run(argv)`); one real
-console-script run checks the entry point.
+agree by construction. Each shipped instrument is measured in its own child process, a
+background job (tests/background.py) that runs beside the other tests: loading the model, five
+transfers and their CREPE cost 10-15 s an instrument. Bad inputs go through the command
+in-process (`run(argv)`); one real console-script run checks the entry point.
 """
 
+import json
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -30,6 +34,60 @@ from recipes.instruments import evaluate
 
 VOICE = evaluate.VOICE
 SHIPPED = model_dir.available_models()
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+# What the tests below read of one shipped instrument, measured in a fresh process.
+_MEASURE = """
+import json, sys
+from ddsp import audio_io
+from ddsp.training import instrument
+from recipes.instruments import evaluate
+model = instrument.load_model(sys.argv[1])
+audio, rate, _ = audio_io.read_audio(evaluate.VOICE)
+decay = evaluate.reverb_decay(model.reverb_ir, model.sample_rate) if model.has_reverb else None
+print(json.dumps({
+    'has_reverb': model.has_reverb,
+    'decay': decay,
+    'card_reverb': model.card.metrics.get('reverb'),
+    'checks': evaluate.transfer_checks(model, audio, rate, crepe='tiny', input_crepe='tiny'),
+}, default=lambda value: value.item()))  # NumPy scalars.
+"""
+
+
+def _measure_job(name):
+    def factory(tmp_path_factory):
+        del tmp_path_factory
+
+        def run():
+            result = subprocess.run(
+                [sys.executable, '-c', _MEASURE, name],
+                cwd=REPO,
+                env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'),
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
+            assert result.returncode == 0, result.stderr[-3000:]
+            return json.loads(result.stdout.strip().splitlines()[-1])
+
+        return run
+
+    return factory
+
+
+BACKGROUND_JOBS = {f'measure_{name}': _measure_job(name) for name in SHIPPED}
+
+
+def _shipped(below_target):
+    """SHIPPED as parameters, each reading its background job; strict xfails where a model is
+    known to miss the target (`below_target[name]` says by how much)."""
+    params = []
+    for name in SHIPPED:
+        marks = [pytest.mark.background_job(f'measure_{name}')]
+        if name in below_target:
+            marks.append(pytest.mark.xfail(strict=True, reason=below_target[name]))
+        params.append(pytest.param(name, marks=marks))
+    return params
 
 
 @pytest.fixture(scope='module')
@@ -57,23 +115,15 @@ REVERB_BELOW_TARGET = {
 }
 
 
-@pytest.mark.parametrize(
-    'name',
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=REVERB_BELOW_TARGET[n]))
-        if n in REVERB_BELOW_TARGET
-        else n
-        for n in SHIPPED
-    ],
-)
-def test_a_shipped_instrument_has_a_decaying_reverb(models, name):
+@pytest.mark.parametrize('name', _shipped(REVERB_BELOW_TARGET))
+def test_a_shipped_instrument_has_a_decaying_reverb(background_result, name):
     """The learned reverb behaves like a (dry) room: its last quarter holds at least 10 dB
     less energy than its first, and the card carries the same measure."""
-    model = load(models, name)
-    assert model.has_reverb, name
-    decay = evaluate.reverb_decay(model.reverb_ir, model.sample_rate)
+    measured = background_result(f'measure_{name}')
+    assert measured['has_reverb'], name
+    decay = measured['decay']
     assert decay['decay_db'] >= 10, decay
-    assert model.card.metrics.get('reverb') == decay, f'{name}: rerun evaluate --write_cards'
+    assert measured['card_reverb'] == decay, f'{name}: rerun evaluate --write_cards'
 
 
 @pytest.fixture(scope='module')
@@ -110,40 +160,17 @@ BELOW_TARGET = {
 }
 
 
-@pytest.fixture(scope='module')
-def transfer_results(models, voice):
-    return {}
-
-
-def transfer_checks(models, voice, results, name):
-    if name not in results:
-        results[name] = evaluate.transfer_checks(
-            load(models, name), *voice, crepe='tiny', input_crepe='tiny'
-        )
-    return results[name]
-
-
-@pytest.mark.parametrize(
-    'name',
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=BELOW_TARGET[n]))
-        if n in BELOW_TARGET
-        else n
-        for n in SHIPPED
-    ],
-)
-def test_transfer_follows_the_adjusted_f0_and_quiets_note_offs(
-    models, voice, transfer_results, name
-):
-    checks = transfer_checks(models, voice, transfer_results, name)
+@pytest.mark.parametrize('name', _shipped(BELOW_TARGET))
+def test_transfer_follows_the_adjusted_f0_and_quiets_note_offs(background_result, name):
+    checks = background_result(f'measure_{name}')['checks']
     assert checks['f0_within_50_cents_of_adjusted'] >= 0.95, checks
     assert checks['quiet_20_input_db'] < -5, checks
     assert abs(checks['quiet_20_output_db'] - checks['quiet_20_input_db']) <= 2, checks
 
 
-@pytest.mark.parametrize('name', SHIPPED)
-def test_transfer_of_the_sung_melody(models, voice, transfer_results, name):
-    checks = transfer_checks(models, voice, transfer_results, name)
+@pytest.mark.parametrize('name', _shipped({}))
+def test_transfer_of_the_sung_melody(background_result, name):
+    checks = background_result(f'measure_{name}')['checks']
     assert checks['notes_detected']
     for shift in (1, -1):
         assert abs(checks[f'pitch_shift_{shift:+d}_median_cents'] - 1200 * shift) <= 20, checks
