@@ -36,6 +36,7 @@ import tensorflow as tf
 
 from ddsp import audio_io, core, effects, processors, validation
 from ddsp.training import checkpoints, model_dir, models, preprocessing
+from ddsp.training.nn import fast_gru
 
 _OWNER = 'Instrument'
 _FRAME_KEYS = ('f0_hz', 'loudness_db', 'f0_confidence')
@@ -401,7 +402,8 @@ class Instrument:
             >>> render({'f0_hz': f0, 'loudness_db': ld})  # One trace for each shape.
         """
         inputs, time_steps, n_samples = self._inputs(features, n_samples)
-        with self._gin.active():
+        # One clip at a time, of any length: graph loops, not an XLA compile per length.
+        with self._gin.active(), fast_gru.xla_loops(False):
             self._set_length(time_steps)
             model_outputs = self.model(inputs, training=False)
         if reverb or not self.has_reverb:

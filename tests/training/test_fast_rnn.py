@@ -141,6 +141,39 @@ def test_short_sequences_skip_xla_and_agree_with_the_compiled_loop():
         _assert_close(a, b, atol=1e-6)
 
 
+def test_xla_loops_off_runs_the_graph_loops_with_the_same_results():
+    from ddsp.training.nn import fast_gru
+
+    n_steps = fast_gru.XLA_MIN_STEPS + 3
+    with fast_gru.xla_loops(False):
+        assert fast_gru._loops(n_steps) == (
+            fast_gru._gru_forward_graph,
+            fast_gru._gru_backward_graph,
+        )
+        assert fast_gru._loops(2)[0] is fast_gru._gru_forward_loop  # Short: op by op still.
+    assert fast_gru._loops(n_steps)[0] is fast_gru._gru_forward_xla  # Restored on exit.
+    gru = keras.layers.GRU(6, return_sequences=True)
+    x = tf.constant(_rand(2, n_steps, 4))
+    gru.build(x.shape)
+    _randomize(gru)
+    cell = gru.cell
+    variables = [cell.kernel, cell.recurrent_kernel, cell.bias]
+
+    def run():
+        return _value_and_grads(
+            lambda x: nn.gru_sequence(x, cell.kernel, cell.recurrent_kernel, cell.bias),
+            x,
+            variables,
+        )
+
+    y_xla, g_xla = run()
+    with fast_gru.xla_loops(False):
+        y_graph, g_graph = run()
+    _assert_close(y_graph, y_xla, atol=1e-6)
+    for a, b in zip(g_graph, g_xla):
+        _assert_close(a, b, atol=1e-5)
+
+
 def test_gradients_match_finite_differences():
     # Central differences in float32 with step 1e-2 on a tiny GRU: error O(step^2) ~ 1e-4
     # relative, float32 rounding ~ 1e-7 / 1e-2 = 1e-5; tolerance 1e-3 leaves room for both.

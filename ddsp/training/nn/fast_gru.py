@@ -16,6 +16,8 @@ Example:
     >>> gru_sequence(x, gru.cell.kernel, gru.cell.recurrent_kernel, gru.cell.bias)  # == y
 """
 
+import contextlib
+
 import keras
 import tensorflow as tf
 
@@ -95,17 +97,44 @@ def _gru_backward_loop(dh_out, h_prev, z, r, hh, rh, recurrent_kernel):
 _gru_forward_xla = tf.function(_gru_forward_loop, jit_compile=True, autograph=False)
 _gru_backward_xla = tf.function(_gru_backward_loop, jit_compile=True, autograph=False)
 
-# Sequences shorter than this run the same loops without XLA. XLA compiles them once per
-# sequence length, about a second each on a 2-core CPU, which a few steps never win back:
-# building a model's weights with a 5-frame call made most of the time to restore a
-# pretrained instrument (benchmarks/timbre_transfer.py, `restore`).
+_gru_forward_graph = tf.function(_gru_forward_loop, autograph=False)
+_gru_backward_graph = tf.function(_gru_backward_loop, autograph=False)
+
+# Sequences shorter than this run the same loops op by op. XLA compiles them once per sequence
+# length, about a second each on a 2-core CPU, which a few steps never win back: building a
+# model's weights with a 5-frame call made most of the time to restore a pretrained instrument
+# (benchmarks/timbre_transfer.py, `restore`).
 XLA_MIN_STEPS = 16
+_use_xla = [True]
+
+
+@contextlib.contextmanager
+def xla_loops(enabled: bool):
+    """Within it, whether sequences of `XLA_MIN_STEPS` or more run the XLA-compiled loops.
+
+    True (the default) suits training: the fastest step, compiled once per sequence length.
+    False runs the same loops as TensorFlow graphs: about 3x cheaper to prepare for a new
+    length, about 2x slower per call, which suits rendering one clip of any length
+    (`instrument.Instrument` renders this way). Read when a call runs or is traced.
+
+    Example:
+        >>> with xla_loops(False):
+        ...     y = gru_sequence(x, kernel, recurrent_kernel, bias)
+    """
+    previous = _use_xla[0]
+    _use_xla[0] = bool(enabled)
+    try:
+        yield
+    finally:
+        _use_xla[0] = previous
 
 
 def _loops(n_steps):
     """The (forward, backward) loops for a sequence of `n_steps` (None: unknown)."""
     if n_steps is not None and n_steps < XLA_MIN_STEPS:
         return _gru_forward_loop, _gru_backward_loop
+    if not _use_xla[0]:
+        return _gru_forward_graph, _gru_backward_graph
     return _gru_forward_xla, _gru_backward_xla
 
 
