@@ -172,6 +172,12 @@ def test_xla_loops_off_runs_the_graph_loops_with_the_same_results():
     _assert_close(y_graph, y_xla, atol=1e-6)
     for a, b in zip(g_graph, g_xla):
         _assert_close(a, b, atol=1e-5)
+    # Clips of many lengths share the graph after its second trace (no warning per clip).
+    traces = fast_gru._gru_forward_graph.experimental_get_tracing_count()
+    with fast_gru.xla_loops(False):
+        for length in range(n_steps + 1, n_steps + 6):
+            nn.gru_sequence(_rand(1, length, 4), cell.kernel, cell.recurrent_kernel, cell.bias)
+    assert fast_gru._gru_forward_graph.experimental_get_tracing_count() - traces <= 2
 
 
 def test_gradients_match_finite_differences():

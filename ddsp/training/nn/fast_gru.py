@@ -97,8 +97,9 @@ def _gru_backward_loop(dh_out, h_prev, z, r, hh, rh, recurrent_kernel):
 _gru_forward_xla = tf.function(_gru_forward_loop, jit_compile=True, autograph=False)
 _gru_backward_xla = tf.function(_gru_backward_loop, jit_compile=True, autograph=False)
 
-_gru_forward_graph = tf.function(_gru_forward_loop, autograph=False)
-_gru_backward_graph = tf.function(_gru_backward_loop, autograph=False)
+# One graph serves every length (the loops read it with tf.shape): no retrace per clip.
+_gru_forward_graph = tf.function(_gru_forward_loop, autograph=False, reduce_retracing=True)
+_gru_backward_graph = tf.function(_gru_backward_loop, autograph=False, reduce_retracing=True)
 
 # Sequences shorter than this run the same loops op by op. XLA compiles them once per sequence
 # length, about a second each on a 2-core CPU, which a few steps never win back: building a
