@@ -62,7 +62,8 @@ instruments-audio: $(RENDER_STAMP)
 # Every pretrained instrument from scratch into ddsp/training/pretrained/: render the audio,
 # prepare the records, train each to its plateau in rounds (resumable: rerun after a kill),
 # export it with its model card, then write the held-out and transfer metrics into the cards.
-# About 2 hours an instrument on 2 idle CPU cores (violin: 9 min of records, 118 min of training).
+# About 45 minutes an instrument on 2 idle cores of an AMD EPYC Zen 4 (trumpet: 3.5 min of
+# records, 39 min of training; violin and flute took 2 hours on a session's 3x slower machine).
 # E.g. make pretrained INSTRUMENTS=violin,flute
 INSTRUMENTS ?= all
 pretrained: instruments-audio
