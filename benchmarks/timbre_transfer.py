@@ -6,9 +6,12 @@ predict. This script measures the same stages for the first 10 s of the shipped 
 (data/voice) with a pretrained instrument, on this machine's CPU:
 
     restore             `instrument.load_model(name)`: build from gin, restore the weights
-    features <capacity> `Instrument.compute_features` with CREPE <capacity> (Viterbi), 250
-                        frames/s; with the f0 agreement against CREPE full on the frames where
-                        full is confident (>= 0.85): median |difference| and % within 50 cents
+    features full @250  the original's setting: CREPE full (Viterbi) and loudness at 250
+                        frames/s (`metrics.compute_audio_features`), the reference below
+    features <capacity> `Instrument.compute_features` with CREPE <capacity> (Viterbi) at the
+                        model's frame rate (50 frames/s for the pretrained instruments); with
+                        the f0 agreement against full @250 on the same instants where that is
+                        confident (>= 0.85): median |difference| and % within 50 cents
     predict eager       `Instrument.resynthesize` of the 10 s, first call and later calls
     predict traced      the same through one `tf.function` (first call traces)
 
@@ -16,6 +19,7 @@ Each row is the median of `--repeats` runs (restore and first calls: one run eac
 state for restore only in the first). Run from the repository root:
 
     .venv/bin/python benchmarks/timbre_transfer.py [--model violin] [--repeats 3]
+        [--seconds 10] [--capacities full,medium,small,tiny]
 """
 
 import argparse
@@ -51,31 +55,40 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--model', default='violin')
     parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--seconds', type=float, default=CLIP_SECONDS, help='Clip length.')
+    parser.add_argument('--capacities', default=','.join(CAPACITIES), help='CREPE sizes.')
     args = parser.parse_args(argv)
+    capacities = [c for c in args.capacities.split(',') if c]
 
     from ddsp import audio_io
-    from ddsp.training import instrument
+    from ddsp.training import instrument, metrics
 
     audio, rate, _ = audio_io.read_audio(VOICE)
-    clip = audio[: int(CLIP_SECONDS * rate)]
+    clip = audio[: int(args.seconds * rate)]
     rows = []
     start = time.perf_counter()
     model = instrument.load_model(args.model)
     rows.append(('restore', time.perf_counter() - start, ''))
+    clip_16k = audio_io.resample(clip, rate, 16000)
+    reference_s, reference = _timed(
+        lambda: metrics.compute_audio_features(clip_16k, frame_rate=250, model_capacity='full'),
+        args.repeats,
+    )
+    rows.append(("features full @250 (the original's setting)", reference_s, ''))
+    # Centred frames: frame k at the model's rate is at the instant of reference frame k * step.
+    step = 250 // model.frame_rate
     full = None
-    for capacity in CAPACITIES:
+    for capacity in capacities:
         features_s, features = _timed(
             lambda c=capacity: model.compute_features(clip, rate, crepe_model=c), args.repeats
         )
-        note = ''
-        if full is None:
-            full = features
-        else:
-            keep = full['f0_confidence'] >= 0.85
-            diff = np.abs(_cents(features['f0_hz']) - _cents(full['f0_hz']))[keep]
-            within = 100 * np.mean(diff < 50)
-            note = f'vs full: median {np.median(diff):.1f} c, {within:.1f} % within 50 c'
-        rows.append((f'features {capacity}', features_s, note))
+        full = full or features
+        same = reference['f0_hz'][::step][: len(features['f0_hz'])]
+        keep = reference['f0_confidence'][::step][: len(same)] >= 0.85
+        diff = np.abs(_cents(features['f0_hz'][: len(same)]) - _cents(same))[keep]
+        within = 100 * np.mean(diff < 50)
+        note = f'vs full @250: median {np.median(diff):.1f} c, {within:.1f} % within 50 c'
+        rows.append((f'features {capacity} @{model.frame_rate}', features_s, note))
     feats = {'f0_hz': full['f0_hz'], 'loudness_db': full['loudness_db']}
     for traced in (False, True):
         label = 'traced' if traced else 'eager'
@@ -85,7 +98,7 @@ def main(argv=None):
         later, _ = _timed(lambda t=traced: model.resynthesize(feats, traced=t), args.repeats)
         rows.append((f'predict {label}, later calls', later, ''))
 
-    print(f'# Timbre-transfer stages, {CLIP_SECONDS:g} s clip, model {args.model}')
+    print(f'# Timbre-transfer stages, {args.seconds:g} s clip, model {args.model}')
     print(f'# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs')
     print('| stage | seconds | note |')
     print('|---|---|---|')

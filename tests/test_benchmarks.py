@@ -1,4 +1,5 @@
-"""Smoke tests for benchmarks/run.py: the CLI, the table and the JSON schema.
+"""Smoke tests for benchmarks/run.py (the CLI, the table and the JSON schema) and
+benchmarks/timbre_transfer.py (its table).
 
 No timing is asserted; `--smoke` shrinks the inputs to batch 1 and 0.5 s. Every check runs the
 script in its own processes (each imports TensorFlow), so the runs are background jobs
@@ -76,6 +77,21 @@ BACKGROUND_JOBS = {
     ),
     'smoke_harmonic': _smoke_job('harmonic_fwd', 'bench.json'),
     'smoke_train': _smoke_job('train_step_solo_b4', 'train.json'),
+    # The timbre-transfer stages on 1 s of the sung melody, CREPE tiny beside the reference.
+    'stages': lambda tmp_path_factory: (
+        lambda: subprocess.run(
+            [
+                sys.executable,
+                str(REPO_ROOT / 'benchmarks' / 'timbre_transfer.py'),
+                *('--seconds', '1', '--capacities', 'tiny', '--repeats', '1'),
+            ],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+        )
+    ),
 }
 
 
@@ -129,3 +145,19 @@ def test_smoke_train_step_row_reports_steps_per_second(background_result):
     assert result['rate_per_s'] == 1.0 / result['median_s']
     assert 'batch 1 x 0.5 s, 125 frames, 4,801,150 decoder weights' in result['description']
     assert f'({result["rate_per_s"]:.3g} steps/s)' in proc.stdout
+
+
+@pytest.mark.background_job('stages')
+def test_timbre_transfer_stages_table(background_result):
+    lines = background_result('stages').stdout.splitlines()
+    rows = {line.split(' | ')[0].lstrip('| '): line for line in lines if line.startswith('| ')}
+    for stage in (
+        'restore',
+        "features full @250 (the original's setting)",
+        'features tiny @50',
+        'predict eager, first call',
+        'predict traced, later calls',
+    ):
+        assert stage in rows, (stage, lines)
+        assert float(rows[stage].split(' | ')[1]) > 0, rows[stage]
+    assert 'vs full @250: median' in rows['features tiny @50']
