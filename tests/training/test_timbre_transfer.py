@@ -108,12 +108,37 @@ def test_a_shipped_instrument_is_small_and_carries_its_metrics(name):
     assert files.card.metrics.get('held_out'), f'{name}: no held-out metrics in its card'
 
 
+# The recipe's instruments (recipes/instruments/recipe.json: the violin, flute, trumpet
+# and cello, and the clarinet) all ship; strict xfails name those still to train.
+RECIPE_INSTRUMENTS = sorted(
+    json.loads((REPO / 'recipes' / 'instruments' / 'recipe.json').read_text())['instruments']
+)
+NOT_TRAINED_YET = {
+    'clarinet': 'clarinet: its audio and settings are in the recipe; training is the next run'
+}
+
+
+@pytest.mark.parametrize(
+    'name',
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=NOT_TRAINED_YET[n]))
+        if n in NOT_TRAINED_YET
+        else n
+        for n in RECIPE_INSTRUMENTS
+    ],
+)
+def test_every_instrument_of_the_recipe_ships(name):
+    assert name in SHIPPED, f'{name} is in recipes/instruments/recipe.json but not shipped'
+
+
 # Models whose learned reverb decays by less than the test asks (the cards hold the measures).
 REVERB_BELOW_TARGET = {
     'flute': 'flute (6000 steps, 50 ms IR): 4.5 dB from the first quarter to the last; its IR '
     'models the body, not a room',
     'trumpet': 'trumpet (6000 steps, 50 ms IR): -1.25 dB from the first quarter to the last; its '
     'IR models the body, not a room',
+    'cello': 'cello (6000 steps, 50 ms IR): -0.14 dB from the first quarter to the last; its IR '
+    'models the body, not a room',
 }
 
 
@@ -161,6 +186,8 @@ BELOW_TARGET = {
     'down by 4.6 dB in the output for 15.4 dB in the input',
     'trumpet': 'trumpet (6000 steps): 89 % of note-on frames within 50 cents; note-offs turned '
     'down by 5.0 dB in the output for 15.4 dB in the input',
+    'cello': 'cello (6000 steps): 88 % of note-on frames within 50 cents; note-offs turned down '
+    'by 4.8 dB in the output for 15.4 dB in the input',
 }
 
 
