@@ -61,6 +61,22 @@ def test_train_step_reports_the_gradient_norm_before_clipping(features):
     np.testing.assert_allclose(float(outputs['grad_norm']), expected, rtol=1e-4)
 
 
+def test_build_runs_the_forward_pass_once(features, monkeypatch):
+    # Each train_util.train on a trainer calls build; only the first builds (a second trace
+    # of the forward pass would change nothing: the weights and slots exist).
+    trainer = _trainer()
+    calls = []
+    run = trainer.run
+    monkeypatch.setattr(trainer, 'run', lambda fn, *a, **k: calls.append(fn) or run(fn, *a, **k))
+    trainer.build(features)
+    n_weights = len(trainer.model.weights)
+    n_slots = len(trainer.optimizer.variables)
+    trainer.build(features)
+    assert len(calls) == 1
+    assert (len(trainer.model.weights), len(trainer.optimizer.variables)) == (n_weights, n_slots)
+    assert n_weights > 0 and n_slots > n_weights  # Adam: two slots a weight, plus counters.
+
+
 def test_learning_rate_decays():
     trainer = _trainer(learning_rate=1e-3, lr_decay_steps=2, lr_decay_rate=0.5)
     trainer.optimizer.iterations.assign(3)
