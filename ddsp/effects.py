@@ -30,6 +30,7 @@ Old names kept working: `TrainableReverb` and `FixedReverb` are
 `Reverb(add_dry=False)` (with a `DeprecationWarning`).
 """
 
+import math
 from typing import Callable, Optional, Text, Union
 import warnings
 
@@ -113,6 +114,10 @@ class Reverb(processors.Processor):
         reverb_length: Length of the learned IR in samples (trainable only).
         add_dry: Return wet + dry audio; otherwise only the wet signal.
         name: Layer name, and the processor's key in a `ProcessorGroup`.
+        decay_db: Trainable only: the IR used is the weight `ir` times a fixed
+            exponential envelope that falls from 0 dB at the first sample to
+            -decay_db at the last, so that the learned IR decays like a
+            room's (60: an RT60 of `reverb_length` samples). None: no envelope.
         **kwargs: Keras layer arguments. The deprecated `reverb_only=True` of
             the first releases means `add_dry=False`.
 
@@ -120,6 +125,7 @@ class Reverb(processors.Processor):
         >>> reverb = Reverb(trainable=True, reverb_length=16000)
         >>> wet_and_dry = reverb(audio)  # [batch, n_samples]
         >>> Reverb()(audio, ir)  # A given IR, [batch, ir_size].
+        >>> Reverb(trainable=True, reverb_length=800, decay_db=60.0).learned_ir  # [800]
     """
 
     def __init__(
@@ -128,6 +134,7 @@ class Reverb(processors.Processor):
         reverb_length: int = 48000,
         add_dry: bool = True,
         name: Text = 'reverb',
+        decay_db: Optional[float] = None,
         **kwargs,
     ):
         reverb_only = kwargs.pop('reverb_only', None)
@@ -153,6 +160,14 @@ class Reverb(processors.Processor):
             type(self).__name__, 'reverb_length', reverb_length
         )
         self.add_dry = bool(add_dry)
+        self.decay_db = None
+        if decay_db is not None:
+            owner = type(self).__name__
+            if not trainable:
+                validation.fail(
+                    owner, 'decay_db', 'None unless trainable=True (it shapes a learned IR)', decay_db
+                )
+            self.decay_db = validation.check_number(owner, 'decay_db', decay_db, minimum=0.0)
 
     def build(self, input_shape=None):
         """Creates the weight `ir` (trainable only); the shape is not used."""
@@ -162,6 +177,23 @@ class Reverb(processors.Processor):
                 shape=(self.reverb_length,),
                 initializer=keras.initializers.RandomNormal(mean=0.0, stddev=1e-6),
             )
+
+    @property
+    def learned_ir(self) -> tf.Tensor:
+        """The learned IR as used, `[reverb_length]`: the weight `ir` under the `decay_db`
+        envelope, if any. Trainable reverbs only (builds the layer if needed)."""
+        if not self._learns_controls:
+            validation.fail(
+                _owner(self), 'learned_ir', 'a reverb created with trainable=True', 'a given IR'
+            )
+        if not self.built:
+            self.build()
+        if self.decay_db is None:
+            return tf.convert_to_tensor(self.ir)
+        # 10 ** (-decay_db / 20 * t), t from 0 to 1 over the IR.
+        slope = -self.decay_db / 20.0 * math.log(10.0)
+        envelope = tf.exp(slope * tf.linspace(0.0, 1.0, self.reverb_length))
+        return self.ir * envelope
 
     def get_controls(self, audio, ir=None) -> processors.TensorDict:
         """Pairs the audio with its IR: the learned one, or `ir` as `[B, L]`.
@@ -176,7 +208,7 @@ class Reverb(processors.Processor):
         """
         audio = _check_audio(_owner(self), audio)
         if self._learns_controls:
-            ir = _tile_to_batch(self.ir, audio)
+            ir = _tile_to_batch(self.learned_ir, audio)
         elif ir is None:
             validation.fail(
                 _owner(self),
@@ -228,7 +260,10 @@ class Reverb(processors.Processor):
         # `trainable` records whether the layer owns weights (its structure),
         # not whether they are currently frozen with `layer.trainable = False`.
         config.update(
-            trainable=self._learns_controls, reverb_length=self.reverb_length, add_dry=self.add_dry
+            trainable=self._learns_controls,
+            reverb_length=self.reverb_length,
+            add_dry=self.add_dry,
+            decay_db=self.decay_db,
         )
         return config
 

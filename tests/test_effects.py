@@ -190,6 +190,53 @@ def test_frozen_trainable_reverb_still_uses_its_ir(rng):
     )
 
 
+def test_decay_db_envelope_shapes_the_learned_ir(rng):
+    length, decay_db = 50, 60.0
+    reverb = effects.Reverb(trainable=True, reverb_length=length, decay_db=decay_db, add_dry=False)
+    reverb.build()
+    weight = rng.standard_normal(length).astype(np.float32)
+    reverb.ir.assign(weight)
+    # The envelope falls linearly in dB: 0 dB at the first sample, -decay_db at the last.
+    envelope_db = -decay_db * np.arange(length) / (length - 1)
+    expected_ir = weight * 10.0 ** (envelope_db / 20.0)
+    np.testing.assert_allclose(_np(reverb.learned_ir), expected_ir, rtol=1e-5, atol=1e-7)
+    audio = rng.standard_normal((2, 200)).astype(np.float32)
+    np.testing.assert_allclose(
+        _np(reverb(audio)), _np_reverb(audio, np.tile(expected_ir, (2, 1)), False), atol=1e-4
+    )
+    # The checkpointed weight is still the raw IR; gradients reach it through the envelope:
+    # d sum(out * probe) / d ir[k] = envelope[k] * (the plain reverb's gradient).
+    probe = rng.standard_normal((2, 200)).astype(np.float32)
+    with tf.GradientTape() as tape:
+        value = tf.reduce_sum(reverb(audio) * probe)
+    grad = _np(tape.gradient(value, reverb.ir))
+    plain = [0.0] + [np.sum(probe[:, k:] * audio[:, : 200 - k]) for k in range(1, length)]
+    np.testing.assert_allclose(grad, np.array(plain) * 10.0 ** (envelope_db / 20.0), atol=1e-3)
+    # Without decay_db the learned IR is the weight itself.
+    plain_reverb = effects.Reverb(trainable=True, reverb_length=length)
+    plain_reverb.build()
+    plain_reverb.ir.assign(weight)
+    np.testing.assert_array_equal(_np(plain_reverb.learned_ir), weight)
+
+
+@pytest.mark.parametrize(
+    'kwargs, message',
+    [
+        (dict(decay_db=60.0), 'decay_db must be None unless trainable=True'),
+        (dict(trainable=True, decay_db=-1.0), 'decay_db must be'),
+        (dict(trainable=True, decay_db=float('nan')), 'decay_db must be'),
+    ],
+)
+def test_decay_db_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        effects.Reverb(**kwargs)
+
+
+def test_learned_ir_of_a_given_ir_reverb_is_an_error():
+    with pytest.raises(ValueError, match='learned_ir must be a reverb created with trainable'):
+        effects.Reverb().learned_ir
+
+
 # ------------------------------------------------------------------------------
 # ExpDecayReverb
 # ------------------------------------------------------------------------------
@@ -406,6 +453,7 @@ def test_mod_delay_time_varying_gain_and_phase_gradient(rng):
 CONFIG_CASES = [
     (effects.Reverb, dict(trainable=True, reverb_length=30, add_dry=False, name='my_reverb')),
     (effects.Reverb, dict(trainable=False, reverb_length=30)),
+    (effects.Reverb, dict(trainable=True, reverb_length=30, decay_db=40.0)),
     (
         effects.ExpDecayReverb,
         dict(trainable=True, reverb_length=30, scale_fn=None, add_dry=False, name='edr'),

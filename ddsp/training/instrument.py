@@ -256,13 +256,16 @@ class Instrument:
 
     @property
     def reverb_ir(self) -> Optional[np.ndarray]:
-        """The learned reverb's impulse response, float32 [reverb_length] (None if the model's
-        reverb has no IR weight, or it has no reverb)."""
+        """The learned reverb's impulse response as used (`Reverb.learned_ir`: under its
+        `decay_db` envelope, if any), float32 [reverb_length] (None if the model's reverb does
+        not learn one IR, or it has no reverb)."""
         if not self.has_reverb:
             return None
         group = self.model.processor_group
-        ir = getattr(getattr(group, group.dag[-1][0]), 'ir', None)
-        return None if ir is None else np.asarray(ir).reshape(-1)
+        reverb = getattr(group, group.dag[-1][0])
+        if getattr(reverb, 'ir', None) is None:  # Not a learned IR weight (or not built).
+            return None
+        return np.asarray(reverb.learned_ir).reshape(-1)
 
     # -- Properties of the model directory -------------------------------------------------------
     @property
