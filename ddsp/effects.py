@@ -164,9 +164,8 @@ class Reverb(processors.Processor):
         if decay_db is not None:
             owner = type(self).__name__
             if not trainable:
-                validation.fail(
-                    owner, 'decay_db', 'None unless trainable=True (it shapes a learned IR)', decay_db
-                )
+                expected = 'None unless trainable=True (it shapes a learned IR)'
+                validation.fail(owner, 'decay_db', expected, decay_db)
             self.decay_db = validation.check_number(owner, 'decay_db', decay_db, minimum=0.0)
 
     def build(self, input_shape=None):

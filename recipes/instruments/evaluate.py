@@ -9,7 +9,9 @@ outliers, the share of those frames confidently pitched in the output, the media
 Timbre transfer: the sung melody (data/voice, not used in training) through
 `timbre_transfer.transfer` with the default adjustment, then with pitch_shift +1 and -1,
 loudness_shift -10 and quiet 0: the output's CREPE f0 against the adjusted input f0 on
-note-on frames, the shifts measured on the outputs against the unshifted output.
+note-on frames, the shifts measured on the outputs against the unshifted output; the note-off
+attenuation on the note-off frames loud enough at quiet 0 for 20 dB less to stay above the
+loudness floor (the pauses of a clip are not).
 
   python -m recipes.instruments.evaluate --instruments violin --write_cards
   python -m recipes.instruments.evaluate --crepe tiny          # quicker, coarser
@@ -88,6 +90,7 @@ def transfer_checks(
 ) -> Dict:
     """The transfer measures of the module doc for one instrument (an `Instrument`): the
     input's f0 by CREPE `input_crepe` (once), the outputs' by CREPE `crepe`."""
+    from ddsp.core import DB_RANGE
     from ddsp.training import timbre_transfer
 
     features = None
@@ -124,7 +127,13 @@ def transfer_checks(
     f0_moved = np.abs(_cents(quieter['f0_hz'])[: len(on)] - base_cents)[on]
     row['loudness_shift_-10_f0_median_cents'] = float(np.nanmedian(f0_moved))
     loud_off, loud_off_out = run(quiet=0.0)
-    off = ~on
+    # Note-off frames where the attenuation can be measured: loudness has a floor at -DB_RANGE
+    # dB, and most note-off frames of a clip (pauses) already sit 10-15 dB above it at quiet 0,
+    # so turning them down by 20 dB cannot show. Measured: frames whose quiet-0 output is at
+    # least quiet + 10 dB above the floor.
+    quiet = DEFAULT_TRANSFER['quiet']
+    off = ~on & (loud_off_out['loudness_db'][: len(on)] >= quiet + 10.0 - DB_RANGE)
+    row['quiet_20_frames'] = int(off.sum())
     row['quiet_20_input_db'] = float(
         np.mean((base.adjusted['loudness_db'] - loud_off.adjusted['loudness_db'])[: len(on)][off])
     )
@@ -155,7 +164,8 @@ TRANSFER_COLUMNS = (
     ('pitch_shift_-1_median_cents', 'pitch_shift -1 (c)', '{:+.0f}'),
     ('loudness_shift_-10_db', 'loudness_shift -10 (dB)', '{:+.1f}'),
     ('loudness_shift_-10_f0_median_cents', 'f0 moved by it (c)', '{:.1f}'),
-    ('quiet_20_output_db', 'note-offs, quiet 20 (dB)', '{:.1f}'),
+    ('quiet_20_input_db', 'note-offs, quiet 20: input (dB)', '{:+.1f}'),
+    ('quiet_20_output_db', 'output (dB)', '{:+.1f}'),
 )
 
 
@@ -240,7 +250,8 @@ Held-out resynthesis: reserved tunes never used in training, on the training sou
 (FluidR3_GM) and a second one (MuseScore_General); f0 by CREPE on input and output, on frames
 where the input's confidence is at least 0.85. Timbre transfer: the sung melody of data/voice
 with the default adjustment (threshold 1, quiet 20 dB, autotune 0); shifts measured on the
-outputs against the unshifted output.
+outputs against the unshifted output; note-offs: the loudness change from quiet 0 to quiet 20
+on the note-off frames loud enough to show it (at least 30 dB above the -80 dB floor).
 
 """
 
