@@ -30,7 +30,6 @@ Old names kept working: `TrainableReverb` and `FixedReverb` are
 `Reverb(add_dry=False)` (with a `DeprecationWarning`).
 """
 
-import math
 from typing import Callable, Optional, Text, Union
 import warnings
 
@@ -189,9 +188,7 @@ class Reverb(processors.Processor):
             self.build()
         if self.decay_db is None:
             return tf.convert_to_tensor(self.ir)
-        # 10 ** (-decay_db / 20 * t), t from 0 to 1 over the IR.
-        slope = -self.decay_db / 20.0 * math.log(10.0)
-        envelope = tf.exp(slope * tf.linspace(0.0, 1.0, self.reverb_length))
+        envelope = core.db_to_amplitude(-self.decay_db * tf.linspace(0.0, 1.0, self.reverb_length))
         return self.ir * envelope
 
     def get_controls(self, audio, ir=None) -> processors.TensorDict:
