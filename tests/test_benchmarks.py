@@ -1,5 +1,5 @@
-"""Smoke tests for benchmarks/run.py (the CLI, the table and the JSON schema) and
-benchmarks/timbre_transfer.py (its table).
+"""Smoke tests for benchmarks/run.py (the CLI, the table and the JSON schema),
+benchmarks/timbre_transfer.py and benchmarks/cpu_allocator.py (their tables).
 
 No timing is asserted; `--smoke` shrinks the inputs to batch 1 and 0.5 s. Every check runs the
 script in its own processes (each imports TensorFlow), so the runs are background jobs
@@ -64,6 +64,16 @@ def _smoke_job(workload, json_name):
     return factory
 
 
+def _script_job(script, *args):
+    """A job running benchmarks/`script` with `args` and one repeat."""
+    command = [sys.executable, str(REPO_ROOT / 'benchmarks' / script), *args, '--repeats', '1']
+    return lambda tmp_path_factory: (
+        lambda: subprocess.run(
+            command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=True
+        )
+    )
+
+
 BACKGROUND_JOBS = {
     'list': lambda tmp_path_factory: lambda: _run('--list'),
     'unknown': lambda tmp_path_factory: (
@@ -78,20 +88,9 @@ BACKGROUND_JOBS = {
     'smoke_harmonic': _smoke_job('harmonic_fwd', 'bench.json'),
     'smoke_train': _smoke_job('train_step_solo_b4', 'train.json'),
     # The timbre-transfer stages on 1 s of the sung melody, CREPE tiny beside the reference.
-    'stages': lambda tmp_path_factory: (
-        lambda: subprocess.run(
-            [
-                sys.executable,
-                str(REPO_ROOT / 'benchmarks' / 'timbre_transfer.py'),
-                *('--seconds', '1', '--capacities', 'tiny', '--repeats', '1'),
-            ],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=True,
-        )
-    ),
+    'stages': _script_job('timbre_transfer.py', '--seconds', '1', '--capacities', 'tiny'),
+    # One 10 s render per allocator, each in its own process.
+    'allocator': _script_job('cpu_allocator.py', '--workloads', 'render_10s', '--calls', '1'),
 }
 
 
@@ -161,3 +160,13 @@ def test_timbre_transfer_stages_table(background_result):
         assert stage in rows, (stage, lines)
         assert float(rows[stage].split(' | ')[1]) > 0, rows[stage]
     assert 'vs full @250: median' in rows['features tiny @50']
+
+
+@pytest.mark.background_job('allocator')
+def test_cpu_allocator_table(background_result):
+    lines = background_result('allocator').stdout.splitlines()
+    rows = [line.split(' | ') for line in lines if line.startswith('| render_10s')]
+    assert [row[1] for row in rows] == ['false', 'true'], lines
+    for row in rows:
+        assert float(row[2].split()[0]) > 0, row  # calls/s
+        assert int(row[5].replace(',', '')) >= 0 and float(row[6].rstrip(' |').replace(',', '')) > 0
