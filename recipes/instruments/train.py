@@ -53,17 +53,20 @@ def _run(command: List[Text]):
 
 
 def cpu_name() -> Text:
-    """'AMD EPYC 9R14 (2 cores)': the model name of /proc/cpuinfo, or the platform's."""
-    name = platform.processor() or platform.machine()
+    """'AMD EPYC 9R14 (family 25, model 17; 2 cores)': /proc/cpuinfo's model name, family and
+    model (the name alone may not tell CPU generations apart), or the platform's name."""
+    name, fields = platform.processor() or platform.machine(), {}
     try:
         with open('/proc/cpuinfo') as f:
             for line in f:
-                if line.startswith('model name'):
-                    name = line.split(':', 1)[1].strip()
-                    break
+                key, _, value = line.partition(':')
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return f'{name} ({os.cpu_count()} cores)'
+    name, cores = fields.get('model name', name), f'{os.cpu_count()} cores'
+    if 'cpu family' in fields and 'model' in fields:
+        return f'{name} (family {fields["cpu family"]}, model {fields["model"]}; {cores})'
+    return f'{name} ({cores})'
 
 
 # ------------------------------------------------------------------------------------------------

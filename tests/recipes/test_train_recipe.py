@@ -1,5 +1,8 @@
 """The pretrained instruments' training recipe: rounds, the plateau rule and the tables."""
 
+import os
+import re
+
 import numpy as np
 import pytest
 
@@ -99,3 +102,16 @@ def test_readme_and_pretrained_readme_carry_the_shipped_cards_tables():
     assert evaluate.paste_tables(readme, expected) == readme, 'rerun evaluate --write_cards'
     with open(os.path.join(train.PRETRAINED_DIR, 'README.md')) as f:
         assert f.read() == evaluate.TABLES_HEADER + expected
+
+
+@pytest.mark.skipif(not os.path.exists('/proc/cpuinfo'), reason='reads /proc/cpuinfo (Linux)')
+def test_cpu_name_gives_family_and_model():
+    # The model name alone ('AMD EPYC') may not tell Zen 1 from Zen 4; the card needs both.
+    with open('/proc/cpuinfo') as f:
+        text = f.read()
+    family = re.search(r'^cpu family\s*:\s*(\d+)', text, re.M)
+    model = re.search(r'^model\s*:\s*(\d+)', text, re.M)
+    name = train.cpu_name()
+    assert name.endswith(f'{os.cpu_count()} cores)'), name
+    if family and model:
+        assert f'(family {family.group(1)}, model {model.group(1)};' in name, name
