@@ -165,7 +165,6 @@ def small_model(models, model_path):
 # within 50 cents); the model cards hold the measured values. Strict, so that a mark goes once
 # its model reaches the target.
 BELOW_TARGET = {
-    'violin': 'violin (7000 steps, 0.25 s IR): 77 % of note-on frames within 50 cents',
     'cello': 'cello (recipe revision 1): 88 % of note-on frames within 50 cents',
     'clarinet': 'clarinet (recipe revision 1): 93 % of note-on frames within 50 cents',
 }
@@ -178,10 +177,7 @@ def test_transfer_follows_the_adjusted_f0(background_result, name):
 
 
 # Models whose note-offs miss that target (the cards hold the measured values).
-NOTE_OFFS_BELOW_TARGET = {
-    'violin': 'violin (0.25 s IR): note-offs turned down by 4.7 dB in the output for 9.1 dB in '
-    'the input (its reverb tail fills them)',
-}
+NOTE_OFFS_BELOW_TARGET = {}
 
 
 @pytest.mark.parametrize('name', _shipped(NOTE_OFFS_BELOW_TARGET))
