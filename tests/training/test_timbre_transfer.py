@@ -108,6 +108,35 @@ def test_a_shipped_instrument_is_small_and_carries_its_metrics(name):
     assert files.card.metrics.get('held_out'), f'{name}: no held-out metrics in its card'
 
 
+# Models whose held-out resynthesis misses a target of the issue (their cards hold the values).
+HELD_OUT_BELOW_TARGET = {
+    'clarinet': 'clarinet (recipe revision 1): loudness L1 2.47 dB on FluidR3_GM, 93 % of frames '
+    'confidently pitched on MuseScore_General',
+    'flute': 'flute: loudness L1 2.15 / 1.91 dB',
+    'trumpet': 'trumpet: loudness L1 1.74 / 1.98 dB',
+}
+
+
+@pytest.mark.parametrize('name', _shipped(HELD_OUT_BELOW_TARGET, measured=False))
+def test_held_out_resynthesis_meets_the_targets(name):
+    """The card's held-out measures (`recipes.instruments.evaluate`, CREPE full, on the reserved
+    tunes in two soundfonts) against the issue's targets. The held-out audio is rendered with
+    FluidSynth and is not shipped, so this reads what `evaluate --write_cards` measured; the
+    reverb test above checks that the cards match their weights."""
+    held_out = model_dir.validate_model_dir(model_dir.resolve_model_dir(name)).card.metrics[
+        'held_out'
+    ]
+    assert held_out['crepe'] == 'full', held_out['crepe']
+    soundfonts = {key: value for key, value in held_out.items() if isinstance(value, dict)}
+    assert len(soundfonts) == 2, sorted(soundfonts)
+    for soundfont, row in soundfonts.items():
+        assert row['seconds'] >= 30, (soundfont, row)
+        assert row['loudness_l1_db'] <= 1.5, (soundfont, row)
+        assert row['f0_l1_semitones'] <= 0.1, (soundfont, row)
+        assert row['f0_outlier_ratio'] == 0, (soundfont, row)
+        assert row['f0_confident_ratio'] >= 0.95, (soundfont, row)
+
+
 # The recipe's instruments (recipes/instruments/recipe.json: the issue's violin, flute, trumpet
 # and cello, and the clarinet) all ship; strict xfails name those still to train.
 RECIPE_INSTRUMENTS = sorted(
@@ -122,10 +151,7 @@ def test_every_instrument_of_the_recipe_ships(name):
 
 
 # Models whose learned reverb decays by less than the test asks (the cards hold the measures).
-REVERB_BELOW_TARGET = {
-    'cello': 'cello (recipe revision 1, 50 ms IR without an envelope): -0.14 dB from the first '
-    'quarter to the last; its IR models the body, not a room',
-}
+REVERB_BELOW_TARGET = {}
 
 
 @pytest.mark.parametrize('name', _shipped(REVERB_BELOW_TARGET))
@@ -165,7 +191,6 @@ def small_model(models, model_path):
 # within 50 cents); the model cards hold the measured values. Strict, so that a mark goes once
 # its model reaches the target.
 BELOW_TARGET = {
-    'cello': 'cello (recipe revision 1): 88 % of note-on frames within 50 cents',
     'clarinet': 'clarinet (recipe revision 1): 93 % of note-on frames within 50 cents',
 }
 
