@@ -16,6 +16,13 @@ weights once and returns an `Instrument` (docs/model_directory.md has the whole 
   `metrics.compute_audio_features` make them) are a clip of (T - 1) * hop samples, unless
   `n_samples` or an `audio` feature says otherwise. The model sees ceil(n / hop) frames, as
   in training (1001 frames of a 4 s example resampled to `time_steps` = 1000).
+* Models trained on uncentred records (`ddsp_prepare_tfrecord` without `--center`, the
+  default) learned loudness framed from k * hop, which describes the audio half a loudness
+  window later (`loudness_lead`: 0.8 frames at 50 frames/s). Their decoder delays it by as
+  much; f0 goes to the oscillators as it is. So the instrument reads the decoder's loudness
+  that much later in the centred features; otherwise the output's loudness lags the input's
+  (a pretrained flute's held-out loudness L1: 2.1 dB, 0.9 dB read this way). Set
+  `loudness_lead = 0` to give loudness framed as the training records were.
 * The features given are the ones used: `F0LoudnessPreprocessor(compute_loudness=True)`
   would recompute loudness from the audio; an instrument turns that off.
 * Gin: configurable functions read their bindings when they run (e.g. `exp_sigmoid`'s, on
@@ -28,6 +35,7 @@ weights once and returns an `Instrument` (docs/model_directory.md has the whole 
 
 import contextlib
 import math
+import re
 from typing import Dict, List, Optional, Text
 
 import gin
@@ -36,11 +44,16 @@ import tensorflow as tf
 
 from ddsp import audio_io, core, effects, processors, validation
 from ddsp.training import checkpoints, model_dir, models, preprocessing
+from ddsp.training.data_preparation import file_stages
 from ddsp.training.nn import fast_gru
 
 _OWNER = 'Instrument'
 _FRAME_KEYS = ('f0_hz', 'loudness_db', 'f0_confidence')
 _BUILD_FRAMES = 4  # Frames of the silent clip that creates the weights before restoring.
+# The binding, in an operative config, of a model trained on uncentred records (`ddsp_run` with
+# `TFRecordProvider`, whose default it is; `ddsp_prepare_tfrecord` without `--center`). Read from
+# the text: the config is parsed leniently, and `ddsp.training.data` may not be imported.
+_UNCENTRED_RECORDS = re.compile(r'^\s*(?:[\w.]+\.)?TFRecordProvider\.centered\s*=\s*False\b', re.M)
 
 ModelDirectoryError = model_dir.ModelDirectoryError
 available_models = model_dir.available_models
@@ -113,6 +126,8 @@ class Instrument:
         model: the `models.Autoencoder`, its preprocessor set to use the loudness given.
         sample_rate: Hz of the audio rendered. frame_rate: Hz of the features.
         hop_size: samples per frame. trained_n_samples: length of the training examples.
+        loudness_lead: frames by which the training records' loudness ran ahead of centred
+            frames (0 for centred records or features from elsewhere); see the module doc.
         has_reverb: whether the last processor is a reverb (`reverb=False` skips it).
         card, directory, statistics: of the model directory (None without one).
 
@@ -136,6 +151,7 @@ class Instrument:
         self._statistics = None
         self._gin = _GinConfig()
         self._gin.parse(operative_config, source)
+        self._uncentred_records = bool(_UNCENTRED_RECORDS.search(operative_config))
         with self._gin.active():
             try:
                 self.model = models.get_model()
@@ -187,6 +203,8 @@ class Instrument:
                     f'the loader needs n_samples = time_steps * sample_rate / frame_rate.'
                 )
         self.trained_n_samples = self._trained_time_steps * self.hop_size
+        half_window = file_stages.LOUDNESS_N_FFT / 2 / file_stages.CREPE_SAMPLE_RATE
+        self.loudness_lead = half_window * self.frame_rate if self._uncentred_records else 0.0
         # The loudness given is the one used (see the module doc).
         preprocessor.compute_loudness = False
         group = model.processor_group
@@ -365,6 +383,8 @@ class Instrument:
                 n_samples = audio.shape[1]
         n_samples = self.clip_length(n_frames, n_samples)
         time_steps = math.ceil(n_samples / self.hop_size)
+        if self.loudness_lead:
+            inputs['loudness_db'] = _read_later(inputs['loudness_db'], self.loudness_lead)
         if audio is not None:
             pad = time_steps * self.hop_size - audio.shape[1]
             audio = tf.pad(audio, [[0, 0], [0, pad]]) if pad > 0 else audio
@@ -535,6 +555,15 @@ class Instrument:
 # ------------------------------------------------------------------------------------------------
 def _keys(features) -> Text:
     return str(sorted(features)) if isinstance(features, dict) else ''
+
+
+def _read_later(frames: tf.Tensor, lead: float) -> tf.Tensor:
+    """`[1, T]` frames read `lead` frames later (linear interpolation, the last one held)."""
+    whole = int(math.floor(lead))
+    frac = lead - whole
+    n = frames.shape[1]
+    padded = tf.concat([frames, tf.repeat(frames[:, -1:], whole + 1, axis=1)], axis=1)
+    return (1.0 - frac) * padded[:, whole : whole + n] + frac * padded[:, whole + 1 : whole + 1 + n]
 
 
 def _as_clip(key: Text, value, axis_name: Text) -> tf.Tensor:

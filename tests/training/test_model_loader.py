@@ -115,6 +115,28 @@ def test_load_reads_the_directory(violin):
     assert violin.config_value('RnnFcDecoder.rnn_channels') == 16
 
 
+def test_loudness_of_uncentred_records_is_read_half_a_window_later(run, violin):
+    # This run trained on centred features made in-process; its config names no records.
+    text = open(operative_config(run)).read()
+    assert 'TFRecordProvider' not in text and violin.loudness_lead == 0.0
+    # As if trained on uncentred records: loudness frame k was a 512-sample window starting at
+    # k * hop, i.e. centred 256 samples (16 ms, 4 frames at 250 Hz) after centred frame k.
+    loaded = instrument.Instrument(text + '\nTFRecordProvider.centered = False\n')
+    loaded.restore(model_dir.validate_model_dir(exported_dir()).checkpoint)
+    assert loaded.loudness_lead == 4.0
+    clip = excerpt(run.features, 16, 2)
+    frames = np.arange(len(clip['loudness_db']))
+    for lead in (4.0, 0.8):  # A fractional lead interpolates linearly.
+        loaded.loudness_lead = lead
+        audio, outputs = render(loaded, frame_features(clip))
+        read = np.interp(frames + lead, frames, clip['loudness_db'])  # The last frame held.
+        expected, _ = render(violin, dict(frame_features(clip), loudness_db=read))
+        assert_close(audio, expected)
+    # A model of centred records (`--center`) reads the loudness as given.
+    centred = instrument.Instrument(text + '\nTFRecordProvider.centered = True\n')
+    assert centred.loudness_lead == 0.0
+
+
 def test_weights_are_the_training_runs(run, violin):
     # Built by the same config, so in the same order (Keras numbers the names: autoencoder_2).
     trained, loaded = run.model.trainable_variables, violin.model.trainable_variables

@@ -19,6 +19,9 @@ from ddsp import audio_io
 from ddsp.training import schema
 
 CREPE_SAMPLE_RATE = schema.FEATURE_SAMPLE_RATE  # CREPE and loudness run on 16 kHz audio.
+# The loudness window (samples at 16 kHz). Without --center, frame k's window starts at k * hop,
+# so its loudness describes the audio n_fft / 2 samples later (`instrument.Instrument`).
+LOUDNESS_N_FFT = 512
 FEATURE_KEYS = schema.FEATURE_KEYS
 _OWNER = 'prepare_tfrecord'
 
@@ -156,7 +159,12 @@ def add_features(ex, sizes, center, viterbi, crepe_capacity):
         sample_rate=CREPE_SAMPLE_RATE,
     )
     loudness_db = spectral_ops.compute_loudness(
-        ex['audio_16k'], CREPE_SAMPLE_RATE, frame_rate, n_fft=512, use_tf=False, padding=padding
+        ex['audio_16k'],
+        CREPE_SAMPLE_RATE,
+        frame_rate,
+        n_fft=LOUDNESS_N_FFT,
+        use_tf=False,
+        padding=padding,
     )
     n_frames = len(ex['audio']) // sizes['hop'] + (1 if center else 0)
     out = dict(ex)
