@@ -1,6 +1,7 @@
 r"""Train the pretrained instruments from their rendered audio, to a plateau, and export them.
 
-For each instrument (recipe.json's `training` section holds every setting):
+For each instrument (recipe.json's `training` section holds every setting; an instrument's own
+`training` entry overrides some, e.g. the clarinet's `max_steps`):
 
 1. records: `ddsp_prepare_tfrecord` on `<audio>/<name>/train/*.flac` (CREPE full, 50 frames/s,
    4 s examples at a 1 s hop, 5 % eval split), skipped when the dataset is complete;
@@ -237,6 +238,15 @@ def export(runs: Text, name: Text, settings: Dict, export_dir: Text, recipe: Dic
     )
 
 
+def instrument_settings(recipe: Dict, name: Text) -> Dict:
+    """The recipe's `training` settings with the instrument's own `training` entry over them."""
+    own = recipe['instruments'][name].get('training', {})
+    unknown = sorted(set(own) - set(recipe['training']))
+    if unknown:
+        raise SystemExit(f'train: {name}: unknown training settings {unknown} in recipe.json')
+    return dict(recipe['training'], **own)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--instruments', default='all', help='comma-separated names, or all')
@@ -249,12 +259,12 @@ def main(argv=None):
     names = (
         list(recipe['instruments']) if args.instruments == 'all' else args.instruments.split(',')
     )
-    settings = recipe['training']
     for name in names:
         if name not in recipe['instruments']:
             raise SystemExit(
                 f'train: unknown instrument {name!r}; known: {", ".join(recipe["instruments"])}'
             )
+        settings = instrument_settings(recipe, name)
         if args.stage in ('all', 'records'):
             make_records(args.audio, args.runs, name, settings)
         if args.stage in ('all', 'train'):

@@ -45,6 +45,18 @@ def test_still_improving_and_too_early_and_max_steps():
     assert verdict['stopped'] and 'max_steps' in verdict['reason']
 
 
+def test_an_instrument_overrides_the_recipes_training_settings():
+    recipe = {
+        'training': dict(SETTINGS, batch_size=8),
+        'instruments': {'violin': {}, 'clarinet': {'training': {'max_steps': 9000}}},
+    }
+    assert train.instrument_settings(recipe, 'violin') == recipe['training']
+    assert train.instrument_settings(recipe, 'clarinet') == dict(recipe['training'], max_steps=9000)
+    recipe['instruments']['violin']['training'] = {'max_step': 9000}
+    with pytest.raises(SystemExit, match=r"violin: unknown training settings \['max_step'\]"):
+        train.instrument_settings(recipe, 'violin')
+
+
 def test_tables_format_the_cards_metrics():
     from ddsp.training import model_dir
 
