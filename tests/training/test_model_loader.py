@@ -128,7 +128,7 @@ def test_loudness_of_uncentred_records_is_read_half_a_window_later(run, violin):
     frames = np.arange(len(clip['loudness_db']))
     for lead in (4.0, 0.8):  # A fractional lead interpolates linearly.
         loaded.loudness_lead = lead
-        audio, outputs = render(loaded, frame_features(clip))
+        audio, _ = render(loaded, frame_features(clip))
         read = np.interp(frames + lead, frames, clip['loudness_db'])  # The last frame held.
         expected, _ = render(violin, dict(frame_features(clip), loudness_db=read))
         assert_close(audio, expected)
