@@ -75,7 +75,11 @@ class F0LoudnessPreprocessor(nn.DictLayer):
     By default loudness is recomputed from `audio` with `spectral_ops.compute_loudness`
     (n_fft 512, centre padding: 1001 frames for 4 s at 250 Hz) and the dataset's
     `loudness_db` is ignored; both features are then linearly resampled (`core.resample`) to
-    `time_steps` frames.
+    `time_steps` frames. Resampling stretches: centred features have one frame more than
+    `time_steps` (n // hop + 1 for n samples), and 201 frames resampled onto 200 read frame
+    k * 201 / 200, so the features drift up to a frame ahead of the synthesizers, which place
+    frame k at sample k * hop. `trim_frames=True` keeps the first `time_steps` frames instead
+    (fewer are still resampled), so frame k stays at sample k * hop.
 
     Inputs: `loudness_db` `[B, T]` (dB), `f0_hz` `[B, T]` (Hz), optional `audio` `[B, n]`.
     Outputs: `f0_hz`, `loudness_db`, `f0_scaled`, `ld_scaled`, each `[B, time_steps, 1]`.
@@ -85,7 +89,12 @@ class F0LoudnessPreprocessor(nn.DictLayer):
         frame_rate: Frames per second of the recomputed loudness.
         sample_rate: Audio sample rate, Hz.
         compute_loudness: Recompute loudness from `audio` (which is then required).
+        trim_frames: Keep the first `time_steps` of more frames instead of resampling them.
         **kwargs: `nn.DictLayer` arguments (`input_keys`, `name`, ...).
+
+    Example:
+        >>> pre = F0LoudnessPreprocessor(time_steps=200, frame_rate=50, trim_frames=True)
+        >>> pre({'f0_hz': f0, 'loudness_db': ld, 'audio': audio})['f0_scaled']  # [B, 200, 1]
     """
 
     def __init__(
@@ -94,6 +103,7 @@ class F0LoudnessPreprocessor(nn.DictLayer):
         frame_rate: int = 250,
         sample_rate: int = 16000,
         compute_loudness: bool = True,
+        trim_frames: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -103,6 +113,7 @@ class F0LoudnessPreprocessor(nn.DictLayer):
         self.sample_rate = sample_rate
         self.frame_rate = frame_rate
         self.compute_loudness = bool(compute_loudness)
+        self.trim_frames = bool(trim_frames)
 
     def call(
         self, loudness_db, f0_hz, audio=None
@@ -125,8 +136,12 @@ class F0LoudnessPreprocessor(nn.DictLayer):
         return inv_scale_f0_hz(f0_scaled), inv_scale_db(ld_scaled)
 
     def resample(self, x):
-        """`at_least_3d(x)` linearly resampled to `[B, time_steps, C]`."""
-        return core.resample(at_least_3d(x), self.time_steps)
+        """`at_least_3d(x)` linearly resampled to `[B, time_steps, C]` (its first `time_steps`
+        frames when `trim_frames` and there are more)."""
+        x = at_least_3d(x)
+        if self.trim_frames and x.shape[1] is not None and x.shape[1] >= self.time_steps:
+            return x[:, : self.time_steps]
+        return core.resample(x, self.time_steps)
 
     def get_config(self):
         config = super().get_config()
@@ -135,6 +150,7 @@ class F0LoudnessPreprocessor(nn.DictLayer):
             frame_rate=self.frame_rate,
             sample_rate=self.sample_rate,
             compute_loudness=self.compute_loudness,
+            trim_frames=self.trim_frames,
         )
         return config
 

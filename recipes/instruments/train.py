@@ -4,7 +4,11 @@ For each instrument (recipe.json's `training` section holds every setting; an in
 `training` entry overrides some, e.g. the clarinet's `max_steps`):
 
 1. records: `ddsp_prepare_tfrecord` on `<audio>/<name>/train/*.flac` (CREPE full, 50 frames/s,
-   4 s examples at a 1 s hop, 5 % eval split), skipped when the dataset is complete;
+   4 s examples at a 1 s hop, 5 % eval split), skipped when the dataset is complete. With
+   `centred` the frames are centred (`--center`, into `tfrecord_centred/`) and the model keeps
+   the first 200 of each example's 201 (`F0LoudnessPreprocessor.trim_frames`), so that frame k
+   describes the audio at sample k * hop, where the synthesizers play it; without, f0 frame k
+   is CREPE's window starting at k * hop (1.6 frames later);
 2. training: `ddsp_run --mode=train` in rounds of `round_steps` steps (each round resumes the
    last), until the mean training loss of a round is less than `plateau_tolerance` below the
    round before it (not before `min_steps`; at most `max_steps`). `<runs>/<name>/plateau.json`
@@ -73,17 +77,18 @@ def cpu_name() -> Text:
 # ------------------------------------------------------------------------------------------------
 # Stages.
 # ------------------------------------------------------------------------------------------------
-def records_dir(runs: Text, name: Text) -> Text:
-    return os.path.join(runs, name, 'tfrecord')
+def records_dir(runs: Text, name: Text, settings: Dict) -> Text:
+    # Centred and uncentred records differ in frames; each has its own folder, never reused.
+    return os.path.join(runs, name, 'tfrecord_centred' if settings['centred'] else 'tfrecord')
 
 
-def train_statistics(runs: Text, name: Text) -> Text:
-    return os.path.join(records_dir(runs, name), f'statistics.{RECORDS}-train.json')
+def train_statistics(runs: Text, name: Text, settings: Dict) -> Text:
+    return os.path.join(records_dir(runs, name, settings), f'statistics.{RECORDS}-train.json')
 
 
 def make_records(audio: Text, runs: Text, name: Text, settings: Dict):
-    if os.path.exists(train_statistics(runs, name)):
-        _log(f'{name}: records already in {records_dir(runs, name)}')
+    if os.path.exists(train_statistics(runs, name, settings)):
+        _log(f'{name}: records already in {records_dir(runs, name, settings)}')
         return
     pattern = os.path.join(audio, name, 'train', '*.flac')
     if not glob.glob(pattern):
@@ -91,14 +96,14 @@ def make_records(audio: Text, runs: Text, name: Text, settings: Dict):
             f'train: no audio matches {pattern}; render it first: '
             f'python -m recipes.instruments.render --instruments {name} --split train'
         )
-    os.makedirs(records_dir(runs, name), exist_ok=True)
+    os.makedirs(records_dir(runs, name, settings), exist_ok=True)
     _run(
         [
             _tool('ddsp_prepare_tfrecord'),
             '--input_audio_filepatterns',
             pattern,
             '--output_tfrecord_path',
-            os.path.join(records_dir(runs, name), RECORDS),
+            os.path.join(records_dir(runs, name, settings), RECORDS),
             '--num_shards',
             '4',
             '--example_secs',
@@ -111,6 +116,7 @@ def make_records(audio: Text, runs: Text, name: Text, settings: Dict):
             settings['crepe_capacity'],
             '--frame_rate',
             str(settings['frame_rate']),
+            f'--center={str(bool(settings["centred"])).lower()}',
         ]
     )
 
@@ -120,10 +126,14 @@ def save_dir(runs: Text, name: Text) -> Text:
 
 
 def _train_command(runs: Text, name: Text, settings: Dict, num_steps: int) -> List[Text]:
-    pattern = os.path.join(records_dir(runs, name), f'{RECORDS}-train-*')
+    pattern = os.path.join(records_dir(runs, name, settings), f'{RECORDS}-train-*')
     params = {
         'TFRecordProvider.file_pattern': repr(pattern),
         'TFRecordProvider.frame_rate': settings['frame_rate'],
+        # Centred records have one frame more than the model's; trimming it keeps frame k at
+        # sample k * hop, as the synthesizers place it (resampling would stretch them).
+        'TFRecordProvider.centered': bool(settings['centred']),
+        'F0LoudnessPreprocessor.trim_frames': bool(settings['centred']),
         'batch_size': settings['batch_size'],
         'learning_rate': settings['learning_rate'],
         'Trainer.lr_decay_steps': settings['lr_decay_steps'],
@@ -229,7 +239,7 @@ def export(runs: Text, name: Text, settings: Dict, export_dir: Text, recipe: Dic
         [
             _tool('ddsp_export_model'),
             f'--save_dir={save_dir(runs, name)}',
-            f'--dataset_statistics={train_statistics(runs, name)}',
+            f'--dataset_statistics={train_statistics(runs, name, settings)}',
             f'--output={os.path.join(export_dir, name)}',
             f'--name={name}',
             f'--card_json={card_path}',

@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from recipes.instruments import evaluate, train
+from recipes.instruments import evaluate, train, tunes
 
 SETTINGS = {'round_steps': 1000, 'min_steps': 3000, 'max_steps': 6000, 'plateau_tolerance': 0.01}
 
@@ -55,6 +55,38 @@ def test_an_instrument_overrides_the_recipes_training_settings():
     recipe['instruments']['violin']['training'] = {'max_step': 9000}
     with pytest.raises(SystemExit, match=r"violin: unknown training settings \['max_step'\]"):
         train.instrument_settings(recipe, 'violin')
+
+
+@pytest.mark.parametrize('centred', [False, True])
+def test_centred_records_are_prepared_and_read_as_centred(tmp_path, monkeypatch, centred):
+    import gin
+
+    import ddsp.training  # noqa: F401  (registers the configurables)
+    from ddsp.training.data_preparation import ddsp_prepare_tfrecord
+
+    settings = dict(tunes.load_recipe()['training'], centred=centred)
+    audio = tmp_path / 'audio' / 'flute' / 'train'
+    audio.mkdir(parents=True)
+    (audio / 'a.flac').write_bytes(b'')
+    commands = []
+    monkeypatch.setattr(train, '_run', commands.append)  # The command line, not the tool.
+    train.make_records(str(tmp_path / 'audio'), str(tmp_path), 'flute', settings)
+    args = ddsp_prepare_tfrecord.build_parser().parse_args(commands[0][1:])
+    assert args.center is centred
+    folder = 'tfrecord_centred' if centred else 'tfrecord'
+    assert args.output_tfrecord_path == str(tmp_path / 'flute' / folder / train.RECORDS)
+    bindings = [
+        a.split('=', 1)[1]
+        for a in train._train_command('r', 'flute', settings, 10)
+        if a.startswith('--gin_param=')
+    ]
+    with gin.unlock_config():
+        gin.parse_config(bindings, skip_unknown=False)
+    try:
+        assert gin.query_parameter('TFRecordProvider.centered') is centred
+        assert gin.query_parameter('F0LoudnessPreprocessor.trim_frames') is centred
+    finally:
+        gin.clear_config()
 
 
 def test_tables_format_the_cards_metrics():

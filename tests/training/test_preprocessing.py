@@ -108,6 +108,38 @@ def test_f0_loudness_tf_function_matches_eager():
         np.testing.assert_allclose(traced[key], eager[key], atol=1e-5)
 
 
+def test_trim_frames_keeps_frame_k_at_sample_k_hop():
+    # A 4 s clip at 50 frames/s (hop 320), silent until a tone starts at sample 40,000 (frame
+    # 125). Centred loudness has 201 frames; the synthesizers place frame k at sample k * 320.
+    n, hop = 64000, 320
+    audio = np.zeros([1, n], np.float32)
+    t = np.arange(n - 40000) / 16000.0
+    audio[0, 40000:] = 0.3 * np.sin(2 * np.pi * 330.0 * t)
+    centred = spectral_ops.compute_loudness(audio, 16000, 50, use_tf=False)[0]  # librosa path
+    assert centred.shape == (n // hop + 1,)
+    features = {'audio': audio, 'f0_hz': np.full([1, 201], 330.0, np.float32)}
+    features['loudness_db'] = centred[np.newaxis]
+    trimmed = pp.F0LoudnessPreprocessor(time_steps=200, frame_rate=50, trim_frames=True)
+    np.testing.assert_allclose(trimmed(features)['loudness_db'][0, :, 0], centred[:200], atol=0.02)
+    # Resampling stretches: output frame k reads centred frame k * 201 / 200, which runs ahead
+    # of the audio by k / 200 frames, so the onset arrives early in the frames after 125.
+    stretched = pp.F0LoudnessPreprocessor(time_steps=200, frame_rate=50, compute_loudness=False)
+    read = np.interp(np.arange(200) * 201 / 200, np.arange(201), centred)
+    np.testing.assert_allclose(stretched(features)['loudness_db'][0, :, 0], read, atol=1e-3)
+    assert stretched(features)['loudness_db'][0, 124, 0] > centred[124] + 3.0
+    # As many frames as time_steps (uncentred records), or fewer: resampled as before.
+    trim_given = pp.F0LoudnessPreprocessor(
+        time_steps=200, frame_rate=50, compute_loudness=False, trim_frames=True
+    )
+    for frames in (200, 120):
+        few = {
+            'f0_hz': np.geomspace(100.0, 200.0, frames)[np.newaxis],
+            'loudness_db': [read[:frames]],
+        }
+        for key, value in trim_given(few).items():
+            np.testing.assert_allclose(value, stretched(few)[key], rtol=1e-6, err_msg=key)
+
+
 # ------------------------------------------------------------------------------------------------
 # F0PowerPreprocessor.
 # ------------------------------------------------------------------------------------------------
@@ -190,7 +222,7 @@ def test_online_power_has_no_gradient():
 @pytest.mark.parametrize(
     'layer',
     [
-        pp.F0LoudnessPreprocessor(time_steps=20, compute_loudness=False),
+        pp.F0LoudnessPreprocessor(time_steps=20, compute_loudness=False, trim_frames=True),
         pp.F0PowerPreprocessor(time_steps=30, frame_size=128),
         pp.OnlineF0PowerPreprocessor(
             frame_rate=50, padding='same', compute_f0=False, crepe_saved_model_path=None
