@@ -15,14 +15,17 @@ weights once and returns an `Instrument` (docs/model_directory.md has the whole 
 * Frames and samples: T centred frames (n // hop + 1 for n samples, as the data pipeline and
   `metrics.compute_audio_features` make them) are a clip of (T - 1) * hop samples, unless
   `n_samples` or an `audio` feature says otherwise. The model sees ceil(n / hop) frames, as
-  in training (1001 frames of a 4 s example resampled to `time_steps` = 1000).
-* Models trained on uncentred records (`ddsp_prepare_tfrecord` without `--center`, the
-  default) learned loudness framed from k * hop, which describes the audio half a loudness
-  window later (`loudness_lead`: 0.8 frames at 50 frames/s). Their decoder delays it by as
-  much; f0 goes to the oscillators as it is. So the instrument reads the decoder's loudness
-  that much later in the centred features; otherwise the output's loudness lags the input's
-  (a pretrained flute's held-out loudness L1: 2.1 dB, 0.9 dB read this way). Set
-  `loudness_lead = 0` to give loudness framed as the training records were.
+  in training: the T frames resampled (1001 of a 4 s example onto `time_steps` = 1000) or,
+  with `trim_frames`, the first ceil(n / hop) of them.
+* Timing learned in training. The synthesizers play frame k at sample k * hop. A model of
+  uncentred records (`ddsp_prepare_tfrecord` without `--center`, the default) heard f0 1.6
+  frames early in training (CREPE's window for frame k starts at k * hop) and loudness up to a
+  frame early (201 centred frames stretched onto 200 `time_steps`); its decoder learned to
+  delay the loudness. So such an instrument reads the centred loudness `loudness_lead` later
+  (16 ms, 0.8 frames at 50 frames/s, the best of a sweep on held-out audio; f0 untouched):
+  without it a pretrained flute's held-out loudness L1 is 2.1 dB, with it 0.9 dB. A model of
+  centred records whose extra frame was trimmed (`F0LoudnessPreprocessor.trim_frames`) heard
+  both features where the audio was; its loudness is read as given (`loudness_lead = 0`).
 * The features given are the ones used: `F0LoudnessPreprocessor(compute_loudness=True)`
   would recompute loudness from the audio; an instrument turns that off.
 * Gin: configurable functions read their bindings when they run (e.g. `exp_sigmoid`'s, on
@@ -44,12 +47,14 @@ import tensorflow as tf
 
 from ddsp import audio_io, core, effects, processors, validation
 from ddsp.training import checkpoints, model_dir, models, preprocessing
-from ddsp.training.data_preparation import file_stages
 from ddsp.training.nn import fast_gru
 
 _OWNER = 'Instrument'
 _FRAME_KEYS = ('f0_hz', 'loudness_db', 'f0_confidence')
 _BUILD_FRAMES = 4  # Frames of the silent clip that creates the weights before restoring.
+# The lead (seconds) given to models of uncentred records: a sweep of the held-out loudness L1 of
+# the pretrained instruments (50 frames/s, docs/model_directory.md) was best at 0.8-1.0 frames.
+UNCENTRED_LOUDNESS_LEAD_S = 0.016
 # The binding, in an operative config, of a model trained on uncentred records (`ddsp_run` with
 # `TFRecordProvider`, whose default it is; `ddsp_prepare_tfrecord` without `--center`). Read from
 # the text: the config is parsed leniently, and `ddsp.training.data` may not be imported.
@@ -126,8 +131,9 @@ class Instrument:
         model: the `models.Autoencoder`, its preprocessor set to use the loudness given.
         sample_rate: Hz of the audio rendered. frame_rate: Hz of the features.
         hop_size: samples per frame. trained_n_samples: length of the training examples.
-        loudness_lead: frames by which the training records' loudness ran ahead of centred
-            frames (0 for centred records or features from elsewhere); see the module doc.
+        loudness_lead: frames by which the loudness is read later than given: the delay a
+            model of uncentred records learned (0 for centred records or features from
+            elsewhere); see the module doc.
         has_reverb: whether the last processor is a reverb (`reverb=False` skips it).
         card, directory, statistics: of the model directory (None without one).
 
@@ -203,8 +209,8 @@ class Instrument:
                     f'the loader needs n_samples = time_steps * sample_rate / frame_rate.'
                 )
         self.trained_n_samples = self._trained_time_steps * self.hop_size
-        half_window = file_stages.LOUDNESS_N_FFT / 2 / file_stages.CREPE_SAMPLE_RATE
-        self.loudness_lead = half_window * self.frame_rate if self._uncentred_records else 0.0
+        lead = UNCENTRED_LOUDNESS_LEAD_S * self.frame_rate
+        self.loudness_lead = lead if self._uncentred_records else 0.0
         # The loudness given is the one used (see the module doc).
         preprocessor.compute_loudness = False
         group = model.processor_group

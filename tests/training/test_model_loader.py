@@ -115,12 +115,11 @@ def test_load_reads_the_directory(violin):
     assert violin.config_value('RnnFcDecoder.rnn_channels') == 16
 
 
-def test_loudness_of_uncentred_records_is_read_half_a_window_later(run, violin):
+def test_loudness_of_uncentred_records_is_read_16_ms_later(run, violin):
     # This run trained on centred features made in-process; its config names no records.
     text = open(operative_config(run)).read()
     assert 'TFRecordProvider' not in text and violin.loudness_lead == 0.0
-    # As if trained on uncentred records: loudness frame k was a 512-sample window starting at
-    # k * hop, i.e. centred 256 samples (16 ms, 4 frames at 250 Hz) after centred frame k.
+    # As if trained on uncentred records: the decoder learned a 16 ms delay (4 frames at 250 Hz).
     loaded = instrument.Instrument(text + '\nTFRecordProvider.centered = False\n')
     loaded.restore(model_dir.validate_model_dir(exported_dir()).checkpoint)
     assert loaded.loudness_lead == 4.0
@@ -135,6 +134,27 @@ def test_loudness_of_uncentred_records_is_read_half_a_window_later(run, violin):
     # A model of centred records (`--center`) reads the loudness as given.
     centred = instrument.Instrument(text + '\nTFRecordProvider.centered = True\n')
     assert centred.loudness_lead == 0.0
+
+
+def test_a_model_of_trimmed_centred_records_keeps_frame_k_at_sample_k_hop(run, violin):
+    # Trained on centred records whose extra frame was trimmed (`--center`, `trim_frames`): the
+    # n // hop + 1 frames of a clip lose their last frame instead of being stretched onto
+    # n / hop, and the loudness is read as given.
+    text = open(operative_config(run)).read()
+    bindings = '\nTFRecordProvider.centered = True\nF0LoudnessPreprocessor.trim_frames = True\n'
+    trimmed = instrument.Instrument(text + bindings)
+    trimmed.restore(model_dir.validate_model_dir(exported_dir()).checkpoint)
+    assert trimmed.loudness_lead == 0.0
+    clip = frame_features(excerpt(run.features, 16, 2))
+    n_samples = (len(clip['f0_hz']) - 1) * HOP
+    audio, _ = render(trimmed, clip)
+    assert audio.shape == (n_samples,)
+    # The same weights given n / hop frames, which the preprocessor passes on unchanged.
+    first = {key: value[:-1] for key, value in clip.items()}
+    expected, _ = render(violin, first, n_samples=n_samples)
+    assert_close(audio, expected)
+    stretched, _ = render(violin, clip)
+    assert np.max(np.abs(stretched - expected)) > 1e-3 * np.max(np.abs(expected))
 
 
 def test_weights_are_the_training_runs(run, violin):

@@ -19,8 +19,7 @@ from ddsp import audio_io
 from ddsp.training import schema
 
 CREPE_SAMPLE_RATE = schema.FEATURE_SAMPLE_RATE  # CREPE and loudness run on 16 kHz audio.
-# The loudness window (samples at 16 kHz). Without --center, frame k's window starts at k * hop,
-# so its loudness describes the audio n_fft / 2 samples later (`instrument.Instrument`).
+# The loudness window (samples at 16 kHz). Without --center, frame k's window starts at k * hop.
 LOUDNESS_N_FFT = 512
 FEATURE_KEYS = schema.FEATURE_KEYS
 _OWNER = 'prepare_tfrecord'
