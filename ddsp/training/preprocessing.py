@@ -78,8 +78,9 @@ class F0LoudnessPreprocessor(nn.DictLayer):
     `time_steps` frames. Resampling stretches: centred features have one frame more than
     `time_steps` (n // hop + 1 for n samples), and 201 frames resampled onto 200 read frame
     k * 201 / 200, so the features drift up to a frame ahead of the synthesizers, which place
-    frame k at sample k * hop. `trim_frames=True` keeps the first `time_steps` frames instead
-    (fewer are still resampled), so frame k stays at sample k * hop.
+    frame k at sample k * hop. `trim_frames=True` drops the extra frame instead, so frame k
+    stays at sample k * hop; other frame counts (e.g. features at another frame rate) are still
+    resampled.
 
     Inputs: `loudness_db` `[B, T]` (dB), `f0_hz` `[B, T]` (Hz), optional `audio` `[B, n]`.
     Outputs: `f0_hz`, `loudness_db`, `f0_scaled`, `ld_scaled`, each `[B, time_steps, 1]`.
@@ -89,7 +90,7 @@ class F0LoudnessPreprocessor(nn.DictLayer):
         frame_rate: Frames per second of the recomputed loudness.
         sample_rate: Audio sample rate, Hz.
         compute_loudness: Recompute loudness from `audio` (which is then required).
-        trim_frames: Keep the first `time_steps` of more frames instead of resampling them.
+        trim_frames: Drop the last of `time_steps + 1` frames instead of resampling them.
         **kwargs: `nn.DictLayer` arguments (`input_keys`, `name`, ...).
 
     Example:
@@ -136,10 +137,10 @@ class F0LoudnessPreprocessor(nn.DictLayer):
         return inv_scale_f0_hz(f0_scaled), inv_scale_db(ld_scaled)
 
     def resample(self, x):
-        """`at_least_3d(x)` linearly resampled to `[B, time_steps, C]` (its first `time_steps`
-        frames when `trim_frames` and there are more)."""
+        """`at_least_3d(x)` linearly resampled to `[B, time_steps, C]` (with `trim_frames`,
+        `time_steps + 1` centred frames lose their last one instead)."""
         x = at_least_3d(x)
-        if self.trim_frames and x.shape[1] is not None and x.shape[1] >= self.time_steps:
+        if self.trim_frames and x.shape[1] == self.time_steps + 1:
             return x[:, : self.time_steps]
         return core.resample(x, self.time_steps)
 

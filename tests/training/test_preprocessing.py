@@ -127,17 +127,17 @@ def test_trim_frames_keeps_frame_k_at_sample_k_hop():
     read = np.interp(np.arange(200) * 201 / 200, np.arange(201), centred)
     np.testing.assert_allclose(stretched(features)['loudness_db'][0, :, 0], read, atol=1e-3)
     assert stretched(features)['loudness_db'][0, 124, 0] > centred[124] + 3.0
-    # As many frames as time_steps (uncentred records), or fewer: resampled as before.
+    # Other counts (uncentred records, fewer, another frame rate): resampled as before.
     trim_given = pp.F0LoudnessPreprocessor(
         time_steps=200, frame_rate=50, compute_loudness=False, trim_frames=True
     )
-    for frames in (200, 120):
-        few = {
+    for frames in (200, 120, 1001):
+        other = {
             'f0_hz': np.geomspace(100.0, 200.0, frames)[np.newaxis],
-            'loudness_db': [read[:frames]],
+            'loudness_db': np.linspace(-60.0, -10.0, frames)[np.newaxis],
         }
-        for key, value in trim_given(few).items():
-            np.testing.assert_allclose(value, stretched(few)[key], rtol=1e-6, err_msg=key)
+        for key, value in trim_given(other).items():
+            np.testing.assert_allclose(value, stretched(other)[key], rtol=1e-6, err_msg=key)
 
 
 # ------------------------------------------------------------------------------------------------
