@@ -5,6 +5,7 @@ cloud tools import their heavy dependencies where they are used.
 """
 
 from ddsp.training import (
+    augmentation,
     data,
     decoders,
     encoders,
@@ -24,6 +25,7 @@ from ddsp.training import (
 )
 
 __all__ = [
+    'augmentation',
     'data',
     'decoders',
     'encoders',

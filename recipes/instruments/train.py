@@ -12,7 +12,10 @@ For each instrument (recipe.json's `training` section holds every setting; an in
 2. training: `ddsp_run --mode=train` in rounds of `round_steps` steps (each round resumes the
    last), until the mean training loss of a round is less than `plateau_tolerance` below the
    round before it (not before `min_steps`; at most `max_steps`). `<runs>/<name>/plateau.json`
-   records every round's mean loss and why training stopped;
+   records every round's mean loss and why training stopped. With `random_gain`
+   (`{"min_db", "probability", "seed"}`) a share of the examples is played quieter by a gain
+   drawn in [min_db, 0] dB (`augmentation.RandomGainProvider`), so that the model also hears
+   its instrument below the levels of the rendered notes;
 3. export: `ddsp_export_model` into `<export>/<name>` (the package's pretrained directory by
    default), with the model card's description, data, licence and hardware.
 
@@ -143,6 +146,18 @@ def _train_command(runs: Text, name: Text, settings: Dict, num_steps: int) -> Li
         'train_util.train.steps_per_save': settings['steps_per_save'],
         'train_util.train.steps_per_summary': settings['steps_per_summary'],
     }
+    if settings['random_gain']:
+        # A share of the examples played quieter (augmentation.RandomGainProvider).
+        gain = settings['random_gain']
+        params.update(
+            {
+                'train_util.train.data_provider': '@augmentation.RandomGainProvider()',
+                'RandomGainProvider.data_provider': '@data.TFRecordProvider()',
+                'RandomGainProvider.min_gain_db': float(gain['min_db']),
+                'RandomGainProvider.probability': float(gain['probability']),
+                'RandomGainProvider.seed': int(gain['seed']),
+            }
+        )
     command = [
         _tool('ddsp_run'),
         '--mode=train',

@@ -89,6 +89,43 @@ def test_centred_records_are_prepared_and_read_as_centred(tmp_path, monkeypatch,
         gin.clear_config()
 
 
+@pytest.mark.parametrize('random_gain', [None, {'min_db': -30.0, 'probability': 0.3, 'seed': 7}])
+def test_random_gain_wraps_the_records_provider(random_gain):
+    import gin
+
+    from ddsp.training import augmentation
+    from ddsp.training.gin import GIN_PATH
+
+    settings = dict(tunes.load_recipe()['training'], centred=True, random_gain=random_gain)
+    bindings = [
+        a.split('=', 1)[1]
+        for a in train._train_command('r', 'flute', settings, 10)
+        if a.startswith('--gin_param=')
+    ]
+    gin.clear_config()
+    gin.add_config_file_search_path(GIN_PATH)
+    with gin.unlock_config():
+        gin.parse_config(['include "datasets/tfrecord.gin"'] + bindings, skip_unknown=False)
+    try:
+        provider = gin.query_parameter('train_util.train.data_provider')
+        if random_gain is None:
+            assert provider.selector == 'data.TFRecordProvider'
+            return
+        assert provider.selector == 'augmentation.RandomGainProvider'
+        built = gin.get_configurable('augmentation.RandomGainProvider')()
+        assert isinstance(built, augmentation.RandomGainProvider)
+        assert (built.min_gain_db, built.max_gain_db, built.probability, built.seed) == (
+            -30.0,
+            0.0,
+            0.3,
+            7,
+        )
+        assert built.data_provider.file_pattern == 'r/flute/tfrecord_centred/train.tfrecord-train-*'
+        assert built.frame_rate == settings['frame_rate']
+    finally:
+        gin.clear_config()
+
+
 def test_tables_format_the_cards_metrics():
     from ddsp.training import model_dir
 
