@@ -230,7 +230,7 @@ def test_every_processor_is_registered_as_ddsp_name(module):
         for name, obj in vars(module).items()
         if isinstance(obj, type)
         and issubclass(obj, keras.layers.Layer)
-        and obj.__module__ == module.__name__
+        and (obj.__module__ == module.__name__ or obj.__module__.startswith(module.__name__ + '.'))
         and obj is not processors.Processor
     }
     assert layers == set(_REGISTERED[module])
