@@ -214,6 +214,16 @@ def test_activations_to_f0_numpy_and_tf_agree_with_the_formula():
         10 * 2 ** (crepe.cents_map()[[0, 100, 359]] / 1200),
         rtol=1e-6,
     )
+    # The first and last bins bound every f0 CREPE reads: 31.70 Hz (MIDI 23.46; not C1, 32.70
+    # Hz) and 2005.50 Hz (MIDI 95.26), 7180 cents apart.
+    low, high = crepe.bin_range_hz()
+    np.testing.assert_allclose(
+        crepe.activations_to_f0_and_confidence(one_hot)[0][[0, 2]], (low, high), rtol=1e-6
+    )
+    np.testing.assert_allclose(1200 * np.log2(high / low), 7180.0)
+    np.testing.assert_allclose(
+        69 + 12 * np.log2(np.array([low, high]) / 440), (23.46, 95.26), atol=0.005
+    )
 
 
 def _bump(bins, width=1.5):

@@ -2,7 +2,7 @@
 
 CREPE (Kim, Salamon, Li and Bello, ICASSP 2018) reads one frame of 1024 samples at 16 kHz,
 normalised to zero mean and unit standard deviation, and outputs 360 sigmoid activations, one
-per pitch bin 20 cents apart, from about 32.7 Hz (C1) to 2006 Hz.
+per pitch bin 20 cents apart, from 31.70 Hz to 2005.50 Hz (`constants.bin_range_hz`).
 
 Modules, one concept each (every name below is also importable from `ddsp.crepe`):
 
@@ -49,6 +49,7 @@ from ddsp.crepe.constants import (
     VITERBI_TRANSITION_FLOOR,
     VITERBI_TRANSITION_WIDTH,
     WEIGHTED_LAYER_NAMES,
+    bin_range_hz,
     cents_map,
     check_capacity,
     filters,
@@ -106,6 +107,7 @@ __all__ = [
     'VITERBI_TRANSITION_FLOOR',
     'VITERBI_TRANSITION_WIDTH',
     'WEIGHTED_LAYER_NAMES',
+    'bin_range_hz',
     'cents_map',
     'check_capacity',
     'filters',

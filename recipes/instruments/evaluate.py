@@ -9,7 +9,9 @@ outliers, the share of those frames confidently pitched in the output, the media
 Timbre transfer: the sung melody (data/voice, not used in training) through
 `timbre_transfer.transfer` with the default adjustment, then with pitch_shift +1 and -1,
 loudness_shift -10 and quiet 0: the output's CREPE f0 against the adjusted input f0 on
-note-on frames, the shifts measured on the outputs against the unshifted output; the note-off
+note-on frames, the shifts measured on the outputs against the unshifted output (the octave
+shifts on the note-on frames whose adjusted pitch, shifted and not, CREPE can read: a
+semitone inside its bins, 31.70-2005.50 Hz, see `_readable_by_crepe`); the note-off
 attenuation on the note-off frames loud enough at quiet 0 for 20 dB less to stay above the
 loudness floor (the pauses of a clip are not).
 
@@ -74,6 +76,21 @@ def _cents(f0_hz) -> np.ndarray:
     return np.where(f0 > 0, 1200.0 * np.log2(np.maximum(f0, 1e-9) / 440.0), np.nan)
 
 
+# Within a semitone of CREPE's first or last bin its weighted average loses the bins past the
+# end and reads the pitch too close to the middle; outside them it reads another pitch.
+CREPE_EDGE_CENTS = 100.0
+
+
+def _readable_by_crepe(cents) -> np.ndarray:
+    """Whether each pitch (cents above A4, NaN for none) lies inside CREPE's bins by at least
+    `CREPE_EDGE_CENTS`."""
+    from ddsp.crepe import constants
+
+    low, high = _cents(constants.bin_range_hz())
+    with np.errstate(invalid='ignore'):
+        return (cents >= low + CREPE_EDGE_CENTS) & (cents <= high - CREPE_EDGE_CENTS)
+
+
 def _output_features(result, crepe: Text) -> Dict:
     from ddsp.training import metrics
 
@@ -117,10 +134,15 @@ def transfer_checks(
         'f0_median_error_cents': float(np.nanmedian(error)),
     }
     base_cents = _cents(base_out['f0_hz'])[: len(on)]
+    readable = _readable_by_crepe(target)
     for shift in (1, -1):
-        _, out = run(pitch_shift=shift)
-        moved = (_cents(out['f0_hz'])[: len(on)] - base_cents)[on]
+        shifted, out = run(pitch_shift=shift)
+        # Frames whose pitch CREPE can read before and after the shift (an octave up puts the
+        # flute's transfer at MIDI 90-100, and CREPE reads nothing above MIDI 95.26).
+        measured = on & readable & _readable_by_crepe(_cents(shifted.adjusted['f0_hz'])[: len(on)])
+        moved = (_cents(out['f0_hz'])[: len(on)] - base_cents)[measured]
         row[f'pitch_shift_{shift:+d}_median_cents'] = float(np.nanmedian(moved))
+        row[f'pitch_shift_{shift:+d}_frames'] = int(measured.sum())
     _, quieter = run(loudness_shift=-10.0)
     drop = (quieter['loudness_db'][: len(on)] - base_out['loudness_db'][: len(on)])[on]
     row['loudness_shift_-10_db'] = float(np.mean(drop))
@@ -161,7 +183,9 @@ HELD_OUT_COLUMNS = (
 TRANSFER_COLUMNS = (
     ('f0_within_50_cents_of_adjusted', 'f0 within 50 c of adjusted', '{:.1%}'),
     ('pitch_shift_+1_median_cents', 'pitch_shift +1 (c)', '{:+.0f}'),
+    ('pitch_shift_+1_frames', 'on frames', '{:d}'),
     ('pitch_shift_-1_median_cents', 'pitch_shift -1 (c)', '{:+.0f}'),
+    ('pitch_shift_-1_frames', 'on frames', '{:d}'),
     ('loudness_shift_-10_db', 'loudness_shift -10 (dB)', '{:+.1f}'),
     ('loudness_shift_-10_f0_median_cents', 'f0 moved by it (c)', '{:.1f}'),
     ('quiet_20_input_db', 'note-offs, quiet 20: input (dB)', '{:+.1f}'),

@@ -137,15 +137,23 @@ def test_tables_format_the_cards_metrics():
         training_seconds=6600.0,
         metrics={
             'held_out': {'FluidR3_GM': {'loudness_l1_db': 1.234, 'f0_confident_ratio': 0.97}},
-            'transfer': {'pitch_shift_+1_median_cents': 1199.6},
+            'transfer': {'pitch_shift_+1_median_cents': 1199.6, 'pitch_shift_+1_frames': 232},
             'reverb': {'length_ms': 50.0, 'decay_db': 23.44},
         },
     )
     text = evaluate.tables([card])
     assert '| violin | 1,234 | 2.50 | 7000 | 110 |' in text
     assert '| violin | FluidR3_GM | - | 1.23 | - | - | 97.0% | - |' in text
-    assert '+1200' in text
+    assert '| +1200 | 232 | - |' in text
     assert '| 50 | 23.4 |' in text
+
+
+def test_octave_shifts_are_measured_where_crepe_reads_the_pitch():
+    # CREPE's bins span MIDI 23.46-95.26; a semitone inside either end is readable.
+    midi = np.array([23.0, 24.4, 24.5, 60.0, 94.2, 94.3, 96.0, np.nan])
+    cents = (midi - 69) * 100
+    readable = evaluate._readable_by_crepe(cents)
+    np.testing.assert_array_equal(readable, [False, False, True, True, True, False, False, False])
 
 
 def test_reverb_decay_of_an_exponential_ir():
