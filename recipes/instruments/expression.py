@@ -57,6 +57,8 @@ class TuneSpec:
     articulation: str = 'mixed'  # One of ARTICULATIONS.
     vibrato_probability: float = 0.85
     end_quarter: float | None = None  # Notes starting at or after this offset are left out.
+    # Added to the soundfont's volume-envelope release (SF2 timecents; 0: the soundfont's own).
+    release_timecents: int = 0
 
     def __post_init__(self):
         if self.dynamic not in DYNAMIC_LEVELS:

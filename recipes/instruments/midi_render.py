@@ -40,6 +40,7 @@ MIDI_TEMPO = 500000  # microseconds per beat.
 # note-offs and CC11 exactly; the 10 ms bend steps within 2 ms).
 FLUID_BLOCK_MS = 4
 BEND_UNITS_PER_SEMITONE = 4096  # With the bend range set to +-2 semitones.
+SF2_GEN_RELEASE_VOL_ENV = 38  # SF2 generator number of the volume envelope's release.
 ONSET_EXCLUDE_S = 0.05  # Ground-truth `mask` starts this long after each note-on.
 APT_PACKAGES = 'fluidsynth fluid-soundfont-gm musescore-general-soundfont'
 
@@ -150,7 +151,9 @@ def on_grid(seconds):
 # ----------------------------------------------------------------------------------------------
 
 
-def write_midi(path, program, events, velocities, bend_cents_ms, expression_ms):
+def write_midi(
+    path, program, events, velocities, bend_cents_ms, expression_ms, release_timecents=0
+):
     """One-track MIDI file on channel 0; returns the bend values sent, per 10 ms step.
 
     Args:
@@ -161,6 +164,8 @@ def write_midi(path, program, events, velocities, bend_cents_ms, expression_ms):
         bend_cents_ms: float [n_ms] vibrato curve in cents; 0 at note-ons and in the last 40 ms
             before every note-off (bend applies to the whole channel).
         expression_ms: int [n_ms] CC11 value (0-127) in effect at each ms.
+        release_timecents: added to the soundfont's volume-envelope release time (SF2
+            timecents: +1200 doubles it), by an SF2.01 NRPN at the start; 0 sends nothing.
     """
     import mido
 
@@ -182,6 +187,8 @@ def write_midi(path, program, events, velocities, bend_cents_ms, expression_ms):
         mido.Message('control_change', channel=ch, control=93, value=0),  # Chorus send.
         mido.Message('pitchwheel', channel=ch, pitch=0),
     ]
+    if release_timecents:
+        setup += release_nrpn(ch, release_timecents)
     for i, msg in enumerate(setup):
         timed.append((0, i, msg))
     # Expression: sent whenever the integer value changes.
@@ -243,6 +250,26 @@ def write_midi(path, program, events, velocities, bend_cents_ms, expression_ms):
     midi.save(str(path))
     check_bend_released(sent, events, step_ms)
     return sent
+
+
+def release_nrpn(channel, timecents):
+    """MIDI messages that add `timecents` to the volume-envelope release of the channel's notes.
+
+    SF2.01 section 9.6: NRPN MSB 120 selects the SoundFont generators, LSB the generator
+    (38, releaseVolEnv); the 14-bit data entry is 8192 plus the offset in the generator's
+    units divided by 2 for this generator. FluidSynth applies the offset when the data-entry
+    MSB (CC6) arrives, so the LSB (CC38) goes first. The null NRPN ends the selection.
+    """
+    import mido
+
+    value = 8192 + int(round(timecents / 2))
+    if not 0 <= value < 16384:
+        raise ValueError(f'release offset: expected -16384..16382 timecents, got {timecents}')
+    controls = [(99, 120), (98, SF2_GEN_RELEASE_VOL_ENV), (38, value & 127), (6, value >> 7)]
+    controls += [(99, 127), (98, 127)]
+    return [
+        mido.Message('control_change', channel=channel, control=c, value=v) for c, v in controls
+    ]
 
 
 def check_bend_released(sent, events, step_ms):

@@ -24,8 +24,14 @@ Ground truth in each .npz (arrays at 100 frames/s, frame t at t / 100 s), as in
 tests/data/render_instruments.py: f0_hz, mask, held, bend_cents, expression, velocity, notes
 [N, 4] (onset_s, offset_s, midi, velocity); and level (the dynamic level 0-1 per frame), phrases
 [P, 2] (s), frame_rate, sample_rate, n_samples, gain, program, transpose, tempo_qpm, seed,
-end_quarter (-1: whole tune), strings title, corpus, number, instrument, soundfont, dynamic,
-articulation, recipe_hash.
+release_timecents, end_quarter (-1: whole tune), strings title, corpus, number, instrument,
+soundfont, dynamic, articulation, recipe_hash.
+
+Release: an instrument's optional `release` entry in recipe.json lengthens the release of its
+notes in a share of its training tunes (`tunes.release_offset`; an SF2.01 NRPN, see
+`midi_render.release_nrpn`). FluidR3_GM's clarinet stops dead at note-off (-80 dB within 20 ms),
+where a played clarinet, and MuseScore_General's, rings on for 100-300 ms; a model that never
+hears a release mistakes one for a new note. Evaluation audio keeps each soundfont's own.
 """
 
 import argparse
@@ -83,11 +89,15 @@ def recipe_hash(spec, soundfont_path, reference_dbfs):
     return digest.hexdigest()[:20]
 
 
-def _render(program, events, velocities, bend_ms, expression_ms, n_samples, soundfont):
+def _render(
+    program, events, velocities, bend_ms, expression_ms, n_samples, soundfont, release_timecents=0
+):
     """(audio float64 [n_samples] before the gain, MIDI file bytes)."""
     with tempfile.TemporaryDirectory() as tmp:
         midi_path = pathlib.Path(tmp) / 'tune.mid'
-        midi_render.write_midi(midi_path, program, events, velocities, bend_ms, expression_ms)
+        midi_render.write_midi(
+            midi_path, program, events, velocities, bend_ms, expression_ms, release_timecents
+        )
         audio = midi_render.render_midi(midi_path, n_samples, soundfont)
         return audio, midi_path.read_bytes()
 
@@ -148,6 +158,7 @@ def render_tune(spec, soundfont_name, soundfont_path, reference_dbfs, out_dir, f
         perf.expression_ms,
         perf.n_samples,
         soundfont_path,
+        spec.release_timecents,
     )
     gain = calibrated_gain(spec.program, spec.pitch_range, soundfont_path, reference_dbfs)
     audio = audio * gain
@@ -174,6 +185,7 @@ def render_tune(spec, soundfont_name, soundfont_path, reference_dbfs, out_dir, f
         transpose=np.int32(spec.transpose),
         tempo_qpm=np.float64(spec.tempo_qpm),
         seed=np.int64(spec.seed),
+        release_timecents=np.int32(spec.release_timecents),
         end_quarter=np.float64(-1 if spec.end_quarter is None else spec.end_quarter),
         title=np.str_(tune.title),
         corpus=np.str_(spec.corpus),

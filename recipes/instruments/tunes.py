@@ -20,6 +20,7 @@ where the instrument has played least so far, so that the whole range gets cover
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import pathlib
@@ -35,6 +36,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 RECIPE_PATH = HERE / 'recipe.json'
 TUNES_PATH = HERE / 'tunes.json'
 _STOP_WORDS = {'the', 'a', 'an', 'hornpipe', 'jig', 'reel', 'air', 'no'}
+RELEASE_STREAM = 38  # Second word of the release draw's seed: a stream of its own per tune.
 
 
 def load_recipe(path=RECIPE_PATH):
@@ -316,7 +318,28 @@ def specs(instrument, split, recipe=None, tunes=None):
     recipe = recipe or load_recipe()
     tunes = tunes or load_tunes()
     info = recipe['instruments'][instrument]
-    return [_spec(e['name'], instrument, info, e) for e in tunes[split][instrument]]
+    out = [_spec(e['name'], instrument, info, e) for e in tunes[split][instrument]]
+    if split == 'train' and 'release' in info:
+        out = [
+            dataclasses.replace(s, release_timecents=release_offset(info['release'], s.seed))
+            for s in out
+        ]
+    return out
+
+
+def release_offset(setting, seed):
+    """Timecents added to the soundfont's release for one training tune (0: its own release).
+
+    `setting` is an instrument's `release` entry, {"probability": p, "timecents": [lo, hi]}:
+    with probability p the tune's notes ring on after their note-off, by an offset drawn
+    uniformly in [lo, hi] (even, as the NRPN carries half of it). The draw has its own random
+    stream (seeded by the tune's seed and RELEASE_STREAM), so the performance is unchanged.
+    """
+    rng = np.random.default_rng([seed, RELEASE_STREAM])
+    if rng.uniform() >= setting['probability']:
+        return 0
+    lo, hi = setting['timecents']
+    return 2 * int(rng.integers(lo // 2, hi // 2 + 1))
 
 
 def _source(entry):

@@ -9,6 +9,8 @@ parse the music21 corpus or write MIDI skip without the `render` extra (mido, mu
 import collections
 import functools
 import json
+import os
+import shutil
 import zlib
 
 import numpy as np
@@ -313,3 +315,75 @@ def test_midi_file_carries_bend_expression_and_notes(tmp_path):
     assert [m.program for m in messages if m.type == 'program_change'] == [40]
     velocities = [m.velocity for m in messages if m.type == 'note_on']
     assert velocities == perf.velocities
+
+
+# ----------------------------------------------------------------------------------------------
+# The release offset (recipe.json's `release`: the clarinet's training tunes ring on).
+# ----------------------------------------------------------------------------------------------
+
+
+def test_release_offsets_only_where_the_recipe_asks_and_only_for_training():
+    setting = RECIPE['instruments']['clarinet']['release']
+    lo, hi = setting['timecents']
+    offsets = [s.release_timecents for s in tunes.specs('clarinet', 'train', RECIPE, TUNES)]
+    assert offsets == [tunes.release_offset(setting, e['seed']) for e in TUNES['train']['clarinet']]
+    longer = [o for o in offsets if o]
+    assert 0 < len(longer) < len(offsets)  # Some of each, with probability 0.6.
+    assert all(lo <= o <= hi and o % 2 == 0 for o in longer)
+    assert all(s.release_timecents == 0 for s in tunes.specs('clarinet', 'eval', RECIPE, TUNES))
+    assert all(s.release_timecents == 0 for s in tunes.specs('violin', 'train', RECIPE, TUNES))
+
+
+def test_release_offset_draws_its_share_and_range():
+    setting = {'probability': 0.6, 'timecents': [8400, 10400]}
+    offsets = np.array([tunes.release_offset(setting, seed) for seed in range(2000)])
+    assert abs(np.mean(offsets > 0) - 0.6) < 0.04  # 3.6 binomial standard deviations.
+    assert offsets[offsets > 0].min() >= 8400 and offsets.max() <= 10400
+    assert abs(np.mean(offsets[offsets > 0]) - 9400) < 60
+    assert tunes.release_offset(dict(setting, probability=0.0), 5) == 0
+
+
+def test_midi_file_carries_the_release_nrpn(tmp_path):
+    mido = pytest.importorskip('mido')
+    events, n_ms = [(0.2, 0.6, 62)], 1000
+    path = tmp_path / 'note.mid'
+    midi_render.write_midi(path, 71, events, [90], np.zeros(n_ms), np.full(n_ms, 100), 9000)
+    controls = [(m.control, m.value) for m in mido.MidiFile(path) if m.type == 'control_change']
+    # SF2.01 9.6: NRPN 120/38 (releaseVolEnv), data 8192 + 9000 / 2 = 12692 = 99 * 128 + 20.
+    i = controls.index((99, 120))
+    assert controls[i : i + 6] == [(99, 120), (98, 38), (38, 20), (6, 99), (99, 127), (98, 127)]
+    midi_render.write_midi(path, 71, events, [90], np.zeros(n_ms), np.full(n_ms, 100))
+    assert (99, 120) not in [
+        (m.control, m.value) for m in mido.MidiFile(path) if m.type == 'control_change'
+    ]
+    with pytest.raises(ValueError, match='release offset'):
+        midi_render.release_nrpn(0, 20000)
+
+
+def _decay_db_per_10ms(audio, offset_s, sr=midi_render.SAMPLE_RATE):
+    """Mean level drop (dB per 10 ms) over the 60 ms after a note-off, from 10 ms RMS frames."""
+    hop = sr // 100
+    start = int(offset_s * sr)
+    frames = audio[start : start + 7 * hop].reshape(7, hop)
+    db = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-20)
+    return (db[0] - db[-1]) / 6
+
+
+def test_a_release_offset_makes_fluidsynth_s_clarinet_ring_on(tmp_path):
+    """Rendered by FluidSynth: FluidR3's clarinet falls silent within about 20 ms of its
+    note-off; with +9000 timecents its release decays at a few dB per 10 ms."""
+    sf2 = RECIPE['soundfonts']['FluidR3_GM']['path']
+    if shutil.which('fluidsynth') is None or not os.path.exists(sf2):
+        pytest.skip('needs fluidsynth and fluid-soundfont-gm (recipes/instruments/README.md)')
+    pytest.importorskip('mido')
+    events, n_ms = [(0.2, 0.8, 62)], 1400
+    rates = []
+    for release in (0, 9000):
+        path = tmp_path / f'note_{release}.mid'
+        midi_render.write_midi(path, 71, events, [90], np.zeros(n_ms), np.full(n_ms, 100), release)
+        audio = midi_render.render_midi(path, n_ms * 16, sf2)
+        rates.append(_decay_db_per_10ms(audio, 0.8))
+        held = audio[int(0.4 * 16000) : int(0.7 * 16000)]
+        assert np.sqrt(np.mean(held**2)) > 1e-3  # The note sounds either way.
+    assert rates[0] > 10.0  # Stops dead: more than 60 dB down in 60 ms.
+    assert 1.0 < rates[1] < 8.0  # Rings on, as a played clarinet in a room.
