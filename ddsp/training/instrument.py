@@ -23,7 +23,8 @@ weights once and returns an `Instrument` (docs/model_directory.md has the whole 
   frame early (201 centred frames stretched onto 200 `time_steps`); its decoder learned to
   delay the loudness. So such an instrument reads the centred loudness `loudness_lead` later
   (16 ms, 0.8 frames at 50 frames/s, the best of a sweep on held-out audio; f0 untouched):
-  without it the pretrained trumpet's held-out loudness L1 is 1.7 dB, with it 0.9 dB. A model of
+  without it a trumpet trained so had held-out loudness L1 1.7 dB, with it 0.9 dB (the shipped
+  cello is such a model; the violin, flute, trumpet and clarinet are centred). A model of
   centred records whose extra frame was trimmed (`F0LoudnessPreprocessor.trim_frames`) heard
   both features where the audio was; its loudness is read as given (`loudness_lead = 0`).
 * The features given are the ones used: `F0LoudnessPreprocessor(compute_loudness=True)`
