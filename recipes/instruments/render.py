@@ -28,10 +28,8 @@ release_timecents, end_quarter (-1: whole tune), strings title, corpus, number, 
 soundfont, dynamic, articulation, recipe_hash.
 
 Release: an instrument's optional `release` entry in recipe.json lengthens the release of its
-notes in a share of its training tunes (`tunes.release_offset`; an SF2.01 NRPN, see
-`midi_render.release_nrpn`). FluidR3_GM's clarinet stops dead at note-off (-80 dB within 20 ms),
-where a played clarinet, and MuseScore_General's, rings on for 100-300 ms; a model that never
-hears a release mistakes one for a new note. Evaluation audio keeps each soundfont's own.
+notes in a share of its training tunes (`tunes.release_offset`, `midi_render.release_nrpn`; why:
+README.md here, "Release"). Evaluation audio keeps each soundfont's own.
 """
 
 import argparse
